@@ -1,0 +1,1 @@
+//! Workloads written once per runtime, for the side-by-side `compare` binary.

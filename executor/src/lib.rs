@@ -1,0 +1,1 @@
+//! loopwork: Python asyncio's programming model on a work-stealing executor.

@@ -1,0 +1,1 @@
+//! Shared helpers for loopwork's integration, asyncio parity and stress tests.
