@@ -1,1 +1,133 @@
-//! loopwork: Python asyncio's programming model on a work-stealing executor.
+//! loopwork: Python asyncio's programming model on a multi-threaded,
+//! work-stealing executor.
+//!
+//! An [`EventLoop`] owns a pool of worker threads that run tasks. Each worker
+//! has its own deque of tasks and steals from the others when it runs dry;
+//! tasks spawned from threads outside the pool go through a shared injector
+//! queue. Spawning returns a [`Task`], asyncio's task object: await it,
+//! cancel it, or drop it to let the task run on detached.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! loopwork::run(async {
+//!     let tasks: Vec<_> = (0..10).map(|i| loopwork::spawn(async move { i * i })).collect();
+//!     let mut total = 0;
+//!     for task in tasks {
+//!         total += task.await.unwrap();
+//!     }
+//!     assert_eq!(total, 285);
+//! });
+//! # let _ = Duration::ZERO;
+//! ```
+//!
+//! # Map of the crate
+//!
+//! | asyncio | loopwork |
+//! |---|---|
+//! | `asyncio.run(main())` | [`run`] |
+//! | `new_event_loop()` | [`EventLoop::new`], [`EventLoop::builder`] |
+//! | `loop.run_until_complete(f)` | [`EventLoop::block_on`] |
+//! | `loop.close()` | [`EventLoop::close`], [`EventLoop::shutdown`] |
+//! | `loop.create_task(c)` | [`spawn`] inside the loop, [`Handle::spawn`] anywhere |
+//! | `Task.cancel()`, `done()`, `cancelled()` | [`Task::cancel`], [`Task::is_done`], [`Task::is_cancelled`] |
+//! | `await asyncio.sleep(0)` | [`yield_now`] |
+//! | `get_running_loop()` | [`get_running_loop`] |
+//!
+//! `workers(0)` builds a loop in strict mode: no threads at all, every task
+//! runs on the thread inside `block_on` in asyncio's exact FIFO order.
+//!
+//! The scheduler's design and its invariants are described in
+//! `docs/architecture.md`, and the parking protocol in
+//! `executor/src/scheduler/README.md`.
+
+mod block_on;
+mod context;
+mod error;
+mod event_loop;
+mod loom;
+mod scheduler;
+mod task;
+mod yield_now;
+
+pub use error::{Closed, TaskError, UnhandledPanic};
+pub use event_loop::{Builder, EventLoop, Handle, ShutdownTimeout};
+pub use task::Task;
+pub use yield_now::{yield_now, YieldNow};
+
+/// The I/O reactor and timers (`loopwork-reactor`).
+pub use loopwork_reactor as reactor;
+/// Synchronization primitives and queues (`loopwork-sync`).
+pub use loopwork_sync as sync;
+
+use std::future::Future;
+
+/// Spawns a task on the loop the calling code runs on, asyncio's
+/// `asyncio.create_task`.
+///
+/// Call it from inside a task or a `block_on` future. If the loop is closing,
+/// the future is dropped and the returned task is already cancelled.
+///
+/// # Panics
+///
+/// If called outside a loopwork loop: use [`Handle::spawn`] there.
+///
+/// # Examples
+///
+/// ```
+/// loopwork::run(async {
+///     let task = loopwork::spawn(async { 21 * 2 });
+///     assert_eq!(task.await.unwrap(), 42);
+/// });
+/// ```
+pub fn spawn<F>(future: F) -> Task<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handle = get_running_loop().expect(
+        "loopwork::spawn called outside a loopwork event loop; use Handle::spawn from threads the loop does not run",
+    );
+    handle.spawn_or_cancelled(future)
+}
+
+/// The loop the calling thread is running (inside a task or `block_on`),
+/// asyncio's `get_running_loop()`; `None` on other threads.
+///
+/// # Examples
+///
+/// ```
+/// assert!(loopwork::get_running_loop().is_none());
+/// loopwork::run(async {
+///     assert!(loopwork::get_running_loop().is_some());
+/// });
+/// ```
+pub fn get_running_loop() -> Option<Handle> {
+    context::with_current(|cx| cx.map(|cx| Handle::from_shared(cx.shared.clone())))
+}
+
+/// Runs `future` on a new loop and returns its output, asyncio's
+/// `asyncio.run(main())`: builds an [`EventLoop`] with the default workers,
+/// drives the future with [`EventLoop::block_on`], then closes the loop,
+/// cancelling every task still running.
+///
+/// # Panics
+///
+/// If called inside a loop (see [`EventLoop::block_on`]), or if the worker
+/// threads cannot be started.
+///
+/// # Examples
+///
+/// ```
+/// let answer = loopwork::run(async { 42 });
+/// assert_eq!(answer, 42);
+/// ```
+pub fn run<F: Future>(future: F) -> F::Output {
+    if context::is_inside_loop() {
+        panic!("{}", block_on::BLOCK_ON_INSIDE_LOOP);
+    }
+    let event_loop = EventLoop::new();
+    let output = event_loop.block_on(future);
+    event_loop.close();
+    output
+}

@@ -1,1 +1,106 @@
 //! Shared helpers for loopwork's integration, asyncio parity and stress tests.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// Counts how many times values made by it were dropped.
+#[derive(Clone, Debug, Default)]
+pub struct DropCounter(Arc<AtomicUsize>);
+
+impl DropCounter {
+    /// A new counter at zero.
+    pub fn new() -> DropCounter {
+        DropCounter::default()
+    }
+
+    /// A token that bumps the counter when dropped.
+    pub fn token(&self) -> DropToken {
+        DropToken(self.0.clone())
+    }
+
+    /// How many tokens have been dropped.
+    pub fn dropped(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Bumps its `DropCounter` when dropped.
+#[derive(Debug)]
+pub struct DropToken(Arc<AtomicUsize>);
+
+impl Drop for DropToken {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Wraps a future so that dropping it (completed or not) bumps a counter.
+pub fn counted<F: Future>(token: DropToken, future: F) -> impl Future<Output = F::Output> {
+    async move {
+        let _token = token;
+        future.await
+    }
+}
+
+/// A future that never completes and is counted when dropped.
+pub fn pending_counted(token: DropToken) -> impl Future<Output = ()> + Send {
+    counted(token, std::future::pending::<()>())
+}
+
+/// Runs `body` on a thread and fails the test (instead of hanging it) if it
+/// has not finished within `limit`.
+pub fn with_watchdog<T: Send + 'static>(limit: Duration, name: &str, body: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let worker = std::thread::Builder::new()
+        .name(format!("watched-{name}"))
+        .spawn(move || {
+            let out = body();
+            let _ = tx.send(());
+            out
+        })
+        .expect("spawn watched thread");
+    match rx.recv_timeout(limit) {
+        Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
+            Ok(out) => out,
+            Err(panic) => std::panic::resume_unwind(panic),
+        },
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("watchdog: `{name}` did not finish within {limit:?} (a hang or a lost wake-up)")
+        }
+    }
+}
+
+/// Returns `Pending` once, after waking itself, like `yield_now` but written
+/// against std only so it exercises a foreign future.
+#[derive(Debug, Default)]
+pub struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// CPU time (user + system) this process has used so far.
+pub fn process_cpu_time() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `getrusage` fills the struct it is given; RUSAGE_SELF is valid.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
+    assert_eq!(rc, 0, "getrusage failed");
+    // SAFETY: getrusage succeeded, so the struct is initialized.
+    let usage = unsafe { usage.assume_init() };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}

@@ -1,0 +1,107 @@
+//! `EventLoop::block_on`: drive one future on the calling thread.
+//!
+//! With workers, the calling thread only polls the given future and sleeps
+//! between its wake-ups; the tasks run on the workers. In strict mode
+//! (`workers(0)`) the calling thread is the loop: it runs every task, in FIFO
+//! order, and polls the given future in its turn.
+
+use crate::context::{self, Context};
+use crate::scheduler::{Parker, Shared};
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
+
+pub(crate) const BLOCK_ON_INSIDE_LOOP: &str = "`block_on` was called on a thread that is already running a loopwork \
+     loop (inside a task, a callback, or another `block_on`); blocking here would stall or deadlock the loop. \
+     Await the future instead, or spawn it with `loopwork::spawn` and await the `Task`";
+
+/// The waker of the future `block_on` drives.
+struct MainWaker {
+    parker: Arc<Parker>,
+    woken: AtomicBool,
+    /// Strict mode: how many tasks had been queued when the future was woken.
+    /// Its poll comes after exactly those, as its step would in asyncio's
+    /// ready queue.
+    wake_seq: AtomicU64,
+    shared: Arc<Shared>,
+}
+
+impl Wake for MainWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // Relaxed: a hint that only saves a store; the Release below is what
+        // the driver synchronizes with.
+        if !self.woken.load(Ordering::Relaxed) {
+            self.wake_seq.store(self.shared.strict_pushed(), Ordering::Relaxed);
+            // Release pairs with the Acquire swap in the driving loop: what
+            // the waker's caller wrote is visible to the next poll.
+            self.woken.store(true, Ordering::Release);
+        }
+        self.parker.unpark();
+    }
+}
+
+pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
+    if context::is_inside_loop() {
+        panic!("{}", BLOCK_ON_INSIDE_LOOP);
+    }
+    let cx = Context { shared: shared.clone(), worker: None };
+    let _enter = context::enter(&cx);
+    let main = Arc::new(MainWaker {
+        parker: Arc::new(Parker::new()),
+        woken: AtomicBool::new(true),
+        wake_seq: AtomicU64::new(0),
+        shared: shared.clone(),
+    });
+    let waker = Waker::from(main.clone());
+    let mut task_cx = TaskContext::from_waker(&waker);
+    let mut future = pin!(future);
+
+    if shared.num_workers() > 0 {
+        loop {
+            // Acquire pairs with the Release store in `MainWaker::wake_by_ref`.
+            if main.woken.swap(false, Ordering::Acquire) {
+                if let Poll::Ready(output) = future.as_mut().poll(&mut task_cx) {
+                    return output;
+                }
+            } else {
+                main.parker.park();
+            }
+        }
+    }
+
+    shared.register_strict_driver(main.parker.clone());
+    struct Unregister<'a>(&'a Shared);
+    impl Drop for Unregister<'_> {
+        fn drop(&mut self) {
+            self.0.unregister_strict_driver();
+        }
+    }
+    let _unregister = Unregister(shared);
+    // Strict mode keeps asyncio's order: the tasks queued before the future
+    // was woken run first, then the future, then the rest.
+    let mut popped = shared.strict_pushed() - shared.strict_queue_len();
+    loop {
+        // Acquire pairs with the Release store in `MainWaker::wake_by_ref`.
+        let woken = main.woken.load(Ordering::Acquire);
+        if woken && popped >= main.wake_seq.load(Ordering::Relaxed) {
+            main.woken.store(false, Ordering::Relaxed);
+            if let Poll::Ready(output) = future.as_mut().poll(&mut task_cx) {
+                return output;
+            }
+        } else if shared.strict_run_one() {
+            popped += 1;
+        } else if woken {
+            // Its turn came early: a wake from another thread raced with the
+            // count. The queue is empty, so nothing is overtaken.
+            main.wake_seq.store(0, Ordering::Relaxed);
+        } else {
+            shared.strict_park(&main.parker, || main.woken.load(Ordering::Acquire));
+        }
+    }
+}

@@ -1,0 +1,583 @@
+//! `EventLoop`, its `Builder`, and the `Handle` every thread can hold.
+
+use crate::block_on;
+use crate::context;
+use crate::error::{Closed, UnhandledPanic};
+use crate::scheduler::{run_worker, PanicHook, Shared};
+use crate::task::Task;
+use parking_lot::Mutex;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+type ThreadHook = Arc<dyn Fn() + Send + Sync>;
+
+/// An event loop: a pool of worker threads that run tasks, asyncio's loop
+/// object.
+///
+/// The workers start at once: a task spawned on the loop runs from that
+/// moment, whether or not any thread is inside [`block_on`](Self::block_on).
+/// Dropping the loop closes it (see [`close`](Self::close)).
+///
+/// # Examples
+///
+/// ```
+/// use loopwork::EventLoop;
+///
+/// let event_loop = EventLoop::builder().workers(2).build()?;
+/// let handle = event_loop.handle();
+/// let task = handle.spawn(async { 1 + 1 })?;
+/// assert_eq!(event_loop.block_on(task).unwrap(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct EventLoop {
+    shared: Arc<Shared>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// A cheap, cloneable reference to an [`EventLoop`], usable from any thread.
+///
+/// # Examples
+///
+/// ```
+/// let event_loop = loopwork::EventLoop::new();
+/// let handle = event_loop.handle();
+/// let from_thread = std::thread::spawn(move || {
+///     handle.spawn(async { "spawned from a foreign thread" }).unwrap()
+/// })
+/// .join()
+/// .unwrap();
+/// assert_eq!(event_loop.block_on(from_thread).unwrap(), "spawned from a foreign thread");
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+/// Configures and builds an [`EventLoop`].
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+///
+/// let started = Arc::new(AtomicUsize::new(0));
+/// let counter = started.clone();
+/// let event_loop = loopwork::EventLoop::builder()
+///     .workers(3)
+///     .thread_name("net")
+///     .on_thread_start(move || {
+///         counter.fetch_add(1, Ordering::SeqCst);
+///     })
+///     .build()
+///     .unwrap();
+/// event_loop.block_on(async {});
+/// event_loop.close();
+/// assert_eq!(started.load(Ordering::SeqCst), 3);
+/// ```
+pub struct Builder {
+    workers: usize,
+    thread_name: String,
+    thread_stack_size: Option<usize>,
+    on_thread_start: Option<ThreadHook>,
+    on_thread_stop: Option<ThreadHook>,
+    on_unhandled_panic: Option<PanicHook>,
+}
+
+/// `shutdown` ran out of time: these workers were still inside a poll.
+///
+/// The loop is closed all the same; the workers leave when their polls
+/// return, and the listed tasks are dropped then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShutdownTimeout {
+    /// How many worker threads had not stopped.
+    pub workers: usize,
+    /// `(id, name)` of every task that was being polled when time ran out.
+    pub tasks: Vec<(u64, String)>,
+}
+
+impl fmt::Display for ShutdownTimeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} worker thread(s) were still busy when the shutdown timeout passed", self.workers)?;
+        for (id, name) in &self.tasks {
+            write!(f, "; task '{name}' (id {id}) was being polled")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ShutdownTimeout {}
+
+impl Builder {
+    fn new() -> Builder {
+        Builder {
+            workers: num_cpus::get(),
+            thread_name: "loopwork-worker".to_owned(),
+            thread_stack_size: None,
+            on_thread_start: None,
+            on_thread_stop: None,
+            on_unhandled_panic: None,
+        }
+    }
+
+    /// The number of worker threads (default: the number of CPUs).
+    ///
+    /// `0` is strict mode: no threads; every task runs on the thread inside
+    /// [`EventLoop::block_on`], one at a time, in asyncio's exact order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::builder().workers(0).build().unwrap();
+    /// let caller = std::thread::current().id();
+    /// let ran_on = event_loop.block_on(async {
+    ///     loopwork::spawn(async { std::thread::current().id() }).await.unwrap()
+    /// });
+    /// assert_eq!(ran_on, caller);
+    /// ```
+    pub fn workers(mut self, count: usize) -> Builder {
+        self.workers = count;
+        self
+    }
+
+    /// The worker threads' name prefix; worker `i` is named `{name}-{i}`
+    /// (default `loopwork-worker`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::builder().workers(1).thread_name("io").build().unwrap();
+    /// let task = event_loop.handle().spawn(async { std::thread::current().name().map(str::to_owned) });
+    /// let name = event_loop.block_on(task.unwrap()).unwrap();
+    /// assert_eq!(name.as_deref(), Some("io-0"));
+    /// ```
+    pub fn thread_name(mut self, name: impl Into<String>) -> Builder {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// The stack size of each worker thread, in bytes (default: std's).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::builder().thread_stack_size(4 << 20).build().unwrap();
+    /// # drop(event_loop);
+    /// ```
+    pub fn thread_stack_size(mut self, bytes: usize) -> Builder {
+        self.thread_stack_size = Some(bytes);
+        self
+    }
+
+    /// Runs `hook` on each worker thread when it starts, before any task.
+    ///
+    /// # Examples
+    ///
+    /// See [`Builder`].
+    pub fn on_thread_start(mut self, hook: impl Fn() + Send + Sync + 'static) -> Builder {
+        self.on_thread_start = Some(Arc::new(hook));
+        self
+    }
+
+    /// Runs `hook` on each worker thread when it stops, after its last task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let stopped = Arc::new(AtomicUsize::new(0));
+    /// let counter = stopped.clone();
+    /// let event_loop = loopwork::EventLoop::builder()
+    ///     .workers(2)
+    ///     .on_thread_stop(move || {
+    ///         counter.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// event_loop.close();
+    /// assert_eq!(stopped.load(Ordering::SeqCst), 2);
+    /// ```
+    pub fn on_thread_stop(mut self, hook: impl Fn() + Send + Sync + 'static) -> Builder {
+        self.on_thread_stop = Some(Arc::new(hook));
+        self
+    }
+
+    /// Replaces the report of a panic nobody observed (a task panicked and
+    /// its `Task` handle was dropped without being awaited). The default
+    /// prints one line to stderr naming the task. Called exactly once per
+    /// such panic, on whichever thread let go of the last handle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = seen.clone();
+    /// let event_loop = loopwork::EventLoop::builder()
+    ///     .workers(1)
+    ///     .on_unhandled_panic(move |report| sink.lock().unwrap().push(report.task_name))
+    ///     .build()
+    ///     .unwrap();
+    /// let task = event_loop.handle().spawn_named("doomed", async { panic!("lost") }).unwrap();
+    /// while !task.is_done() {
+    ///     std::thread::yield_now();
+    /// }
+    /// drop(task); // nobody looked at the panic
+    /// event_loop.close();
+    /// assert_eq!(*seen.lock().unwrap(), ["doomed"]);
+    /// ```
+    pub fn on_unhandled_panic(mut self, hook: impl Fn(UnhandledPanic) + Send + Sync + 'static) -> Builder {
+        self.on_unhandled_panic = Some(Arc::new(hook));
+        self
+    }
+
+    /// Builds the loop and starts its worker threads.
+    ///
+    /// # Errors
+    ///
+    /// If the OS refuses to start a worker thread; the threads already
+    /// started are stopped first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::builder().workers(2).build()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn build(self) -> io::Result<EventLoop> {
+        let locals: Vec<_> = (0..self.workers).map(|_| crossbeam_deque::Worker::new_fifo()).collect();
+        let stealers = locals.iter().map(crossbeam_deque::Worker::stealer).collect();
+        let shared = Arc::new(Shared::new(stealers, self.on_unhandled_panic));
+        let event_loop = EventLoop { shared: shared.clone(), threads: Mutex::new(Vec::with_capacity(self.workers)) };
+        for (index, local) in locals.into_iter().enumerate() {
+            let mut thread = std::thread::Builder::new().name(format!("{}-{index}", self.thread_name));
+            if let Some(bytes) = self.thread_stack_size {
+                thread = thread.stack_size(bytes);
+            }
+            let shared = shared.clone();
+            let (on_start, on_stop) = (self.on_thread_start.clone(), self.on_thread_stop.clone());
+            let spawned = thread.spawn(move || {
+                if let Some(hook) = on_start {
+                    hook();
+                }
+                run_worker(shared, index, local);
+                if let Some(hook) = on_stop {
+                    hook();
+                }
+            });
+            match spawned {
+                Ok(handle) => event_loop.threads.lock().push(handle),
+                Err(err) => {
+                    // Dropping `event_loop` closes it and joins the threads
+                    // started so far; the ones never started count as gone.
+                    event_loop.shared.mark_unstarted_workers(self.workers - index);
+                    return Err(err);
+                }
+            }
+        }
+        Ok(event_loop)
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("workers", &self.workers)
+            .field("thread_name", &self.thread_name)
+            .field("thread_stack_size", &self.thread_stack_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventLoop {
+    /// A loop with one worker thread per CPU, asyncio's `new_event_loop()`.
+    ///
+    /// # Panics
+    ///
+    /// If the OS refuses to start the threads; use
+    /// [`EventLoop::builder`]`().build()` to handle that as an error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::new();
+    /// assert_eq!(event_loop.block_on(async { 5 }), 5);
+    /// ```
+    pub fn new() -> EventLoop {
+        EventLoop::builder().build().expect("failed to start the event loop's worker threads")
+    }
+
+    /// A builder to configure the loop before starting it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::builder().workers(2).build().unwrap();
+    /// # drop(event_loop);
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// A handle to this loop, usable from any thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::new();
+    /// let handle = event_loop.handle();
+    /// assert!(!handle.is_closed());
+    /// ```
+    pub fn handle(&self) -> Handle {
+        Handle { shared: self.shared.clone() }
+    }
+
+    /// Runs `future` to completion on the calling thread and returns its
+    /// output, asyncio's `run_until_complete`. The future need not be `Send`.
+    ///
+    /// With workers, spawned tasks keep running on them meanwhile; in strict
+    /// mode (`workers(0)`), the calling thread runs them too.
+    ///
+    /// # Panics
+    ///
+    /// If called on a thread that is already running a loop (inside a task
+    /// or another `block_on`): await the future or spawn it instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    ///
+    /// let event_loop = loopwork::EventLoop::new();
+    /// let not_send = Rc::new(3);
+    /// let n = event_loop.block_on(async move { *not_send * 2 });
+    /// assert_eq!(n, 6);
+    /// ```
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        block_on::block_on(&self.shared, future)
+    }
+
+    /// Closes the loop: stops accepting work, lets each worker finish the
+    /// poll it is in, joins the worker threads, and drops every unfinished
+    /// task's future (on this thread, or on the worker that was polling it).
+    /// Waits as long as that takes; see [`shutdown`](Self::shutdown) for a
+    /// bounded wait. Calling it again does nothing.
+    ///
+    /// # Panics
+    ///
+    /// If called from one of this loop's own worker threads, which cannot
+    /// join itself: close the loop from outside, or use `Handle::stop` once
+    /// it exists.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::new();
+    /// let handle = event_loop.handle();
+    /// event_loop.close();
+    /// assert!(handle.is_closed());
+    /// assert!(handle.spawn(async {}).is_err());
+    /// ```
+    pub fn close(&self) {
+        // No deadline: every worker leaves once its current poll returns.
+        let _ = self.shutdown_until(None);
+    }
+
+    /// Like [`close`](Self::close), but waits at most `timeout` for the
+    /// workers to leave.
+    ///
+    /// # Errors
+    ///
+    /// [`ShutdownTimeout`] if some worker was still inside a poll when the
+    /// time ran out; the loop is closed all the same, and those tasks are
+    /// dropped when their polls return.
+    ///
+    /// # Panics
+    ///
+    /// As for [`close`](Self::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event_loop = loopwork::EventLoop::new();
+    /// for _ in 0..1000 {
+    ///     event_loop.handle().spawn(std::future::pending::<()>()).unwrap();
+    /// }
+    /// event_loop.shutdown(Duration::from_secs(1)).unwrap();
+    /// ```
+    pub fn shutdown(&self, timeout: Duration) -> Result<(), ShutdownTimeout> {
+        self.shutdown_until(Some(Instant::now() + timeout))
+    }
+
+    fn shutdown_until(&self, deadline: Option<Instant>) -> Result<(), ShutdownTimeout> {
+        let on_own_worker = context::with_current(|cx| {
+            cx.is_some_and(|cx| Arc::ptr_eq(&cx.shared, &self.shared) && cx.worker.is_some())
+        });
+        assert!(
+            !on_own_worker,
+            "an event loop cannot be closed from one of its own worker threads (it would wait for itself); \
+             close it from the thread that owns it"
+        );
+        self.shared.close();
+        let busy_workers = self.shared.wait_for_workers(deadline);
+        if busy_workers == 0 {
+            for thread in self.threads.lock().drain(..) {
+                // A worker thread's own panic was already reported by std's
+                // hook; there is nothing to add here.
+                let _ = thread.join();
+            }
+        }
+        let still_running = self.shared.drop_unfinished_tasks();
+        if busy_workers == 0 {
+            Ok(())
+        } else {
+            Err(ShutdownTimeout { workers: busy_workers, tasks: still_running })
+        }
+    }
+}
+
+impl Default for EventLoop {
+    fn default() -> EventLoop {
+        EventLoop::new()
+    }
+}
+
+impl Drop for EventLoop {
+    fn drop(&mut self) {
+        if context::with_current(|cx| cx.is_some_and(|cx| Arc::ptr_eq(&cx.shared, &self.shared))) {
+            // Dropped on one of its own threads (moved into one of its tasks):
+            // it cannot wait for itself. Close it and let the workers leave
+            // on their own.
+            self.shared.close();
+            return;
+        }
+        self.close();
+    }
+}
+
+impl fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventLoop").field("shared", &self.shared).finish()
+    }
+}
+
+impl Handle {
+    /// Spawns a task on the loop, from any thread, asyncio's `create_task`.
+    /// It starts running right away on a worker; the returned [`Task`] can be
+    /// awaited, cancelled, or dropped to detach it.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] if the loop is closed; the future is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::new();
+    /// let task = event_loop.handle().spawn(async { "hello" })?;
+    /// assert_eq!(event_loop.block_on(task).unwrap(), "hello");
+    /// # Ok::<(), loopwork::Closed>(())
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> Result<Task<F::Output>, Closed>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(future, None).map_err(|_cancelled| Closed)
+    }
+
+    /// Spawns a task with a name (asyncio's `create_task(c, name=...)`),
+    /// shown by [`Task::name`] and in panic reports.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] if the loop is closed; the future is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::new();
+    /// let task = event_loop.handle().spawn_named("downloader", async {})?;
+    /// assert_eq!(task.name(), "downloader");
+    /// # Ok::<(), loopwork::Closed>(())
+    /// ```
+    pub fn spawn_named<F>(&self, name: impl Into<String>, future: F) -> Result<Task<F::Output>, Closed>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(future, Some(name.into().into_boxed_str())).map_err(|_cancelled| Closed)
+    }
+
+    /// Returns true once the loop has been closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::new();
+    /// let handle = event_loop.handle();
+    /// drop(event_loop);
+    /// assert!(handle.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    /// The number of worker threads (0 in strict mode).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::builder().workers(3).build().unwrap();
+    /// assert_eq!(event_loop.handle().workers(), 3);
+    /// ```
+    pub fn workers(&self) -> usize {
+        self.shared.num_workers()
+    }
+
+    /// The number of unfinished tasks on the loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::new();
+    /// let handle = event_loop.handle();
+    /// let task = handle.spawn(std::future::pending::<()>()).unwrap();
+    /// assert_eq!(handle.num_tasks(), 1);
+    /// task.cancel();
+    /// let _ = event_loop.block_on(task);
+    /// assert_eq!(handle.num_tasks(), 0);
+    /// ```
+    pub fn num_tasks(&self) -> usize {
+        self.shared.num_tasks()
+    }
+
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Handle {
+        Handle { shared }
+    }
+
+    /// `loopwork::spawn`: like `spawn`, but a closed loop gives a task that
+    /// is already cancelled instead of an error.
+    pub(crate) fn spawn_or_cancelled<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(future, None).unwrap_or_else(|cancelled| cancelled)
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle").field("shared", &self.shared).finish()
+    }
+}

@@ -1,0 +1,99 @@
+//! Who is searching and who is parked: the counters behind "at most half the
+//! workers search at once" and "no wake-up is lost". See `README.md`.
+
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::Mutex;
+
+/// `num_unparked << UNPARKED_SHIFT | num_searching`, updated together so one
+/// load sees a consistent pair.
+const UNPARKED_SHIFT: u32 = 16;
+const SEARCHING_MASK: usize = (1 << UNPARKED_SHIFT) - 1;
+const ONE_UNPARKED: usize = 1 << UNPARKED_SHIFT;
+const ONE_SEARCHING: usize = 1;
+
+#[derive(Debug)]
+pub(crate) struct Idle {
+    state: AtomicUsize,
+    num_workers: usize,
+    /// Indices of parked workers. Its lock also serializes "decide to park"
+    /// against "decide whom to wake".
+    sleepers: Mutex<Vec<usize>>,
+}
+
+impl Idle {
+    pub(crate) fn new(num_workers: usize) -> Idle {
+        assert!(num_workers < SEARCHING_MASK, "too many workers");
+        Idle {
+            state: AtomicUsize::new(num_workers << UNPARKED_SHIFT),
+            num_workers,
+            sleepers: Mutex::new(Vec::with_capacity(num_workers)),
+        }
+    }
+
+    /// Picks a parked worker to wake after new work was published, or None
+    /// if a searcher exists (it will find the work) or nobody is parked.
+    /// The woken worker is counted as unparked and searching from here on.
+    pub(crate) fn worker_to_notify(&self) -> Option<usize> {
+        if !self.notify_should_wakeup() {
+            return None;
+        }
+        let mut sleepers = self.sleepers.lock();
+        // Checked again under the lock: another notifier may have just woken
+        // someone, who is now searching.
+        if !self.notify_should_wakeup() {
+            return None;
+        }
+        let worker = sleepers.pop()?;
+        // SeqCst: part of the single order the no-lost-wake-up argument uses
+        // (README, "post-work protocol").
+        self.state.fetch_add(ONE_UNPARKED | ONE_SEARCHING, Ordering::SeqCst);
+        Some(worker)
+    }
+
+    fn notify_should_wakeup(&self) -> bool {
+        // SeqCst (a read-modify-write, so it also reads the latest value):
+        // the notifier pushed its task before this; either a parking worker's
+        // SeqCst decrement is ordered before this load (we see it parked and
+        // wake someone) or after it (and its re-check sees the task).
+        let state = self.state.fetch_add(0, Ordering::SeqCst);
+        state & SEARCHING_MASK == 0 && state >> UNPARKED_SHIFT < self.num_workers
+    }
+
+    /// A worker with nothing local asks to search; refused when half the
+    /// workers already are, so a burst of wake-ups does not turn every
+    /// worker into a thief hammering the same queues.
+    pub(crate) fn transition_worker_to_searching(&self) -> bool {
+        let state = self.state.load(Ordering::SeqCst);
+        if 2 * (state & SEARCHING_MASK) >= self.num_workers {
+            return false;
+        }
+        // Racy by design: two workers may both pass the check; the bound is
+        // a throttle, not an invariant anything relies on.
+        self.state.fetch_add(ONE_SEARCHING, Ordering::SeqCst);
+        true
+    }
+
+    /// A searcher found work. Returns true if it was the last searcher: the
+    /// caller must then wake one more worker, since there may be more work
+    /// and nobody is looking for it any more.
+    pub(crate) fn transition_worker_from_searching(&self) -> bool {
+        let prev = self.state.fetch_sub(ONE_SEARCHING, Ordering::SeqCst);
+        prev & SEARCHING_MASK == 1
+    }
+
+    /// The worker goes to sleep. Returns true if it was the last searcher:
+    /// the caller must then re-check every queue before sleeping.
+    pub(crate) fn transition_worker_to_parked(&self, worker: usize, is_searching: bool) -> bool {
+        let mut sleepers = self.sleepers.lock();
+        let dec = ONE_UNPARKED | if is_searching { ONE_SEARCHING } else { 0 };
+        // SeqCst: pairs with `notify_should_wakeup` (see there).
+        let prev = self.state.fetch_sub(dec, Ordering::SeqCst);
+        sleepers.push(worker);
+        is_searching && prev & SEARCHING_MASK == 1
+    }
+
+    /// True while `worker` is on the sleepers list (nobody chose to wake it).
+    pub(crate) fn is_parked(&self, worker: usize) -> bool {
+        self.sleepers.lock().contains(&worker)
+    }
+}

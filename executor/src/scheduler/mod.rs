@@ -1,0 +1,377 @@
+//! The work-stealing scheduler: one crossbeam-deque `Worker`/`Stealer` pair
+//! per worker thread, one global `Injector`, and the parking protocol that
+//! keeps idle workers asleep without ever losing a wake-up.
+//!
+//! - `worker`: the worker thread's loop (find work, run it, search, park).
+//! - `idle`: the searching / unparked counters and the sleepers list.
+//! - `park`: one thread's sleep and wake-up.
+//! - `registry`: every unfinished task, for shutdown.
+//!
+//! `README.md` beside this file states the protocol and why it is correct.
+
+mod idle;
+mod park;
+mod registry;
+mod worker;
+
+pub(crate) use park::Parker;
+pub(crate) use worker::{run_worker, WorkerCore};
+
+use crate::context;
+use crate::error::UnhandledPanic;
+use crate::task::{self, Header, Notified, Schedule, Task, TaskId, TaskRef};
+use crossbeam_deque::{Injector, Steal, Stealer};
+use idle::Idle;
+use parking_lot::{Condvar, Mutex};
+use registry::Registry;
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The hook called with a panic nobody observed.
+pub(crate) type PanicHook = Arc<dyn Fn(UnhandledPanic) + Send + Sync>;
+
+/// The state every thread of one loop shares. Tasks hold an `Arc` to it, so a
+/// waker that outlives the loop still finds it (closed) and does nothing.
+pub(crate) struct Shared {
+    injector: Injector<Notified>,
+    stealers: Box<[Stealer<Notified>]>,
+    parkers: Box<[Parker]>,
+    idle: Idle,
+    registry: Registry,
+    closed: AtomicBool,
+    next_task_id: AtomicU64,
+    strict: StrictDriver,
+    on_unhandled_panic: Option<PanicHook>,
+    /// How many worker threads have left their loop, for `shutdown`'s wait.
+    exited: Mutex<usize>,
+    exited_cvar: Condvar,
+}
+
+/// In strict mode (no workers), the one thread inside `block_on` or
+/// `run_forever` runs every task; this is how the others wake it.
+#[derive(Default)]
+struct StrictDriver {
+    parker: Mutex<Option<Arc<Parker>>>,
+    sleeping: AtomicBool,
+    /// How many tasks were ever pushed; with the driver's count of tasks run,
+    /// it places a wake of `block_on`'s future in the FIFO order.
+    pushed: AtomicU64,
+}
+
+/// How a task came to be scheduled, which decides where it goes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Origin {
+    /// Freshly spawned: to the back of the queue, so tasks start in the order
+    /// they were spawned, as asyncio's do.
+    Spawn,
+    /// Woken by another task or event: the LIFO slot, so a message handed
+    /// from one task to the next is processed while it is hot in cache.
+    Wake,
+    /// Woke itself while running (`yield_now`): the back of the queue, so it
+    /// cannot starve the others.
+    Yield,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        stealers: Vec<Stealer<Notified>>,
+        on_unhandled_panic: Option<PanicHook>,
+    ) -> Shared {
+        let num_workers = stealers.len();
+        Shared {
+            injector: Injector::new(),
+            parkers: (0..num_workers).map(|_| Parker::new()).collect(),
+            stealers: stealers.into_boxed_slice(),
+            idle: Idle::new(num_workers),
+            registry: Registry::new(num_workers),
+            closed: AtomicBool::new(false),
+            next_task_id: AtomicU64::new(1),
+            strict: StrictDriver::default(),
+            on_unhandled_panic,
+            exited: Mutex::new(0),
+            exited_cvar: Condvar::new(),
+        }
+    }
+
+    pub(crate) fn num_workers(&self) -> usize {
+        self.stealers.len()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        // Acquire pairs with the SeqCst store in `close`; only a hint here
+        // (the registry and the injector re-check under their own ordering).
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Spawns a task. If the loop is closed, the future is dropped here and
+    /// the task comes back as `Err`, already cancelled.
+    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F, name: Option<Box<str>>) -> Result<Task<F::Output>, Task<F::Output>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        // Relaxed is enough: ids only need to be unique.
+        let id = TaskId(self.next_task_id.fetch_add(1, Ordering::Relaxed));
+        let (registered, task, notified) = task::new_task(future, self.clone(), id, name);
+        if let Err(registered) = self.registry.insert(registered) {
+            // The registry is closed: the task never runs.
+            registered.shutdown();
+            drop(notified);
+            return Err(task);
+        }
+        self.schedule_task(notified, Origin::Spawn);
+        Ok(task)
+    }
+
+    /// Routes a task to the right queue: the current worker's own deque when
+    /// this thread is one of this loop's workers, else the injector.
+    pub(crate) fn schedule_task(self: &Arc<Self>, task: Notified, origin: Origin) {
+        context::with_current(|cx| match cx {
+            Some(cx) if Arc::ptr_eq(&cx.shared, self) => match &cx.worker {
+                Some(core) => core.push(self, task, origin),
+                None => self.push_remote(task),
+            },
+            _ => self.push_remote(task),
+        });
+    }
+
+    fn push_remote(&self, task: Notified) {
+        if self.is_closed() {
+            drop(task);
+            return;
+        }
+        self.injector.push(task);
+        if self.num_workers() == 0 {
+            // Relaxed is enough: the count orders the main future among tasks
+            // pushed by the driver thread itself; across threads there is no
+            // order to keep.
+            self.strict.pushed.fetch_add(1, Ordering::Relaxed);
+        }
+        // SeqCst fence, the Dekker pattern with `close`: either `close`'s
+        // drain (after its own fence) sees this push, or this load sees
+        // `closed` and we drain it ourselves. Either way the entry does not
+        // linger in a dead loop's queue, keeping the task alive forever.
+        fence(Ordering::SeqCst);
+        if self.closed.load(Ordering::Relaxed) {
+            self.drain_injector();
+            return;
+        }
+        if self.num_workers() == 0 {
+            self.strict.notify();
+        } else {
+            self.notify_parked();
+        }
+    }
+
+    /// Wakes one parked worker if nobody is searching (see `Idle`).
+    pub(crate) fn notify_parked(&self) {
+        if let Some(index) = self.idle.worker_to_notify() {
+            self.parkers[index].unpark();
+        }
+    }
+
+    /// True if any queue holds a task: the last searcher's re-check.
+    fn has_work(&self) -> bool {
+        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    }
+
+    /// Moves up to a fair share of the injector into `local` and returns one
+    /// task.
+    fn steal_from_injector(&self, local: &crossbeam_deque::Worker<Notified>) -> Option<Notified> {
+        // A fair share, not the whole queue: the other workers should get
+        // their part of a burst of remote spawns without stealing it back.
+        let limit = (self.injector.len() / self.num_workers().max(1)).clamp(1, 32);
+        retry_steal(|| self.injector.steal_batch_with_limit_and_pop(local, limit))
+    }
+
+    /// Pops one task from the injector (strict mode's run queue).
+    fn pop_injector(&self) -> Option<Notified> {
+        retry_steal(|| self.injector.steal())
+    }
+
+    fn drain_injector(&self) {
+        while let Some(task) = self.pop_injector() {
+            drop(task);
+        }
+    }
+
+    /// Marks the loop closed and wakes every sleeping thread so it can leave.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        // Pairs with the fence in `push_remote`.
+        fence(Ordering::SeqCst);
+        for parker in self.parkers.iter() {
+            parker.unpark();
+        }
+        self.strict.notify();
+    }
+
+    /// After `close`: cancels every unfinished task (dropping the futures of
+    /// those nobody is polling, here on this thread) and empties the queues.
+    /// Returns the tasks that were still being polled by a worker.
+    pub(crate) fn drop_unfinished_tasks(&self) -> Vec<(u64, String)> {
+        let mut still_running = Vec::new();
+        for task in self.registry.close() {
+            if task.header().state.load().is_running() {
+                still_running.push((task.header().id.0, task.header().name()));
+            }
+            task.shutdown();
+        }
+        self.drain_injector();
+        for stealer in self.stealers.iter() {
+            while let Some(task) = retry_steal(|| stealer.steal()) {
+                drop(task);
+            }
+        }
+        still_running
+    }
+
+    /// Blocks until every worker has left its loop, or the deadline passes.
+    /// Returns how many are still running.
+    pub(crate) fn wait_for_workers(&self, deadline: Option<std::time::Instant>) -> usize {
+        let mut exited = self.exited.lock();
+        while *exited < self.num_workers() {
+            match deadline {
+                Some(deadline) => {
+                    if self.exited_cvar.wait_until(&mut exited, deadline).timed_out() {
+                        break;
+                    }
+                }
+                None => self.exited_cvar.wait(&mut exited),
+            }
+        }
+        self.num_workers() - *exited
+    }
+
+    /// Counts workers whose threads never started as already gone.
+    pub(crate) fn mark_unstarted_workers(&self, count: usize) {
+        *self.exited.lock() += count;
+        self.exited_cvar.notify_all();
+    }
+
+    fn worker_exited(&self) {
+        *self.exited.lock() += 1;
+        self.exited_cvar.notify_all();
+    }
+
+    /// The number of unfinished tasks.
+    pub(crate) fn num_tasks(&self) -> usize {
+        self.registry.len()
+    }
+
+    /// Becomes the strict-mode driver for the duration of `block_on`.
+    ///
+    /// # Panics
+    ///
+    /// If another thread is driving this strict-mode loop already.
+    pub(crate) fn register_strict_driver(&self, parker: Arc<Parker>) {
+        let mut slot = self.strict.parker.lock();
+        assert!(
+            slot.is_none(),
+            "this loop has no worker threads (workers(0)) and another thread is already running it; \
+             drive it from one thread at a time, or build it with workers(n) to share it"
+        );
+        *slot = Some(parker);
+    }
+
+    pub(crate) fn unregister_strict_driver(&self) {
+        *self.strict.parker.lock() = None;
+    }
+}
+
+/// Repeats a steal while it loses a race (`Retry`), giving the task or None.
+fn retry_steal(mut steal: impl FnMut() -> Steal<Notified>) -> Option<Notified> {
+    loop {
+        match steal() {
+            Steal::Success(task) => return Some(task),
+            Steal::Empty => return None,
+            Steal::Retry => std::hint::spin_loop(),
+        }
+    }
+}
+
+impl StrictDriver {
+    fn notify(&self) {
+        // Relaxed is enough after the SeqCst fence in `push_remote`: it pairs
+        // with the driver's SeqCst store + fence in `strict_park` (Dekker).
+        if self.sleeping.load(Ordering::Relaxed) {
+            if let Some(parker) = self.parker.lock().as_ref() {
+                parker.unpark();
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// Strict mode: runs the next task from the shared FIFO queue. Returns
+    /// false if it was empty.
+    pub(crate) fn strict_run_one(&self) -> bool {
+        match self.pop_injector() {
+            Some(task) => {
+                task.run();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Strict mode: how many tasks were ever queued.
+    pub(crate) fn strict_pushed(&self) -> u64 {
+        self.strict.pushed.load(Ordering::Relaxed)
+    }
+
+    /// Strict mode: how many tasks are queued now.
+    pub(crate) fn strict_queue_len(&self) -> u64 {
+        self.injector.len() as u64
+    }
+
+    /// Strict mode: parks the driver unless work (or `ready`) appeared.
+    pub(crate) fn strict_park(&self, parker: &Parker, ready: impl Fn() -> bool) {
+        self.strict.sleeping.store(true, Ordering::SeqCst);
+        // Pairs with the fence in `push_remote` (see `StrictDriver::notify`).
+        fence(Ordering::SeqCst);
+        if self.injector.is_empty() && !ready() && !self.is_closed() {
+            parker.park();
+        }
+        self.strict.sleeping.store(false, Ordering::Relaxed);
+    }
+}
+
+impl Schedule for Arc<Shared> {
+    fn schedule(&self, task: Notified) {
+        self.schedule_task(task, Origin::Wake);
+    }
+
+    fn yield_now(&self, task: Notified) {
+        self.schedule_task(task, Origin::Yield);
+    }
+
+    fn release(&self, task: &Header) -> Option<TaskRef> {
+        self.registry.remove(task)
+    }
+
+    fn unhandled_panic(&self, task: &Header, payload: Box<dyn Any + Send>) {
+        let report = UnhandledPanic { task_id: task.id.0, task_name: task.name(), payload };
+        match &self.on_unhandled_panic {
+            Some(hook) => {
+                // The hook runs on a worker; its own panic must not kill it.
+                let hook = hook.clone();
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || hook(report)));
+            }
+            None => eprintln!("loopwork: {report}"),
+        }
+    }
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("workers", &self.num_workers())
+            .field("closed", &self.is_closed())
+            .field("injector_len", &self.injector.len())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,77 @@
+//! Every unfinished task of a loop, so that closing the loop can drop the
+//! futures nobody will poll again (tasks parked on a waker that will never
+//! fire), and so that dropping a `Task` handle detaches instead of leaking.
+//!
+//! Sharded by task id so that workers spawning and completing tasks at the
+//! same time rarely meet on one lock.
+
+use crate::task::{Header, TaskRef};
+use parking_lot::Mutex;
+use slab::Slab;
+
+#[derive(Debug)]
+pub(crate) struct Registry {
+    shards: Box<[Mutex<Shard>]>,
+    mask: usize,
+}
+
+#[derive(Debug, Default)]
+struct Shard {
+    tasks: Slab<TaskRef>,
+    /// Set once by `close`; the shard then accepts nothing more, so a task
+    /// spawned during shutdown cannot slip in after the drain.
+    closed: bool,
+}
+
+impl Registry {
+    pub(crate) fn new(num_workers: usize) -> Registry {
+        // Four shards a worker: enough that concurrent spawns and completions
+        // rarely contend, few enough that closing walks them quickly.
+        let count = (4 * num_workers.max(1)).next_power_of_two();
+        Registry { shards: (0..count).map(|_| Mutex::new(Shard::default())).collect(), mask: count - 1 }
+    }
+
+    fn shard(&self, header: &Header) -> &Mutex<Shard> {
+        &self.shards[header.id.0 as usize & self.mask]
+    }
+
+    /// Takes the registry's reference to a new task. Gives it back if the
+    /// loop is closed.
+    pub(crate) fn insert(&self, task: TaskRef) -> Result<(), TaskRef> {
+        let mut shard = self.shard(task.header()).lock();
+        if shard.closed {
+            return Err(task);
+        }
+        let entry = shard.tasks.vacant_entry();
+        task.header().set_registry_key(entry.key());
+        entry.insert(task);
+        Ok(())
+    }
+
+    /// Removes a completed task, returning the registry's reference (None if
+    /// `close` already took it).
+    pub(crate) fn remove(&self, header: &Header) -> Option<TaskRef> {
+        let mut shard = self.shard(header).lock();
+        let key = header.registry_key();
+        match shard.tasks.get(key) {
+            Some(task) if std::ptr::eq(task.header(), header) => Some(shard.tasks.remove(key)),
+            _ => None,
+        }
+    }
+
+    /// Closes every shard and returns every task still registered.
+    pub(crate) fn close(&self) -> Vec<TaskRef> {
+        let mut all = Vec::new();
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock();
+            shard.closed = true;
+            all.extend(shard.tasks.drain());
+        }
+        all
+    }
+
+    /// The number of unfinished tasks.
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(|shard| shard.lock().tasks.len()).sum()
+    }
+}

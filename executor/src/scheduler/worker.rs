@@ -1,0 +1,184 @@
+//! A worker thread: run local work, look at the injector now and then, steal
+//! when empty, park when there is nothing anywhere.
+
+use super::{retry_steal, Origin, Shared};
+use crate::context::{self, Context};
+use crate::task::Notified;
+use crossbeam_deque::Worker;
+use std::cell::Cell;
+use std::sync::Arc;
+
+/// How often a worker looks at the injector before its own queue. 61, as in
+/// Go and tokio: prime, so it does not fall into step with a periodic
+/// workload, and rare enough to keep the local queue's locality.
+const GLOBAL_QUEUE_INTERVAL: u32 = 61;
+
+/// How many times in a row a worker may run the task in its LIFO slot before
+/// it takes the next one from the queue: two tasks waking each other
+/// forever must not starve the queue behind them.
+const MAX_LIFO_STREAK: u32 = 3;
+
+/// A worker's own state. Lives on the worker thread's stack, reached only
+/// through the thread-local context, so it needs no synchronization.
+pub(crate) struct WorkerCore {
+    index: usize,
+    local: Worker<Notified>,
+    /// The task woken most recently by this worker; runs next.
+    lifo_slot: Cell<Option<Notified>>,
+    lifo_streak: Cell<u32>,
+    tick: Cell<u32>,
+    /// Counted in `Idle`'s searching number while true.
+    searching: Cell<bool>,
+    rng: Cell<u64>,
+}
+
+/// The body of worker thread `index`.
+pub(crate) fn run_worker(shared: Arc<Shared>, index: usize, local: Worker<Notified>) {
+    // Counts this worker as gone even if the loop below panics (a bug), so
+    // `shutdown` never waits for a dead thread.
+    struct ExitGuard<'a>(&'a Shared);
+    impl Drop for ExitGuard<'_> {
+        fn drop(&mut self) {
+            self.0.worker_exited();
+        }
+    }
+    let _exit = ExitGuard(&shared);
+
+    let cx = Context { shared: shared.clone(), worker: Some(WorkerCore::new(index, local)) };
+    let _enter = context::enter(&cx);
+    let core = cx.worker.as_ref().expect("a worker context has a core");
+    while !shared.is_closed() {
+        if let Some(task) = core.next_task(&shared) {
+            core.run_task(&shared, task);
+        } else if let Some(task) = core.steal_work(&shared) {
+            core.run_task(&shared, task);
+        } else {
+            core.park(&shared);
+        }
+    }
+    core.drain();
+}
+
+impl WorkerCore {
+    fn new(index: usize, local: Worker<Notified>) -> WorkerCore {
+        WorkerCore {
+            index,
+            local,
+            lifo_slot: Cell::new(None),
+            lifo_streak: Cell::new(0),
+            tick: Cell::new(0),
+            searching: Cell::new(false),
+            // Any odd, per-worker seed works for xorshift.
+            rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 17) | 1),
+        }
+    }
+
+    /// Schedules a task from this worker's own thread.
+    pub(crate) fn push(&self, shared: &Shared, task: Notified, origin: Origin) {
+        if origin == Origin::Wake {
+            match self.lifo_slot.replace(Some(task)) {
+                // The slot cannot be stolen, so nothing new is stealable and
+                // nobody needs waking.
+                None => return,
+                Some(previous) => self.local.push(previous),
+            }
+        } else {
+            self.local.push(task);
+        }
+        // Work others could steal appeared: wake a parked worker if nobody
+        // is searching already.
+        shared.notify_parked();
+    }
+
+    fn next_task(&self, shared: &Shared) -> Option<Notified> {
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        if tick % GLOBAL_QUEUE_INTERVAL == 0 {
+            if let Some(task) = shared.steal_from_injector(&self.local) {
+                return Some(task);
+            }
+        }
+        if let Some(task) = self.lifo_slot.take() {
+            let streak = self.lifo_streak.get() + 1;
+            if streak <= MAX_LIFO_STREAK {
+                self.lifo_streak.set(streak);
+                return Some(task);
+            }
+            // The streak is over: the slot's task waits its turn at the back.
+            self.local.push(task);
+        }
+        self.lifo_streak.set(0);
+        self.local.pop().or_else(|| shared.steal_from_injector(&self.local))
+    }
+
+    fn run_task(&self, shared: &Shared, task: Notified) {
+        if self.searching.replace(false) && shared.idle.transition_worker_from_searching() {
+            // The last searcher found work: there may be more, and nobody is
+            // looking for it now. Wake exactly one more worker to look.
+            shared.notify_parked();
+        }
+        task.run();
+    }
+
+    /// Steals half of a random victim's queue, or a share of the injector.
+    fn steal_work(&self, shared: &Shared) -> Option<Notified> {
+        if !self.searching.get() {
+            if !shared.idle.transition_worker_to_searching() {
+                return None;
+            }
+            self.searching.set(true);
+        }
+        let count = shared.stealers.len();
+        let start = self.next_random() as usize % count;
+        for offset in 0..count {
+            let victim = (start + offset) % count;
+            if victim == self.index {
+                continue;
+            }
+            // `usize::MAX` asks crossbeam for its default batch: half of the
+            // victim's queue, which halves the imbalance in one steal.
+            let stolen = retry_steal(|| shared.stealers[victim].steal_batch_with_limit_and_pop(&self.local, usize::MAX));
+            if stolen.is_some() {
+                return stolen;
+            }
+        }
+        shared.steal_from_injector(&self.local)
+    }
+
+    fn park(&self, shared: &Shared) {
+        let was_last_searcher = shared.idle.transition_worker_to_parked(self.index, self.searching.replace(false));
+        if was_last_searcher && shared.has_work() {
+            // Work was published while we searched, by a notifier that saw us
+            // searching and so woke nobody. Wake someone (maybe ourselves).
+            shared.notify_parked();
+        }
+        while !shared.is_closed() {
+            shared.parkers[self.index].park();
+            if !shared.idle.is_parked(self.index) {
+                // A notifier took us off the sleepers list and counted us as
+                // searching.
+                self.searching.set(true);
+                return;
+            }
+        }
+    }
+
+    /// On exit: give back the references of the tasks still queued here;
+    /// `Shared::drop_unfinished_tasks` drops their futures.
+    fn drain(&self) {
+        drop(self.lifo_slot.take());
+        while let Some(task) = self.local.pop() {
+            drop(task);
+        }
+    }
+
+    fn next_random(&self) -> u64 {
+        // xorshift64: cheap and good enough to spread steal attempts.
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.set(x);
+        x
+    }
+}

@@ -1,0 +1,180 @@
+//! `Task<T>`: the handle a spawn returns, asyncio's `Task` object.
+
+use super::raw::Header;
+use crate::error::TaskError;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll};
+
+/// A spawned task: await it for the result, cancel it, or drop it to let it
+/// run on detached.
+///
+/// `Task<T>` is a `Future<Output = Result<T, TaskError>>`: awaiting it gives
+/// the task's value, or why there is none ([`TaskError::Cancelled`],
+/// [`TaskError::Panicked`]). It can be awaited from any task, on any loop, or
+/// from `block_on`.
+///
+/// Dropping a `Task` **detaches** it: the loop keeps the task alive and runs
+/// it to completion (unlike asyncio, where an unreferenced task may be
+/// garbage-collected). If a detached task panics, the panic is reported to
+/// the loop's unhandled-panic hook.
+///
+/// # Examples
+///
+/// ```
+/// loopwork::run(async {
+///     let task = loopwork::spawn(async { 6 * 7 });
+///     assert_eq!(task.name(), format!("Task-{}", task.id()));
+///     assert_eq!(task.await.unwrap(), 42);
+/// });
+/// ```
+pub struct Task<T> {
+    /// Owns one reference and the task's JOIN_INTEREST.
+    ptr: NonNull<Header>,
+    _output: PhantomData<T>,
+}
+
+// SAFETY: the handle only touches the atomic state, the join-waker lock and,
+// once the task is complete, the output of type `T`, which it may move to the
+// thread that awaits it: hence `T: Send`.
+unsafe impl<T: Send> Send for Task<T> {}
+// SAFETY: `&Task` only reads the header (atomics and immutable fields); the
+// output is only reached through `Pin<&mut Task>`.
+unsafe impl<T: Send> Sync for Task<T> {}
+
+impl<T> Task<T> {
+    /// Takes ownership of the handle's reference and JOIN_INTEREST.
+    pub(super) fn from_raw(ptr: NonNull<Header>) -> Task<T> {
+        Task { ptr, _output: PhantomData }
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: the handle's reference keeps the cell alive.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// Requests cancellation, asyncio's `Task.cancel()`.
+    ///
+    /// The task's future is dropped instead of being polled again: a task
+    /// that has not started never runs; a task suspended at an `.await` is
+    /// dropped at that suspension point; a task being polled right now is
+    /// dropped when that poll returns `Pending` (if it returns `Ready`, it
+    /// completes normally). Awaiting a cancelled task gives
+    /// `Err(TaskError::Cancelled)`.
+    ///
+    /// Returns `false` if the task had already finished, `true` otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// loopwork::run(async {
+    ///     let task = loopwork::spawn(std::future::pending::<()>());
+    ///     assert!(task.cancel());
+    ///     assert!(task.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn cancel(&self) -> bool {
+        self.header().cancel()
+    }
+
+    /// Returns true once the task has finished: with a value, a panic, or
+    /// cancelled. asyncio's `Task.done()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// loopwork::run(async {
+    ///     let task = loopwork::spawn(async {});
+    ///     while !task.is_done() {
+    ///         loopwork::yield_now().await;
+    ///     }
+    /// });
+    /// ```
+    pub fn is_done(&self) -> bool {
+        self.header().state.load().is_complete()
+    }
+
+    /// Returns true if the task finished because it was cancelled.
+    /// asyncio's `Task.cancelled()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// loopwork::run(async {
+    ///     let task = loopwork::spawn(std::future::pending::<()>());
+    ///     task.cancel();
+    ///     while !task.is_done() {
+    ///         loopwork::yield_now().await;
+    ///     }
+    ///     assert!(task.is_cancelled());
+    /// });
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        self.header().state.load().ended_cancelled()
+    }
+
+    /// The task's id, unique within its loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// loopwork::run(async {
+    ///     let a = loopwork::spawn(async {});
+    ///     let b = loopwork::spawn(async {});
+    ///     assert_ne!(a.id(), b.id());
+    /// });
+    /// ```
+    pub fn id(&self) -> u64 {
+        self.header().id.0
+    }
+
+    /// The task's name: the one given to `spawn_named`, or `Task-{id}`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::new();
+    /// let task = event_loop.handle().spawn_named("fetch", async {}).unwrap();
+    /// assert_eq!(task.name(), "fetch");
+    /// ```
+    pub fn name(&self) -> String {
+        self.header().name()
+    }
+}
+
+impl<T> Future for Task<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut output: Poll<Result<T, TaskError>> = Poll::Pending;
+        // SAFETY: the vtable was built for a future whose output is `T` (this
+        // handle was made by the same `new_task` call), so it writes a
+        // `Poll<Result<T, TaskError>>` to `output`.
+        unsafe { (self.header().vtable.try_read_output)(self.ptr, &mut output as *mut _ as *mut (), cx.waker()) };
+        output
+    }
+}
+
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        let drop_join_handle = self.header().vtable.drop_join_handle;
+        // SAFETY: this handle owns JOIN_INTEREST and one reference; both are
+        // given up here, exactly once.
+        unsafe { drop_join_handle(self.ptr) };
+    }
+}
+
+impl<T> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.header().state.load();
+        f.debug_struct("Task")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .field("done", &state.is_complete())
+            .field("cancelled", &state.ended_cancelled())
+            .finish()
+    }
+}

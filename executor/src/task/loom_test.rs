@@ -1,0 +1,207 @@
+//! loom models of the task state machine: every interleaving of a wake, the
+//! task's completion, a cancellation and the `Task` handle's drop or await.
+//!
+//! Run with `RUSTFLAGS="--cfg loom" cargo test -p loopwork --lib --release task::loom_test`.
+
+use super::{new_task, Header, Notified, Schedule, TaskId, TaskRef};
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::Mutex;
+use loom::sync::Arc;
+use loom::thread;
+use std::any::Any;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+/// A scheduler that only queues; the model decides who runs what.
+#[derive(Clone)]
+struct Queue(Arc<QueueInner>);
+
+struct QueueInner {
+    run_queue: Mutex<VecDeque<Notified>>,
+    registry: Mutex<Option<TaskRef>>,
+    unhandled: AtomicUsize,
+}
+
+impl Schedule for Queue {
+    fn schedule(&self, task: Notified) {
+        self.0.run_queue.lock().push_back(task);
+    }
+
+    fn yield_now(&self, task: Notified) {
+        self.schedule(task);
+    }
+
+    fn release(&self, _task: &Header) -> Option<TaskRef> {
+        self.0.registry.lock().take()
+    }
+
+    fn unhandled_panic(&self, _task: &Header, _payload: Box<dyn Any + Send>) {
+        self.0.unhandled.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Queue {
+    fn new() -> Queue {
+        Queue(Arc::new(QueueInner {
+            run_queue: Mutex::new(VecDeque::new()),
+            registry: Mutex::new(None),
+            unhandled: AtomicUsize::new(0),
+        }))
+    }
+
+    fn run_all(&self) {
+        loop {
+            let next = self.0.run_queue.lock().pop_front();
+            match next {
+                Some(task) => task.run(),
+                None => return,
+            }
+        }
+    }
+
+    fn drain(&self) {
+        let drained: Vec<_> = self.0.run_queue.lock().drain(..).collect();
+        drop(drained);
+    }
+}
+
+/// Pending until woken once; hands its waker out through `slot`. Counts its
+/// drops in `drops`.
+struct WakeOnce {
+    slot: Arc<Mutex<Option<Waker>>>,
+    polled: bool,
+    drops: Arc<AtomicUsize>,
+}
+
+impl Future for WakeOnce {
+    type Output = u32;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
+        if self.polled {
+            return Poll::Ready(7);
+        }
+        self.polled = true;
+        *self.slot.lock() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Drop for WakeOnce {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn spawn_wake_once(queue: &Queue) -> (super::Task<u32>, Arc<Mutex<Option<Waker>>>, Arc<AtomicUsize>) {
+    let slot = Arc::new(Mutex::new(None));
+    let drops = Arc::new(AtomicUsize::new(0));
+    let future = WakeOnce { slot: slot.clone(), polled: false, drops: drops.clone() };
+    let (registered, task, notified) = new_task(future, queue.clone(), TaskId(1), None);
+    *queue.0.registry.lock() = Some(registered);
+    queue.schedule(notified);
+    (task, slot, drops)
+}
+
+fn block_on_handle(task: &mut super::Task<u32>, queue: &Queue) -> Result<u32, crate::TaskError> {
+    let waker = futures_noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        queue.run_all();
+        if let Poll::Ready(out) = Pin::new(&mut *task).poll(&mut cx) {
+            return out;
+        }
+        thread::yield_now();
+    }
+}
+
+fn futures_noop_waker() -> Waker {
+    use std::task::{RawWaker, RawWakerVTable};
+    fn clone(_: *const ()) -> RawWaker {
+        RawWaker::new(std::ptr::null(), &VTABLE)
+    }
+    fn noop(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
+    // SAFETY: every function of the vtable ignores the (null) data pointer.
+    unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
+}
+
+#[test]
+fn wake_races_with_handle_drop() {
+    loom::model(|| {
+        let queue = Queue::new();
+        let (task, slot, drops) = spawn_wake_once(&queue);
+        queue.run_all();
+        let waker = slot.lock().take().expect("first poll stored its waker");
+        let waker_thread = thread::spawn(move || waker.wake());
+        drop(task);
+        waker_thread.join().unwrap();
+        queue.run_all();
+        assert_eq!(drops.load(Ordering::Relaxed), 1);
+        assert_eq!(queue.0.unhandled.load(Ordering::Relaxed), 0);
+    });
+}
+
+#[test]
+fn cancel_races_with_wake_and_completion() {
+    loom::model(|| {
+        let queue = Queue::new();
+        let (mut task, slot, drops) = spawn_wake_once(&queue);
+        queue.run_all();
+        let waker = slot.lock().take().expect("first poll stored its waker");
+        let worker_queue = queue.clone();
+        let worker = thread::spawn(move || {
+            waker.wake();
+            worker_queue.run_all();
+        });
+        let cancelled = task.cancel();
+        let result = block_on_handle(&mut task, &queue);
+        worker.join().unwrap();
+        queue.run_all();
+        match result {
+            Ok(7) => {}
+            Err(err) => assert!(err.is_cancelled() && cancelled),
+            other => panic!("unexpected result {other:?}"),
+        }
+        assert_eq!(drops.load(Ordering::Relaxed), 1);
+    });
+}
+
+#[test]
+fn await_races_with_completion_on_another_thread() {
+    loom::model(|| {
+        let queue = Queue::new();
+        let (mut task, slot, drops) = spawn_wake_once(&queue);
+        queue.run_all();
+        let waker = slot.lock().take().expect("first poll stored its waker");
+        let worker_queue = queue.clone();
+        let worker = thread::spawn(move || {
+            waker.wake();
+            worker_queue.run_all();
+        });
+        assert_eq!(block_on_handle(&mut task, &queue).unwrap(), 7);
+        worker.join().unwrap();
+        drop(task);
+        assert_eq!(drops.load(Ordering::Relaxed), 1);
+    });
+}
+
+#[test]
+fn shutdown_races_with_wake() {
+    loom::model(|| {
+        let queue = Queue::new();
+        let (task, slot, drops) = spawn_wake_once(&queue);
+        queue.run_all();
+        let waker = slot.lock().take().expect("first poll stored its waker");
+        let waker_thread = thread::spawn(move || waker.wake());
+        let registered = queue.0.registry.lock().take().expect("registered");
+        registered.shutdown();
+        waker_thread.join().unwrap();
+        // A queued entry for a task shutdown completed must be skipped.
+        queue.run_all();
+        queue.drain();
+        assert_eq!(drops.load(Ordering::Relaxed), 1);
+        assert!(task.is_done());
+    });
+}

@@ -1,0 +1,385 @@
+//! The task cell (one allocation per task) and the type-erased functions that
+//! poll, complete, cancel and free it.
+//!
+//! Layout: `Cell<F, S>` is `#[repr(C)]` with the `Header` first, so a
+//! `NonNull<Header>` can be cast back to the cell by the functions in the
+//! header's vtable, which were instantiated for the right `F` and `S`.
+
+use super::state::{State, TransitionToIdle, TransitionToNotified, TransitionToRunning};
+use super::{Notified, Schedule, TaskId, TaskRef};
+use crate::error::TaskError;
+use crate::loom::sync::Mutex;
+use crate::loom::UnsafeCell;
+use std::future::Future;
+use std::mem;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
+
+/// The part of a task every thread may look at without knowing its types.
+#[repr(C)]
+pub(crate) struct Header {
+    pub(crate) state: State,
+    pub(crate) vtable: &'static Vtable,
+    pub(crate) id: TaskId,
+    /// `None` means the default name, `Task-{id}`, made only when asked for.
+    pub(crate) name: Option<Box<str>>,
+    /// The task's slot in the registry shard; written and read only under
+    /// that shard's lock, so `Relaxed` is enough.
+    pub(crate) registry_key: AtomicUsize,
+}
+
+/// The functions that need the task's concrete types.
+pub(crate) struct Vtable {
+    /// Runs a dequeued task; consumes the queue entry's reference.
+    pub(crate) run: unsafe fn(NonNull<Header>),
+    /// Hands the task to its scheduler; consumes one reference.
+    pub(crate) schedule: unsafe fn(NonNull<Header>),
+    /// Frees the cell; the reference count has reached zero.
+    pub(crate) dealloc: unsafe fn(NonNull<Header>),
+    /// `Task<T>::poll`: writes `Poll<Result<T, TaskError>>` to the pointer.
+    pub(crate) try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
+    /// `Task<T>::drop`: gives up the output and the handle's reference.
+    pub(crate) drop_join_handle: unsafe fn(NonNull<Header>),
+    /// The loop is closing: drop the future now unless someone is polling it.
+    pub(crate) shutdown: unsafe fn(NonNull<Header>),
+}
+
+/// What the task holds instead of its future once the future is gone.
+enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, TaskError>),
+    Consumed,
+}
+
+#[repr(C)]
+struct Cell<F: Future, S> {
+    header: Header,
+    scheduler: S,
+    stage: UnsafeCell<Stage<F>>,
+    /// The waker of the task awaiting this one's `Task` handle. A lock rather
+    /// than more state bits: it is touched once per await and once at
+    /// completion, never on the hot poll path.
+    join_waker: Mutex<Option<Waker>>,
+}
+
+/// Allocates the cell and returns a pointer holding the initial references
+/// (see `state::INITIAL`).
+pub(crate) fn allocate<F, S>(future: F, scheduler: S, id: TaskId, name: Option<Box<str>>) -> NonNull<Header>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let cell = Box::new(Cell {
+        header: Header {
+            state: State::new(),
+            vtable: vtable::<F, S>(),
+            id,
+            name,
+            registry_key: AtomicUsize::new(usize::MAX),
+        },
+        scheduler,
+        stage: UnsafeCell::new(Stage::Running(future)),
+        join_waker: Mutex::new(None),
+    });
+    NonNull::from(Box::leak(cell)).cast()
+}
+
+fn vtable<F, S>() -> &'static Vtable
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    &Vtable {
+        run: run::<F, S>,
+        schedule: schedule::<F, S>,
+        dealloc: dealloc::<F, S>,
+        try_read_output: try_read_output::<F, S>,
+        drop_join_handle: drop_join_handle::<F, S>,
+        shutdown: shutdown::<F, S>,
+    }
+}
+
+/// Borrows the cell behind a header pointer.
+///
+/// # Safety
+///
+/// `ptr` must come from `allocate::<F, S>` and the caller must hold a
+/// reference, so the cell is alive for `'a`.
+unsafe fn cell<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
+    // SAFETY: the header is the first field of a `#[repr(C)]` `Cell<F, S>`
+    // (caller's contract), and the caller's reference keeps it allocated.
+    unsafe { ptr.cast::<Cell<F, S>>().as_ref() }
+}
+
+unsafe fn run<F, S>(ptr: NonNull<Header>)
+where
+    F: Future + Send + 'static,
+    S: Schedule,
+{
+    // SAFETY: the vtable was built for these types; the queue entry's
+    // reference (consumed below) keeps the cell alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    let entry = TaskRef::from_raw(ptr);
+    match cell.header.state.transition_to_running() {
+        TransitionToRunning::Poll => {}
+        TransitionToRunning::Cancel => return cancel_and_complete(cell, entry),
+        TransitionToRunning::Skip => return drop(entry),
+    }
+
+    let waker = super::waker::waker_ref(ptr);
+    let mut cx = Context::from_waker(&waker);
+    let polled = catch_unwind(AssertUnwindSafe(|| {
+        cell.stage.with_mut(|stage| {
+            // SAFETY: RUNNING gives this thread exclusive access to the stage.
+            match unsafe { &mut *stage } {
+                // SAFETY: the future lives inside the heap cell and is never
+                // moved until it is dropped in place, so it is pinned.
+                Stage::Running(future) => unsafe { Pin::new_unchecked(future) }.poll(&mut cx),
+                _ => unreachable!("a task that is not finished holds its future"),
+            }
+        })
+    }));
+    match polled {
+        Ok(Poll::Ready(output)) => complete(cell, Ok(output), false),
+        Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
+            TransitionToIdle::Idle => drop(entry),
+            TransitionToIdle::Reschedule => {
+                // It woke itself (or was woken) while running: it goes to the
+                // back of the queue, never the LIFO slot, so that a task that
+                // keeps yielding cannot starve the others.
+                cell.scheduler.yield_now(Notified(entry));
+            }
+            TransitionToIdle::Cancel => cancel_and_complete(cell, entry),
+        },
+        Err(payload) => {
+            // The future may be in any state after a panic; drop it now.
+            let output = match drop_future(cell) {
+                Ok(()) => Err(TaskError::Panicked(payload)),
+                Err(drop_payload) => Err(TaskError::Panicked(drop_payload)),
+            };
+            complete(cell, output, false);
+            drop(entry);
+        }
+    }
+}
+
+/// Drops the future in place, catching a panic from its `Drop`.
+fn drop_future<F: Future, S>(cell: &Cell<F, S>) -> std::thread::Result<()> {
+    catch_unwind(AssertUnwindSafe(|| {
+        cell.stage.with_mut(|stage| {
+            // SAFETY: the caller holds RUNNING (or is the shutdown owner),
+            // which gives exclusive access to the stage.
+            unsafe { *stage = Stage::Consumed };
+        })
+    }))
+}
+
+/// The caller owns the future (RUNNING is set) and cancellation won: drop the
+/// future and complete the task as cancelled.
+fn cancel_and_complete<F, S>(cell: &Cell<F, S>, entry: TaskRef)
+where
+    F: Future,
+    S: Schedule,
+{
+    match drop_future(cell) {
+        Ok(()) => complete(cell, Err(TaskError::Cancelled), true),
+        Err(payload) => complete(cell, Err(TaskError::Panicked(payload)), false),
+    }
+    drop(entry);
+}
+
+/// Stores the output, publishes COMPLETE, hands the output to whoever owns
+/// it now, and releases the registry's reference.
+fn complete<F, S>(cell: &Cell<F, S>, output: Result<F::Output, TaskError>, cancelled: bool)
+where
+    F: Future,
+    S: Schedule,
+{
+    cell.stage.with_mut(|stage| {
+        // SAFETY: RUNNING is still set, so the stage is ours.
+        unsafe { *stage = Stage::Finished(output) };
+    });
+    let before = cell.header.state.transition_to_complete(cancelled);
+    if before.has_join_interest() {
+        // The handle owns the output now. Taking the waker under the lock
+        // pairs with `try_read_output`, which stores its waker and checks
+        // COMPLETE under the same lock: either it saw COMPLETE or we see its
+        // waker.
+        let waker = cell.join_waker.lock().take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    } else {
+        // The handle is gone and will not come back: nobody else can reach
+        // the stage, so dropping the output is ours to do.
+        let output = take_output(cell);
+        drop_output(cell, output);
+    }
+    if let Some(registered) = cell.scheduler.release(&cell.header) {
+        drop(registered);
+    }
+}
+
+fn take_output<F: Future, S>(cell: &Cell<F, S>) -> Option<Result<F::Output, TaskError>> {
+    cell.stage.with_mut(|stage| {
+        // SAFETY: only called by the thread that owns the output: the
+        // completer when there is no handle, or the handle after COMPLETE.
+        match mem::replace(unsafe { &mut *stage }, Stage::Consumed) {
+            Stage::Finished(output) => Some(output),
+            _ => None,
+        }
+    })
+}
+
+/// Drops an output nobody will read, reporting a panic nobody observed.
+fn drop_output<F: Future, S: Schedule>(cell: &Cell<F, S>, output: Option<Result<F::Output, TaskError>>) {
+    match output {
+        Some(Err(TaskError::Panicked(payload))) => cell.scheduler.unhandled_panic(&cell.header, payload),
+        Some(other) => {
+            // A value's `Drop` may panic; that must not unwind into a worker.
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(other))) {
+                cell.scheduler.unhandled_panic(&cell.header, payload);
+            }
+        }
+        None => {}
+    }
+}
+
+unsafe fn schedule<F, S>(ptr: NonNull<Header>)
+where
+    F: Future + Send + 'static,
+    S: Schedule,
+{
+    // SAFETY: the vtable was built for these types; the caller hands over a
+    // reference, which the queue entry now owns.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    cell.scheduler.schedule(Notified(TaskRef::from_raw(ptr)));
+}
+
+unsafe fn dealloc<F, S>(ptr: NonNull<Header>)
+where
+    F: Future + Send + 'static,
+    S: Schedule,
+{
+    // SAFETY: the reference count reached zero, so this is the only pointer
+    // left, and it came from `Box::leak` in `allocate::<F, S>`.
+    let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
+    // Only an unregistered task (spawned on a closed loop) can reach here with
+    // its stage untouched; every other path consumed or dropped it already.
+    drop(cell);
+}
+
+unsafe fn try_read_output<F, S>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker)
+where
+    F: Future + Send + 'static,
+    S: Schedule,
+{
+    // SAFETY: the vtable was built for these types; the handle's reference
+    // keeps the cell alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    if !cell.header.state.load().is_complete() {
+        let mut slot = cell.join_waker.lock();
+        if !cell.header.state.load().is_complete() {
+            match slot.as_ref() {
+                Some(existing) if existing.will_wake(waker) => {}
+                _ => *slot = Some(waker.clone()),
+            }
+            return;
+        }
+    }
+    // COMPLETE with JOIN_INTEREST: the output is the handle's alone.
+    let output = take_output(cell).expect("`Task` polled after it returned its result");
+    // SAFETY: `Task<F::Output>::poll` passes a valid `*mut Poll<..>` of
+    // exactly this type (the only caller).
+    unsafe { *dst.cast::<Poll<Result<F::Output, TaskError>>>() = Poll::Ready(output) };
+}
+
+unsafe fn drop_join_handle<F, S>(ptr: NonNull<Header>)
+where
+    F: Future + Send + 'static,
+    S: Schedule,
+{
+    // SAFETY: the vtable was built for these types; the handle's reference,
+    // released at the end, keeps the cell alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    let handle_ref = TaskRef::from_raw(ptr);
+    if cell.header.state.unset_join_interest().is_complete() {
+        // The completer saw JOIN_INTEREST and left the output to us.
+        let output = take_output(cell);
+        drop_output(cell, output);
+    }
+    let waker = cell.join_waker.lock().take();
+    drop(waker);
+    drop(handle_ref);
+}
+
+unsafe fn shutdown<F, S>(ptr: NonNull<Header>)
+where
+    F: Future + Send + 'static,
+    S: Schedule,
+{
+    // SAFETY: the vtable was built for these types; the registry's
+    // reference, which the caller hands over, keeps the cell alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    let registered = TaskRef::from_raw(ptr);
+    if cell.header.state.transition_to_shutdown() {
+        cancel_and_complete(cell, registered);
+    } else {
+        drop(registered);
+    }
+}
+
+impl Header {
+    /// Wakes the task by reference (the `Waker::wake_by_ref` path).
+    pub(crate) fn wake_by_ref(&self) {
+        if self.state.transition_to_notified_by_ref() == TransitionToNotified::Submit {
+            // SAFETY: the transition added the reference `schedule` consumes.
+            unsafe { (self.vtable.schedule)(NonNull::from(self)) };
+        }
+    }
+
+    /// Requests cancellation; see `Task::cancel`.
+    pub(crate) fn cancel(&self) -> bool {
+        let (counted, action) = self.state.transition_to_cancel_requested();
+        if action == TransitionToNotified::Submit {
+            // SAFETY: the transition added the reference `schedule` consumes.
+            unsafe { (self.vtable.schedule)(NonNull::from(self)) };
+        }
+        counted
+    }
+
+    /// The task's name: the one it was spawned with, or `Task-{id}`.
+    pub(crate) fn name(&self) -> String {
+        match &self.name {
+            Some(name) => name.to_string(),
+            None => format!("Task-{}", self.id.0),
+        }
+    }
+}
+
+/// Releases a reference, freeing the cell if it was the last one.
+pub(crate) fn drop_reference(ptr: NonNull<Header>) {
+    // SAFETY: the caller owns a reference, so the header is alive.
+    let header = unsafe { ptr.as_ref() };
+    if header.state.ref_dec() {
+        // SAFETY: that was the last reference.
+        unsafe { (header.vtable.dealloc)(ptr) };
+    }
+}
+
+/// The registry's order of keys is per shard; `Relaxed` accessors keep the
+/// call sites short.
+impl Header {
+    pub(crate) fn registry_key(&self) -> usize {
+        self.registry_key.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_registry_key(&self, key: usize) {
+        self.registry_key.store(key, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,67 @@
+//! The task waker: two words (the header pointer and this vtable), each clone
+//! one counted reference.
+
+use super::raw::{drop_reference, Header};
+use super::state::TransitionToNotified;
+use std::mem::ManuallyDrop;
+use std::ops::Deref;
+use std::ptr::NonNull;
+use std::task::{RawWaker, RawWakerVTable, Waker};
+
+static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
+
+/// A waker borrowed for one poll: it owns no reference (the poller's queue
+/// entry keeps the task alive), so it must not be dropped as a `Waker`.
+pub(super) struct WakerRef(ManuallyDrop<Waker>);
+
+impl Deref for WakerRef {
+    type Target = Waker;
+
+    fn deref(&self) -> &Waker {
+        &self.0
+    }
+}
+
+pub(super) fn waker_ref(ptr: NonNull<Header>) -> WakerRef {
+    // SAFETY: the vtable's contract holds for a task header pointer: `clone`
+    // adds a reference, `wake` and `drop` consume one; `ManuallyDrop` keeps
+    // this borrowed waker from consuming the reference it does not own.
+    WakerRef(ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(ptr.as_ptr() as *const (), &VTABLE)) }))
+}
+
+/// # Safety
+///
+/// `data` is a live task header pointer whose reference the caller holds.
+unsafe fn header<'a>(data: *const ()) -> &'a Header {
+    // SAFETY: per the contract, `data` points to a live header.
+    unsafe { &*(data as *const Header) }
+}
+
+unsafe fn clone(data: *const ()) -> RawWaker {
+    // SAFETY: the waker being cloned holds (or borrows) a reference.
+    unsafe { header(data) }.state.ref_inc();
+    RawWaker::new(data, &VTABLE)
+}
+
+unsafe fn wake(data: *const ()) {
+    // SAFETY: a waker owns one reference, consumed here.
+    let header = unsafe { header(data) };
+    let ptr = NonNull::from(header);
+    match header.state.transition_to_notified_by_val() {
+        // SAFETY: the waker's reference passes to the queue entry.
+        TransitionToNotified::Submit => unsafe { (header.vtable.schedule)(ptr) },
+        TransitionToNotified::DoNothing => {}
+        // SAFETY: the transition dropped the last reference.
+        TransitionToNotified::Dealloc => unsafe { (header.vtable.dealloc)(ptr) },
+    }
+}
+
+unsafe fn wake_by_ref(data: *const ()) {
+    // SAFETY: the waker holds (or borrows) a reference.
+    unsafe { header(data) }.wake_by_ref();
+}
+
+unsafe fn drop_waker(data: *const ()) {
+    // SAFETY: a waker owns one reference; `data` is a non-null header.
+    drop_reference(unsafe { NonNull::new_unchecked(data as *mut Header) });
+}
