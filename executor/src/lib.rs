@@ -41,6 +41,8 @@
 //! `docs/architecture.md`, and the parking protocol in
 //! `executor/src/scheduler/README.md`.
 
+#![doc(test(attr(deny(warnings))))]
+
 mod block_on;
 mod context;
 mod error;

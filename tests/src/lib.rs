@@ -39,11 +39,9 @@ impl Drop for DropToken {
 }
 
 /// Wraps a future so that dropping it (completed or not) bumps a counter.
-pub fn counted<F: Future>(token: DropToken, future: F) -> impl Future<Output = F::Output> {
-    async move {
-        let _token = token;
-        future.await
-    }
+pub async fn counted<F: Future>(token: DropToken, future: F) -> F::Output {
+    let _token = token;
+    future.await
 }
 
 /// A future that never completes and is counted when dropped.

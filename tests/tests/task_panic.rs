@@ -41,7 +41,9 @@ fn an_unobserved_panic_is_reported_once_with_the_task_name() {
     let sink = reports.clone();
     let event_loop = EventLoop::builder()
         .workers(2)
-        .on_unhandled_panic(move |report| sink.lock().unwrap().push((report.task_name.clone(), report.message().map(str::to_owned))))
+        .on_unhandled_panic(move |report| {
+            sink.lock().unwrap().push((report.task_name.clone(), report.message().map(str::to_owned)))
+        })
         .build()
         .unwrap();
     let handle = event_loop.handle();

@@ -76,10 +76,7 @@ pub(crate) enum Origin {
 }
 
 impl Shared {
-    pub(crate) fn new(
-        stealers: Vec<Stealer<Notified>>,
-        on_unhandled_panic: Option<PanicHook>,
-    ) -> Shared {
+    pub(crate) fn new(stealers: Vec<Stealer<Notified>>, on_unhandled_panic: Option<PanicHook>) -> Shared {
         let num_workers = stealers.len();
         Shared {
             injector: Injector::new(),
@@ -108,7 +105,11 @@ impl Shared {
 
     /// Spawns a task. If the loop is closed, the future is dropped here and
     /// the task comes back as `Err`, already cancelled.
-    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F, name: Option<Box<str>>) -> Result<Task<F::Output>, Task<F::Output>>
+    pub(crate) fn spawn<F>(
+        self: &Arc<Self>,
+        future: F,
+        name: Option<Box<str>>,
+    ) -> Result<Task<F::Output>, Task<F::Output>>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,

@@ -69,7 +69,7 @@ impl WorkerCore {
             tick: Cell::new(0),
             searching: Cell::new(false),
             // Any odd, per-worker seed works for xorshift.
-            rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 17) | 1),
+            rng: Cell::new((0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 17)) | 1),
         }
     }
 
@@ -137,7 +137,8 @@ impl WorkerCore {
             }
             // `usize::MAX` asks crossbeam for its default batch: half of the
             // victim's queue, which halves the imbalance in one steal.
-            let stolen = retry_steal(|| shared.stealers[victim].steal_batch_with_limit_and_pop(&self.local, usize::MAX));
+            let stolen =
+                retry_steal(|| shared.stealers[victim].steal_batch_with_limit_and_pop(&self.local, usize::MAX));
             if stolen.is_some() {
                 return stolen;
             }

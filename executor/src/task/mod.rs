@@ -103,7 +103,12 @@ impl Notified {
 
 /// Allocates a task. Returns the registry's reference, the handle and the
 /// first queue entry.
-pub(crate) fn new_task<F, S>(future: F, scheduler: S, id: TaskId, name: Option<Box<str>>) -> (TaskRef, Task<F::Output>, Notified)
+pub(crate) fn new_task<F, S>(
+    future: F,
+    scheduler: S,
+    id: TaskId,
+    name: Option<Box<str>>,
+) -> (TaskRef, Task<F::Output>, Notified)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,

@@ -200,6 +200,12 @@ where
     F: Future,
     S: Schedule,
 {
+    // Leave the registry first, so that whoever sees the task complete also
+    // sees it gone from `Handle::num_tasks`. The caller's own reference keeps
+    // the cell alive.
+    if let Some(registered) = cell.scheduler.release(&cell.header) {
+        drop(registered);
+    }
     cell.stage.with_mut(|stage| {
         // SAFETY: RUNNING is still set, so the stage is ours.
         unsafe { *stage = Stage::Finished(output) };
@@ -219,9 +225,6 @@ where
         // the stage, so dropping the output is ours to do.
         let output = take_output(cell);
         drop_output(cell, output);
-    }
-    if let Some(registered) = cell.scheduler.release(&cell.header) {
-        drop(registered);
     }
 }
 

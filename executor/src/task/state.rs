@@ -28,7 +28,7 @@ const FLAGS_MASK: usize = REF_ONE - 1;
 /// A new task is referenced by the registry, the `Task` handle and the run
 /// queue entry it is first scheduled with; it starts `NOTIFIED` because that
 /// first entry is already on its way.
-const INITIAL: usize = 3 * REF_ONE | JOIN_INTEREST | NOTIFIED;
+const INITIAL: usize = (3 * REF_ONE) | JOIN_INTEREST | NOTIFIED;
 
 /// The atomic state word of one task.
 pub(crate) struct State {
@@ -99,8 +99,7 @@ impl State {
             // AcqRel: the release half publishes what this thread wrote to the
             // task cell before the transition (the future, the output); the
             // acquire half makes what the previous owner wrote visible.
-            match self.word.compare_exchange_weak(current, next.0, Ordering::AcqRel, Ordering::Acquire)
-            {
+            match self.word.compare_exchange_weak(current, next.0, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => return action,
                 Err(actual) => current = actual,
             }
