@@ -249,6 +249,7 @@ impl Builder {
     ///
     /// ```
     /// let event_loop = loopwork::EventLoop::builder().workers(2).build()?;
+    /// assert_eq!(event_loop.handle().workers(), 2);
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn build(self) -> io::Result<EventLoop> {

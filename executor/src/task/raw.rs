@@ -147,7 +147,13 @@ where
     match polled {
         Ok(Poll::Ready(output)) => complete(cell, Ok(output), false),
         Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
-            TransitionToIdle::Idle => drop(entry),
+            // The transition released the queue entry's reference already.
+            TransitionToIdle::Idle => std::mem::forget(entry),
+            TransitionToIdle::IdleDealloc => {
+                std::mem::forget(entry);
+                // SAFETY: the transition released the last reference.
+                unsafe { dealloc::<F, S>(ptr) };
+            }
             TransitionToIdle::Reschedule => {
                 // It woke itself (or was woken) while running: it goes to the
                 // back of the queue, never the LIFO slot, so that a task that
