@@ -46,12 +46,25 @@ impl Wake for MainWaker {
     }
 }
 
-pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output {
+/// Whether the driving loop also ends when `Handle::stop` is called.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Until {
+    /// `block_on`: only when the future completes.
+    Complete,
+    /// `run_forever`: also at the end of the loop iteration in which
+    /// `Handle::stop` was called (strict mode), or as soon as it is (workers).
+    Stopped,
+}
+
+/// Drives `future` on the calling thread; `None` if `until` is `Stopped` and
+/// the loop was stopped first.
+pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until) -> Option<F::Output> {
     if context::is_inside_loop() {
         panic!("{}", BLOCK_ON_INSIDE_LOOP);
     }
     let cx = Context { shared: shared.clone(), worker: None };
     let _enter = context::enter(&cx);
+    let _running = shared.enter_running();
     let main = Arc::new(MainWaker {
         parker: Arc::new(Parker::new()),
         woken: AtomicBool::new(true),
@@ -63,11 +76,17 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
     let mut future = pin!(future);
 
     if shared.num_workers() > 0 {
+        if until == Until::Stopped {
+            shared.add_stop_waker(waker.clone());
+        }
         loop {
+            if until == Until::Stopped && shared.take_stop_request() {
+                return None;
+            }
             // Acquire pairs with the Release store in `MainWaker::wake_by_ref`.
             if main.woken.swap(false, Ordering::Acquire) {
                 if let Poll::Ready(output) = future.as_mut().poll(&mut task_cx) {
-                    return output;
+                    return Some(output);
                 }
             } else {
                 main.parker.park();
@@ -83,25 +102,41 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F) -> F::Output 
         }
     }
     let _unregister = Unregister(shared);
-    // Strict mode keeps asyncio's order: the tasks queued before the future
-    // was woken run first, then the future, then the rest.
+    // Strict mode runs asyncio's loop: each iteration runs the tasks that
+    // were ready when it began (those they schedule wait for the next one);
+    // the future is polled in its turn among them — after exactly the tasks
+    // queued before it was woken — and `stop()` takes effect when the
+    // iteration it was called in ends.
     let mut popped = shared.strict_pushed() - shared.strict_queue_len();
     loop {
-        // Acquire pairs with the Release store in `MainWaker::wake_by_ref`.
-        let woken = main.woken.load(Ordering::Acquire);
-        if woken && popped >= main.wake_seq.load(Ordering::Relaxed) {
-            main.woken.store(false, Ordering::Relaxed);
-            if let Poll::Ready(output) = future.as_mut().poll(&mut task_cx) {
-                return output;
+        let ready_at_start = shared.strict_queue_len();
+        let mut ran = 0;
+        loop {
+            // Acquire pairs with the Release store in `MainWaker::wake_by_ref`.
+            let woken = main.woken.load(Ordering::Acquire);
+            if woken && popped >= main.wake_seq.load(Ordering::Relaxed) {
+                main.woken.store(false, Ordering::Relaxed);
+                if let Poll::Ready(output) = future.as_mut().poll(&mut task_cx) {
+                    return Some(output);
+                }
+            } else if ran < ready_at_start && shared.strict_run_one() {
+                popped += 1;
+                ran += 1;
+            } else if woken && shared.strict_queue_len() == 0 {
+                // Its turn came early: a wake from another thread raced with
+                // the count. The queue is empty, so nothing is overtaken.
+                main.wake_seq.store(0, Ordering::Relaxed);
+            } else {
+                break;
             }
-        } else if shared.strict_run_one() {
-            popped += 1;
-        } else if woken {
-            // Its turn came early: a wake from another thread raced with the
-            // count. The queue is empty, so nothing is overtaken.
-            main.wake_seq.store(0, Ordering::Relaxed);
-        } else {
-            shared.strict_park(&main.parker, || main.woken.load(Ordering::Acquire));
+        }
+        if until == Until::Stopped && shared.take_stop_request() {
+            return None;
+        }
+        if ran == 0 {
+            shared.strict_park(&main.parker, || {
+                main.woken.load(Ordering::Acquire) || (until == Until::Stopped && shared.stop_requested())
+            });
         }
     }
 }

@@ -143,19 +143,32 @@ impl fmt::Display for TaskError {
 
 impl std::error::Error for TaskError {}
 
-/// A task panicked and nobody looked at the result: its `Task` handle was
-/// dropped (or had been detached) without awaiting it.
+/// A panic nobody else will see: a task panicked and its `Task` handle was
+/// dropped (or detached) without awaiting it, or a callback panicked.
 ///
-/// Passed to the hook set with `Builder::on_unhandled_panic`. The report is
-/// made exactly once, when the last handle goes away, on whichever thread
-/// that happens.
+/// Passed to the loop's exception handler (`Builder::on_unhandled_panic`,
+/// `Handle::set_exception_handler`), asyncio's exception-handler context.
+/// A task's panic is reported exactly once, when its last handle goes away,
+/// on whichever thread that happens; a callback's right after it panicked.
 pub struct UnhandledPanic {
-    /// The id of the task that panicked.
-    pub task_id: u64,
-    /// The name of the task (`Task-N` unless it was spawned with a name).
-    pub task_name: String,
+    /// Where the panic happened.
+    pub source: PanicSource,
     /// The panic payload.
     pub payload: Box<dyn Any + Send + 'static>,
+}
+
+/// What panicked, in an [`UnhandledPanic`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PanicSource {
+    /// A task, by id and name (`Task-N` unless it was spawned with a name).
+    Task {
+        /// The task's id.
+        id: u64,
+        /// The task's name.
+        name: String,
+    },
+    /// A callback scheduled with `call_soon` and friends.
+    Callback,
 }
 
 impl UnhandledPanic {
@@ -163,21 +176,30 @@ impl UnhandledPanic {
     pub fn message(&self) -> Option<&str> {
         panic_message(self.payload.as_ref())
     }
+
+    /// The name of the task that panicked; `None` for a callback.
+    pub fn task_name(&self) -> Option<&str> {
+        match &self.source {
+            PanicSource::Task { name, .. } => Some(name),
+            PanicSource::Callback => None,
+        }
+    }
 }
 
 impl fmt::Debug for UnhandledPanic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnhandledPanic")
-            .field("task_id", &self.task_id)
-            .field("task_name", &self.task_name)
-            .field("message", &self.message())
-            .finish()
+        f.debug_struct("UnhandledPanic").field("source", &self.source).field("message", &self.message()).finish()
     }
 }
 
 impl fmt::Display for UnhandledPanic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "task '{}' (id {}) panicked and its result was never retrieved", self.task_name, self.task_id)?;
+        match &self.source {
+            PanicSource::Task { id, name } => {
+                write!(f, "task '{name}' (id {id}) panicked and its result was never retrieved")?
+            }
+            PanicSource::Callback => f.write_str("a callback panicked")?,
+        }
         if let Some(msg) = self.message() {
             write!(f, ": {msg}")?;
         }

@@ -1,6 +1,7 @@
 //! `EventLoop`, its `Builder`, and the `Handle` every thread can hold.
 
-use crate::block_on;
+use crate::block_on::{self, Until};
+use crate::callback::{new_callback, CallbackHandle};
 use crate::context;
 use crate::error::{Closed, UnhandledPanic};
 use crate::scheduler::{run_worker, PanicHook, Shared};
@@ -222,7 +223,7 @@ impl Builder {
     /// let sink = seen.clone();
     /// let event_loop = loopwork::EventLoop::builder()
     ///     .workers(1)
-    ///     .on_unhandled_panic(move |report| sink.lock().unwrap().push(report.task_name))
+    ///     .on_unhandled_panic(move |report| sink.lock().unwrap().push(report.task_name().unwrap_or_default().to_owned()))
     ///     .build()
     ///     .unwrap();
     /// let task = event_loop.handle().spawn_named("doomed", async { panic!("lost") }).unwrap();
@@ -362,7 +363,40 @@ impl EventLoop {
     /// assert_eq!(n, 6);
     /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        block_on::block_on(&self.shared, future)
+        block_on::block_on(&self.shared, future, Until::Complete)
+            .expect("block_on returns only once its future completes")
+    }
+
+    /// Runs the loop on the calling thread until [`Handle::stop`] is called,
+    /// asyncio's `run_forever()`.
+    ///
+    /// In strict mode (`workers(0)`) this thread is the loop: it runs tasks
+    /// and callbacks in iterations, as asyncio does; `stop()` lets the
+    /// iteration it was called in finish, and what that iteration scheduled
+    /// runs on the next `run_forever`. A `stop()` before `run_forever()` makes
+    /// it run one iteration and return.
+    ///
+    /// With workers, tasks and callbacks run on the workers whether or not a
+    /// thread is in `run_forever`; it only blocks until `stop()` (returning at
+    /// once if `stop()` was called since the last `run_forever`). The loop
+    /// keeps running after it returns; `close` stops it.
+    ///
+    /// # Panics
+    ///
+    /// As for [`block_on`](Self::block_on).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::builder().workers(2).build().unwrap();
+    /// let handle = event_loop.handle();
+    /// let stopper = handle.clone();
+    /// handle.call_soon_threadsafe(move || stopper.stop()).unwrap();
+    /// event_loop.run_forever();
+    /// ```
+    pub fn run_forever(&self) {
+        let stopped = block_on::block_on(&self.shared, std::future::pending::<()>(), Until::Stopped);
+        debug_assert!(stopped.is_none());
     }
 
     /// Closes the loop: stops accepting work, lets each worker finish the
@@ -560,6 +594,120 @@ impl Handle {
     /// ```
     pub fn num_tasks(&self) -> usize {
         self.shared.num_tasks()
+    }
+
+    /// Schedules `callback` to run on the loop soon, asyncio's `call_soon`.
+    /// Arguments are whatever the closure captures (the Rust form of
+    /// `functools.partial`).
+    ///
+    /// Callbacks submitted from one thread start in submission order and
+    /// run one at a time (never two callbacks at once, even with workers),
+    /// as on asyncio's single thread. Unlike asyncio's, this one is safe to
+    /// call from any thread: it is the same as
+    /// [`call_soon_threadsafe`](Self::call_soon_threadsafe). A panicking
+    /// callback is reported to the exception handler; the loop goes on.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] if the loop is closed; the callback is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let event_loop = loopwork::EventLoop::builder().workers(0).build().unwrap();
+    /// let log = Arc::new(Mutex::new(Vec::new()));
+    /// for i in 0..3 {
+    ///     let log = log.clone();
+    ///     event_loop.handle().call_soon(move || log.lock().unwrap().push(i)).unwrap();
+    /// }
+    /// event_loop.block_on(loopwork::yield_now());
+    /// assert_eq!(*log.lock().unwrap(), [0, 1, 2]);
+    /// ```
+    pub fn call_soon(&self, callback: impl FnOnce() + Send + 'static) -> Result<CallbackHandle, Closed> {
+        let (queued, handle) = new_callback(callback);
+        self.shared.push_callback(queued)?;
+        Ok(handle)
+    }
+
+    /// Schedules `callback` from any thread and wakes the loop if it is
+    /// parked, asyncio's `call_soon_threadsafe`. See
+    /// [`call_soon`](Self::call_soon).
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] if the loop is closed; the callback is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::builder().workers(2).build().unwrap();
+    /// let handle = event_loop.handle();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// std::thread::spawn(move || {
+    ///     handle.call_soon_threadsafe(move || tx.send("ran on the loop").unwrap()).unwrap();
+    /// });
+    /// assert_eq!(rx.recv().unwrap(), "ran on the loop");
+    /// ```
+    pub fn call_soon_threadsafe(&self, callback: impl FnOnce() + Send + 'static) -> Result<CallbackHandle, Closed> {
+        self.call_soon(callback)
+    }
+
+    /// Stops [`EventLoop::run_forever`], asyncio's `loop.stop()`; see there
+    /// for what it means in each mode. Safe from any thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::builder().workers(0).build().unwrap();
+    /// event_loop.handle().stop();
+    /// event_loop.run_forever(); // one iteration, then returns
+    /// ```
+    pub fn stop(&self) {
+        self.shared.request_stop();
+    }
+
+    /// Returns true while some thread is inside `block_on` or `run_forever`
+    /// on this loop, asyncio's `is_running()`. (With workers, tasks run
+    /// whether or not it is.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::new();
+    /// let handle = event_loop.handle();
+    /// assert!(!handle.is_running());
+    /// assert!(event_loop.block_on(async move { handle.is_running() }));
+    /// ```
+    pub fn is_running(&self) -> bool {
+        self.shared.is_running()
+    }
+
+    /// Sets the exception handler: where panics that nobody else will see
+    /// go (a detached task's, a callback's), asyncio's
+    /// `loop.set_exception_handler`. `None` restores the default, one line on
+    /// stderr.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    ///
+    /// let event_loop = loopwork::EventLoop::builder().workers(1).build().unwrap();
+    /// let (tx, rx) = mpsc::channel();
+    /// let tx = std::sync::Mutex::new(tx);
+    /// event_loop.handle().set_exception_handler(Some(move |report: loopwork::UnhandledPanic| {
+    ///     tx.lock().unwrap().send(report.message().unwrap_or("").to_owned()).unwrap();
+    /// }));
+    /// event_loop.handle().call_soon(|| panic!("callback failed")).unwrap();
+    /// assert_eq!(rx.recv().unwrap(), "callback failed");
+    /// ```
+    pub fn set_exception_handler<H>(&self, handler: Option<H>)
+    where
+        H: Fn(UnhandledPanic) + Send + Sync + 'static,
+    {
+        self.shared.set_exception_handler(handler.map(|h| Arc::new(h) as PanicHook));
     }
 
     pub(crate) fn from_shared(shared: Arc<Shared>) -> Handle {

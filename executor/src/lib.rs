@@ -44,6 +44,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod block_on;
+mod callback;
 mod context;
 mod error;
 mod event_loop;
@@ -52,7 +53,8 @@ mod scheduler;
 mod task;
 mod yield_now;
 
-pub use error::{Closed, TaskError, UnhandledPanic};
+pub use callback::CallbackHandle;
+pub use error::{Closed, PanicSource, TaskError, UnhandledPanic};
 pub use event_loop::{Builder, EventLoop, Handle, ShutdownTimeout};
 pub use task::Task;
 pub use yield_now::{yield_now, YieldNow};

@@ -17,17 +17,18 @@ mod worker;
 pub(crate) use park::Parker;
 pub(crate) use worker::{run_worker, WorkerCore};
 
+use crate::callback::{CallbackQueue, Runnable};
 use crate::context;
-use crate::error::UnhandledPanic;
+use crate::error::{Closed, PanicSource, UnhandledPanic};
 use crate::task::{self, Header, Notified, Schedule, Task, TaskId, TaskRef};
 use crossbeam_deque::{Injector, Steal, Stealer};
 use idle::Idle;
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, RwLock};
 use registry::Registry;
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// The hook called with a panic nobody observed.
@@ -44,7 +45,15 @@ pub(crate) struct Shared {
     closed: AtomicBool,
     next_task_id: AtomicU64,
     strict: StrictDriver,
-    on_unhandled_panic: Option<PanicHook>,
+    /// asyncio's exception handler: where panics nobody else sees go.
+    exception_handler: RwLock<Option<PanicHook>>,
+    pub(crate) callbacks: CallbackQueue,
+    /// Threads inside `block_on` / `run_forever` (`Handle::is_running`).
+    running: AtomicUsize,
+    /// Set by `Handle::stop`, consumed by the `run_forever` it ends.
+    stop_requested: AtomicBool,
+    /// Wakers of the `run_forever` calls in progress.
+    stop_wakers: Mutex<Vec<std::task::Waker>>,
     /// How many worker threads have left their loop, for `shutdown`'s wait.
     exited: Mutex<usize>,
     exited_cvar: Condvar,
@@ -87,7 +96,11 @@ impl Shared {
             closed: AtomicBool::new(false),
             next_task_id: AtomicU64::new(1),
             strict: StrictDriver::default(),
-            on_unhandled_panic,
+            exception_handler: RwLock::new(on_unhandled_panic),
+            callbacks: CallbackQueue::default(),
+            running: AtomicUsize::new(0),
+            stop_requested: AtomicBool::new(false),
+            stop_wakers: Mutex::new(Vec::new()),
             exited: Mutex::new(0),
             exited_cvar: Condvar::new(),
         }
@@ -174,9 +187,58 @@ impl Shared {
         }
     }
 
-    /// True if any queue holds a task: the last searcher's re-check.
+    /// True if any queue holds a task or a callback: the last searcher's
+    /// re-check.
     fn has_work(&self) -> bool {
-        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+        !self.injector.is_empty() || !self.callbacks.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    }
+
+    /// Queues a callback (`call_soon`). With workers it joins the serialized
+    /// callback queue; in strict mode it becomes a task in the one FIFO
+    /// queue, so it keeps its place among the tasks.
+    pub(crate) fn push_callback(self: &Arc<Self>, callback: Arc<dyn Runnable>) -> Result<(), Closed> {
+        if self.num_workers() == 0 {
+            let shared = self.clone();
+            let run = async move {
+                if let Err(payload) = callback.run() {
+                    shared.callback_panicked(payload);
+                }
+            };
+            return self.spawn(run, Some("callback".into())).map(drop).map_err(|_cancelled| Closed);
+        }
+        if self.is_closed() {
+            return Err(Closed);
+        }
+        self.callbacks.push(callback);
+        // The same Dekker pair with `close` as `push_remote`.
+        fence(Ordering::SeqCst);
+        if self.closed.load(Ordering::Relaxed) {
+            self.callbacks.clear();
+            return Err(Closed);
+        }
+        self.notify_parked();
+        Ok(())
+    }
+
+    pub(crate) fn callback_panicked(&self, payload: Box<dyn Any + Send>) {
+        self.report(UnhandledPanic { source: PanicSource::Callback, payload });
+    }
+
+    /// Hands a panic nobody else will see to the exception handler.
+    fn report(&self, report: UnhandledPanic) {
+        let handler = self.exception_handler.read().clone();
+        match handler {
+            Some(handler) => {
+                // The handler runs on a loop thread; its own panic must not
+                // take that thread down.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || handler(report)));
+            }
+            None => eprintln!("loopwork: {report}"),
+        }
+    }
+
+    pub(crate) fn set_exception_handler(&self, handler: Option<PanicHook>) {
+        *self.exception_handler.write() = handler;
     }
 
     /// Moves up to a fair share of the injector into `local` and returns one
@@ -222,6 +284,7 @@ impl Shared {
             task.shutdown();
         }
         self.drain_injector();
+        self.callbacks.clear();
         for stealer in self.stealers.iter() {
             while let Some(task) = retry_steal(|| stealer.steal()) {
                 drop(task);
@@ -263,6 +326,42 @@ impl Shared {
         self.registry.len()
     }
 
+    /// Counts the calling thread as running the loop until the guard drops.
+    pub(crate) fn enter_running(&self) -> RunningGuard<'_> {
+        // Relaxed is enough: `is_running` is a snapshot for callers, nothing
+        // is published through it.
+        self.running.fetch_add(1, Ordering::Relaxed);
+        RunningGuard(self)
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        self.running.load(Ordering::Relaxed) > 0
+    }
+
+    /// `Handle::stop`: ends the `run_forever` in progress, or the next one.
+    pub(crate) fn request_stop(&self) {
+        // Release pairs with the Acquire swap in `take_stop_request`.
+        self.stop_requested.store(true, Ordering::Release);
+        let wakers = std::mem::take(&mut *self.stop_wakers.lock());
+        for waker in wakers {
+            waker.wake();
+        }
+        self.strict.notify_unconditionally();
+    }
+
+    pub(crate) fn add_stop_waker(&self, waker: std::task::Waker) {
+        self.stop_wakers.lock().push(waker);
+    }
+
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stop_requested.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn take_stop_request(&self) -> bool {
+        // Acquire pairs with the Release store in `request_stop`.
+        self.stop_requested.swap(false, Ordering::Acquire)
+    }
+
     /// Becomes the strict-mode driver for the duration of `block_on`.
     ///
     /// # Panics
@@ -283,8 +382,8 @@ impl Shared {
     }
 }
 
-/// Repeats a steal while it loses a race (`Retry`), giving the task or None.
-fn retry_steal(mut steal: impl FnMut() -> Steal<Notified>) -> Option<Notified> {
+/// Repeats a steal while it loses a race (`Retry`), giving the item or None.
+pub(crate) fn retry_steal<T>(mut steal: impl FnMut() -> Steal<T>) -> Option<T> {
     loop {
         match steal() {
             Steal::Success(task) => return Some(task),
@@ -294,7 +393,24 @@ fn retry_steal(mut steal: impl FnMut() -> Steal<Notified>) -> Option<Notified> {
     }
 }
 
+/// Counts a thread inside `block_on` / `run_forever`; see `enter_running`.
+pub(crate) struct RunningGuard<'a>(&'a Shared);
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl StrictDriver {
+    /// Wakes the driver whether or not it announced it sleeps (for `stop`,
+    /// which has no queue push to pair a fence with).
+    fn notify_unconditionally(&self) {
+        if let Some(parker) = self.parker.lock().as_ref() {
+            parker.unpark();
+        }
+    }
+
     fn notify(&self) {
         // Relaxed is enough after the SeqCst fence in `push_remote`: it pairs
         // with the driver's SeqCst store + fence in `strict_park` (Dekker).
@@ -355,15 +471,7 @@ impl Schedule for Arc<Shared> {
     }
 
     fn unhandled_panic(&self, task: &Header, payload: Box<dyn Any + Send>) {
-        let report = UnhandledPanic { task_id: task.id.0, task_name: task.name(), payload };
-        match &self.on_unhandled_panic {
-            Some(hook) => {
-                // The hook runs on a worker; its own panic must not kill it.
-                let hook = hook.clone();
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || hook(report)));
-            }
-            None => eprintln!("loopwork: {report}"),
-        }
+        self.report(UnhandledPanic { source: PanicSource::Task { id: task.id.0, name: task.name() }, payload });
     }
 }
 

@@ -93,6 +93,9 @@ impl WorkerCore {
     fn next_task(&self, shared: &Shared) -> Option<Notified> {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
+        if !shared.callbacks.is_empty() {
+            shared.callbacks.run_batch(shared);
+        }
         if tick % GLOBAL_QUEUE_INTERVAL == 0 {
             if let Some(task) = shared.steal_from_injector(&self.local) {
                 return Some(task);
