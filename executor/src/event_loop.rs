@@ -1,7 +1,9 @@
 //! `EventLoop`, its `Builder`, and the `Handle` every thread can hold.
 
 use crate::block_on::{self, Until};
+use crate::blocking::DEFAULT_MAX_BLOCKING_THREADS;
 use crate::callback::{new_callback, CallbackHandle};
+use crate::concurrent::ConcurrentFuture;
 use crate::context;
 use crate::error::{Closed, UnhandledPanic};
 use crate::scheduler::{run_worker, PanicHook, Shared};
@@ -87,6 +89,7 @@ pub struct Builder {
     on_thread_start: Option<ThreadHook>,
     on_thread_stop: Option<ThreadHook>,
     on_unhandled_panic: Option<PanicHook>,
+    max_blocking_threads: usize,
 }
 
 /// `shutdown` ran out of time: these workers were still inside a poll.
@@ -97,13 +100,19 @@ pub struct Builder {
 pub struct ShutdownTimeout {
     /// How many worker threads had not stopped.
     pub workers: usize,
+    /// How many blocking-pool threads were still running a job.
+    pub blocking_threads: usize,
     /// `(id, name)` of every task that was being polled when time ran out.
     pub tasks: Vec<(u64, String)>,
 }
 
 impl fmt::Display for ShutdownTimeout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} worker thread(s) were still busy when the shutdown timeout passed", self.workers)?;
+        write!(
+            f,
+            "{} worker thread(s) and {} blocking thread(s) were still busy when the shutdown timeout passed",
+            self.workers, self.blocking_threads
+        )?;
         for (id, name) in &self.tasks {
             write!(f, "; task '{name}' (id {id}) was being polled")?;
         }
@@ -122,6 +131,7 @@ impl Builder {
             on_thread_start: None,
             on_thread_stop: None,
             on_unhandled_panic: None,
+            max_blocking_threads: DEFAULT_MAX_BLOCKING_THREADS,
         }
     }
 
@@ -239,6 +249,20 @@ impl Builder {
         self
     }
 
+    /// The most threads the loop's blocking pool (`run_in_executor`) may
+    /// start (default 512). Idle pool threads exit after 10 s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::builder().max_blocking_threads(4).build().unwrap();
+    /// # drop(event_loop);
+    /// ```
+    pub fn max_blocking_threads(mut self, count: usize) -> Builder {
+        self.max_blocking_threads = count;
+        self
+    }
+
     /// Builds the loop and starts its worker threads.
     ///
     /// # Errors
@@ -256,7 +280,7 @@ impl Builder {
     pub fn build(self) -> io::Result<EventLoop> {
         let locals: Vec<_> = (0..self.workers).map(|_| crossbeam_deque::Worker::new_fifo()).collect();
         let stealers = locals.iter().map(crossbeam_deque::Worker::stealer).collect();
-        let shared = Arc::new(Shared::new(stealers, self.on_unhandled_panic));
+        let shared = Arc::new(Shared::new(stealers, self.on_unhandled_panic, self.max_blocking_threads));
         let event_loop = EventLoop { shared: shared.clone(), threads: Mutex::new(Vec::with_capacity(self.workers)) };
         for (index, local) in locals.into_iter().enumerate() {
             let mut thread = std::thread::Builder::new().name(format!("{}-{index}", self.thread_name));
@@ -472,10 +496,11 @@ impl EventLoop {
             }
         }
         let still_running = self.shared.drop_unfinished_tasks();
-        if busy_workers == 0 {
+        let busy_blocking = self.shared.shutdown_blocking_pool(deadline);
+        if busy_workers == 0 && busy_blocking == 0 {
             Ok(())
         } else {
-            Err(ShutdownTimeout { workers: busy_workers, tasks: still_running })
+            Err(ShutdownTimeout { workers: busy_workers, blocking_threads: busy_blocking, tasks: still_running })
         }
     }
 }
@@ -654,6 +679,30 @@ impl Handle {
         self.call_soon(callback)
     }
 
+    /// Submits `future` to the loop from any thread and returns a
+    /// [`ConcurrentFuture`] to block on (from a thread outside the loop) or
+    /// to await (from anywhere), asyncio's `run_coroutine_threadsafe`.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] if the loop is closed; the future is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::new();
+    /// let future = event_loop.handle().run_coroutine_threadsafe(async { "done" })?;
+    /// assert_eq!(future.result().unwrap(), "done");
+    /// # Ok::<(), loopwork::Closed>(())
+    /// ```
+    pub fn run_coroutine_threadsafe<F>(&self, future: F) -> Result<ConcurrentFuture<F::Output>, Closed>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn(future).map(ConcurrentFuture::new)
+    }
+
     /// Stops [`EventLoop::run_forever`], asyncio's `loop.stop()`; see there
     /// for what it means in each mode. Safe from any thread.
     ///
@@ -708,6 +757,10 @@ impl Handle {
         H: Fn(UnhandledPanic) + Send + Sync + 'static,
     {
         self.shared.set_exception_handler(handler.map(|h| Arc::new(h) as PanicHook));
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     pub(crate) fn from_shared(shared: Arc<Shared>) -> Handle {

@@ -44,7 +44,9 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod block_on;
+mod blocking;
 mod callback;
+mod concurrent;
 mod context;
 mod error;
 mod event_loop;
@@ -53,7 +55,9 @@ mod scheduler;
 mod task;
 mod yield_now;
 
+pub use blocking::ThreadPool;
 pub use callback::CallbackHandle;
+pub use concurrent::{ConcurrentFuture, Timeout};
 pub use error::{Closed, PanicSource, TaskError, UnhandledPanic};
 pub use event_loop::{Builder, EventLoop, Handle, ShutdownTimeout};
 pub use task::Task;
@@ -93,6 +97,81 @@ where
         "loopwork::spawn called outside a loopwork event loop; use Handle::spawn from threads the loop does not run",
     );
     handle.spawn_or_cancelled(future)
+}
+
+/// Runs the blocking function `f` on the loop's blocking pool and returns a
+/// task for its result, asyncio's `loop.run_in_executor(None, f)`: the
+/// worker threads stay free for other tasks meanwhile. A panic in `f`
+/// comes back as `Err(TaskError::Panicked)`. Cancelling the task stops the
+/// wait, not `f` (a thread cannot be interrupted); its result is dropped.
+///
+/// # Panics
+///
+/// If called outside a loopwork loop.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let started = Instant::now();
+/// loopwork::run(async {
+///     let sleepers: Vec<_> = (0..5)
+///         .map(|_| loopwork::run_in_executor(|| std::thread::sleep(Duration::from_millis(50))))
+///         .collect();
+///     for sleeper in sleepers {
+///         sleeper.await.unwrap();
+///     }
+/// });
+/// // Five pool threads slept at once.
+/// assert!(started.elapsed() < Duration::from_millis(250));
+/// ```
+pub fn run_in_executor<F, T>(f: F) -> Task<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let handle = get_running_loop().expect(
+        "loopwork::run_in_executor called outside a loopwork event loop; call it from a task, or use std::thread",
+    );
+    let pool = handle.shared().blocking_pool().clone();
+    match blocking::spawn_blocking(&handle, &pool, f) {
+        Ok(task) => task,
+        // The loop (and so its pool) is closing under us.
+        Err(Closed) => handle.spawn_or_cancelled(std::future::pending()),
+    }
+}
+
+/// Like [`run_in_executor`], on a pool of your own: asyncio's
+/// `loop.run_in_executor(executor, f)`. One pool can serve several loops.
+///
+/// # Errors
+///
+/// [`Closed`] if the pool was shut down or the loop is closing.
+///
+/// # Panics
+///
+/// If called outside a loopwork loop.
+///
+/// # Examples
+///
+/// ```
+/// let pool = loopwork::ThreadPool::new(2);
+/// let value = loopwork::run(async {
+///     loopwork::run_in_executor_on(&pool, || "from the pool").unwrap().await.unwrap()
+/// });
+/// assert_eq!(value, "from the pool");
+/// ```
+pub fn run_in_executor_on<F, T>(pool: &ThreadPool, f: F) -> Result<Task<T>, Closed>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let handle = get_running_loop().expect(
+        "loopwork::run_in_executor_on called outside a loopwork event loop; call it from a task, or use the pool's \
+         threads directly",
+    );
+    blocking::spawn_blocking(&handle, pool, f)
 }
 
 /// The loop the calling thread is running (inside a task or `block_on`),

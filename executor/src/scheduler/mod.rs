@@ -17,10 +17,11 @@ mod worker;
 pub(crate) use park::Parker;
 pub(crate) use worker::{run_worker, WorkerCore};
 
+use crate::blocking::ThreadPool;
 use crate::callback::{CallbackQueue, Runnable};
 use crate::context;
 use crate::error::{Closed, PanicSource, UnhandledPanic};
-use crate::task::{self, Header, Notified, Schedule, Task, TaskId, TaskRef};
+use crate::task::{self, DoneCallback, Header, Notified, Schedule, Task, TaskId, TaskRef};
 use crossbeam_deque::{Injector, Steal, Stealer};
 use idle::Idle;
 use parking_lot::{Condvar, Mutex, RwLock};
@@ -54,6 +55,9 @@ pub(crate) struct Shared {
     stop_requested: AtomicBool,
     /// Wakers of the `run_forever` calls in progress.
     stop_wakers: Mutex<Vec<std::task::Waker>>,
+    /// The loop's blocking pool, started on first use.
+    blocking: std::sync::OnceLock<ThreadPool>,
+    max_blocking_threads: usize,
     /// How many worker threads have left their loop, for `shutdown`'s wait.
     exited: Mutex<usize>,
     exited_cvar: Condvar,
@@ -85,7 +89,11 @@ pub(crate) enum Origin {
 }
 
 impl Shared {
-    pub(crate) fn new(stealers: Vec<Stealer<Notified>>, on_unhandled_panic: Option<PanicHook>) -> Shared {
+    pub(crate) fn new(
+        stealers: Vec<Stealer<Notified>>,
+        on_unhandled_panic: Option<PanicHook>,
+        max_blocking_threads: usize,
+    ) -> Shared {
         let num_workers = stealers.len();
         Shared {
             injector: Injector::new(),
@@ -98,6 +106,8 @@ impl Shared {
             strict: StrictDriver::default(),
             exception_handler: RwLock::new(on_unhandled_panic),
             callbacks: CallbackQueue::default(),
+            blocking: std::sync::OnceLock::new(),
+            max_blocking_threads,
             running: AtomicUsize::new(0),
             stop_requested: AtomicBool::new(false),
             stop_wakers: Mutex::new(Vec::new()),
@@ -326,6 +336,20 @@ impl Shared {
         self.registry.len()
     }
 
+    /// The loop's blocking pool (`run_in_executor`).
+    pub(crate) fn blocking_pool(&self) -> &ThreadPool {
+        self.blocking.get_or_init(|| ThreadPool::named(self.max_blocking_threads, "loopwork-blocking"))
+    }
+
+    /// Shuts the blocking pool down, if it was ever started. Returns how many
+    /// of its threads were still busy at the deadline.
+    pub(crate) fn shutdown_blocking_pool(&self, deadline: Option<std::time::Instant>) -> usize {
+        match self.blocking.get() {
+            Some(pool) => pool.shutdown_until(deadline).err().unwrap_or(0),
+            None => 0,
+        }
+    }
+
     /// Counts the calling thread as running the loop until the guard drops.
     pub(crate) fn enter_running(&self) -> RunningGuard<'_> {
         // Relaxed is enough: `is_running` is a snapshot for callers, nothing
@@ -464,6 +488,12 @@ impl Schedule for Arc<Shared> {
 
     fn yield_now(&self, task: Notified) {
         self.schedule_task(task, Origin::Yield);
+    }
+
+    fn defer(&self, callback: DoneCallback) {
+        let (queued, _handle) = crate::callback::new_callback(callback);
+        // A closed loop runs no more callbacks; the closure is dropped.
+        let _ = self.push_callback(queued);
     }
 
     fn release(&self, task: &Header) -> Option<TaskRef> {

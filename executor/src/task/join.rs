@@ -45,6 +45,9 @@ unsafe impl<T: Send> Send for Task<T> {}
 // output is only reached through `Pin<&mut Task>`.
 unsafe impl<T: Send> Sync for Task<T> {}
 
+// The handle is a pointer; the output is never pinned through it.
+impl<T> Unpin for Task<T> {}
+
 impl<T> Task<T> {
     /// Takes ownership of the handle's reference and JOIN_INTEREST.
     pub(super) fn from_raw(ptr: NonNull<Header>) -> Task<T> {
@@ -129,6 +132,27 @@ impl<T> Task<T> {
     /// ```
     pub fn id(&self) -> u64 {
         self.header().id.0
+    }
+
+    /// Runs `callback` on the loop once the task is done (with a value, a
+    /// panic, or cancelled), asyncio's `Task.add_done_callback`. Callbacks run
+    /// in the order they were added, scheduled like `call_soon` — never
+    /// inline in the task's last poll. If the task is already done, the
+    /// callback is scheduled at once. The callback takes no argument: capture
+    /// what it needs. If the loop is closed by then, it is dropped unrun.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::new();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let task = event_loop.handle().spawn(async { 1 }).unwrap();
+    /// task.add_done_callback(move || tx.send("done").unwrap());
+    /// assert_eq!(rx.recv().unwrap(), "done");
+    /// ```
+    pub fn add_done_callback(&self, callback: impl FnOnce() + Send + 'static) {
+        // SAFETY: this handle holds a reference, as the vtable function needs.
+        unsafe { (self.header().vtable.add_done_callback)(self.ptr, Box::new(callback)) };
     }
 
     /// The task's name: the one given to `spawn_named`, or `Task-{id}`.

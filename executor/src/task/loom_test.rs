@@ -40,6 +40,10 @@ impl Schedule for Queue {
     fn unhandled_panic(&self, _task: &Header, _payload: Box<dyn Any + Send>) {
         self.0.unhandled.fetch_add(1, Ordering::Relaxed);
     }
+
+    fn defer(&self, callback: super::DoneCallback) {
+        callback();
+    }
 }
 
 impl Queue {

@@ -17,7 +17,7 @@ mod waker;
 mod loom_test;
 
 pub use join::Task;
-pub(crate) use raw::Header;
+pub(crate) use raw::{DoneCallback, Header};
 
 use std::any::Any;
 use std::future::Future;
@@ -39,6 +39,9 @@ pub(crate) trait Schedule: Send + Sync + Sized + 'static {
     fn release(&self, task: &Header) -> Option<TaskRef>;
     /// A panic nobody will observe: the task's handle is gone.
     fn unhandled_panic(&self, task: &Header, payload: Box<dyn Any + Send>);
+    /// Runs a done callback soon, on the loop (never inline in the
+    /// completing poll, as asyncio schedules them with `call_soon`).
+    fn defer(&self, callback: DoneCallback);
 }
 
 /// One counted reference to a task.

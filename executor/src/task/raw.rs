@@ -45,7 +45,50 @@ pub(crate) struct Vtable {
     pub(crate) drop_join_handle: unsafe fn(NonNull<Header>),
     /// The loop is closing: drop the future now unless someone is polling it.
     pub(crate) shutdown: unsafe fn(NonNull<Header>),
+    /// Registers a done callback, or schedules it at once if the task is done.
+    pub(crate) add_done_callback: unsafe fn(NonNull<Header>, DoneCallback),
 }
+
+/// A done callback: runs once the task has completed.
+pub(crate) type DoneCallback = Box<dyn FnOnce() + Send>;
+
+/// The waker of whoever awaits the `Task` handle, and the done callbacks.
+#[derive(Default)]
+struct JoinSlot {
+    waker: Option<Waker>,
+    /// A chain rather than a `Vec`, so that a task without done callbacks
+    /// (almost all) pays one word for them.
+    done_callbacks: Option<Box<DoneNode>>,
+}
+
+/// One link of the done-callback chain, in registration order.
+struct DoneNode {
+    callback: DoneCallback,
+    next: Option<Box<DoneNode>>,
+}
+
+impl JoinSlot {
+    fn push_done_callback(&mut self, callback: DoneCallback) {
+        let mut tail = &mut self.done_callbacks;
+        while let Some(node) = tail {
+            tail = &mut node.next;
+        }
+        *tail = Some(Box::new(DoneNode { callback, next: None }));
+    }
+}
+
+impl Iterator for DoneChain {
+    type Item = DoneCallback;
+
+    fn next(&mut self) -> Option<DoneCallback> {
+        let node = self.0.take()?;
+        self.0 = node.next;
+        Some(node.callback)
+    }
+}
+
+/// Drains a done-callback chain front to back.
+struct DoneChain(Option<Box<DoneNode>>);
 
 /// What the task holds instead of its future once the future is gone.
 enum Stage<F: Future> {
@@ -59,10 +102,10 @@ struct Cell<F: Future, S> {
     header: Header,
     scheduler: S,
     stage: UnsafeCell<Stage<F>>,
-    /// The waker of the task awaiting this one's `Task` handle. A lock rather
-    /// than more state bits: it is touched once per await and once at
-    /// completion, never on the hot poll path.
-    join_waker: Mutex<Option<Waker>>,
+    /// Who to tell when the task completes. A lock rather than more state
+    /// bits: it is touched once per await of a pending task, once per done
+    /// callback and once at completion, never on the poll path.
+    join: Mutex<JoinSlot>,
 }
 
 /// Allocates the cell and returns a pointer holding the initial references
@@ -83,7 +126,7 @@ where
         },
         scheduler,
         stage: UnsafeCell::new(Stage::Running(future)),
-        join_waker: Mutex::new(None),
+        join: Mutex::new(JoinSlot::default()),
     });
     NonNull::from(Box::leak(cell)).cast()
 }
@@ -101,6 +144,7 @@ where
         try_read_output: try_read_output::<F, S>,
         drop_join_handle: drop_join_handle::<F, S>,
         shutdown: shutdown::<F, S>,
+        add_done_callback: add_done_callback::<F, S>,
     }
 }
 
@@ -217,16 +261,21 @@ where
         unsafe { *stage = Stage::Finished(output) };
     });
     let before = cell.header.state.transition_to_complete(cancelled);
-    if before.has_join_interest() {
-        // The handle owns the output now. Taking the waker under the lock
-        // pairs with `try_read_output`, which stores its waker and checks
-        // COMPLETE under the same lock: either it saw COMPLETE or we see its
-        // waker.
-        let waker = cell.join_waker.lock().take();
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    } else {
+    // Taking the waker and the callbacks under the lock pairs with
+    // `try_read_output` and `add_done_callback`, which check COMPLETE under
+    // the same lock before storing theirs: either they saw COMPLETE, or we
+    // see what they stored.
+    let (waker, callbacks) = {
+        let mut join = cell.join.lock();
+        (join.waker.take(), join.done_callbacks.take())
+    };
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+    for callback in DoneChain(callbacks) {
+        cell.scheduler.defer(callback);
+    }
+    if !before.has_join_interest() {
         // The handle is gone and will not come back: nobody else can reach
         // the stage, so dropping the output is ours to do.
         let output = take_output(cell);
@@ -292,11 +341,11 @@ where
     // keeps the cell alive.
     let cell = unsafe { cell::<F, S>(ptr) };
     if !cell.header.state.load().is_complete() {
-        let mut slot = cell.join_waker.lock();
+        let mut join = cell.join.lock();
         if !cell.header.state.load().is_complete() {
-            match slot.as_ref() {
+            match join.waker.as_ref() {
                 Some(existing) if existing.will_wake(waker) => {}
-                _ => *slot = Some(waker.clone()),
+                _ => join.waker = Some(waker.clone()),
             }
             return;
         }
@@ -322,9 +371,27 @@ where
         let output = take_output(cell);
         drop_output(cell, output);
     }
-    let waker = cell.join_waker.lock().take();
+    let waker = cell.join.lock().waker.take();
     drop(waker);
     drop(handle_ref);
+}
+
+unsafe fn add_done_callback<F, S>(ptr: NonNull<Header>, callback: DoneCallback)
+where
+    F: Future + Send + 'static,
+    S: Schedule,
+{
+    // SAFETY: the vtable was built for these types; the caller (a `Task`
+    // handle) holds a reference.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    {
+        let mut join = cell.join.lock();
+        if !cell.header.state.load().is_complete() {
+            join.push_done_callback(callback);
+            return;
+        }
+    }
+    cell.scheduler.defer(callback);
 }
 
 unsafe fn shutdown<F, S>(ptr: NonNull<Header>)

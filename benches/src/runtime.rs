@@ -1,0 +1,266 @@
+//! The one interface every workload is written against, and its three
+//! implementations: loopwork, tokio's multi-thread runtime, and an
+//! `async_executor::Executor` run by a pool of threads.
+//!
+//! A workload only ever uses [`Runtime`] (start, `block_on`, shut down) and
+//! [`Spawner`] (spawn from anywhere, yield), so the code that runs on each
+//! runtime is the same code, monomorphized three times.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::thread::JoinHandle;
+
+/// A runtime under test.
+pub trait Runtime: Sized + 'static {
+    /// The name of the runtime's column in the table.
+    const NAME: &'static str;
+
+    /// What a task captures to spawn more tasks.
+    type Spawner: Spawner;
+
+    /// Starts the runtime with `workers` worker threads.
+    ///
+    /// # Errors
+    ///
+    /// If a worker thread cannot be started.
+    fn start(workers: usize) -> io::Result<Self>;
+
+    /// A spawner for this runtime, usable from any thread.
+    fn spawner(&self) -> Self::Spawner;
+
+    /// Runs `future` to completion on the calling thread (which is not one
+    /// of the workers); spawned tasks keep running on the workers meanwhile.
+    fn block_on<F: Future>(&self, future: F) -> F::Output;
+
+    /// Stops the workers and drops every unfinished task.
+    fn shutdown(self);
+}
+
+/// Spawning and yielding, the same way for every runtime.
+pub trait Spawner: Clone + Send + Sync + 'static {
+    /// The handle of a spawned task: a future of the task's output.
+    type Join<T: Send + Unpin + 'static>: Future<Output = T> + Send + Unpin + 'static;
+
+    /// Spawns `future` and returns a handle to await its output. Works from
+    /// a worker, from inside `block_on`, and from any other thread.
+    fn spawn<F>(&self, future: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + Unpin + 'static;
+
+    /// Spawns `future` and lets it run on with nobody awaiting it.
+    fn spawn_detached<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static;
+
+    /// The runtime's own "let the others run" (asyncio's `sleep(0)`).
+    fn yield_now() -> impl Future<Output = ()> + Send;
+}
+
+/// A join handle whose output is a `Result`, unwrapped: a benchmark task
+/// never fails, and if it does the run must stop, not report a number.
+#[derive(Debug)]
+pub struct Unwrapped<J>(J);
+
+impl<J, T, E> Future for Unwrapped<J>
+where
+    J: Future<Output = Result<T, E>> + Unpin,
+    E: fmt::Debug,
+{
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        Pin::new(&mut self.0).poll(cx).map(|result| result.expect("a benchmark task failed"))
+    }
+}
+
+/// loopwork's [`EventLoop`](loopwork::EventLoop) with `workers(n)`.
+#[derive(Debug)]
+pub struct Loopwork {
+    event_loop: loopwork::EventLoop,
+}
+
+impl Runtime for Loopwork {
+    const NAME: &'static str = "loopwork";
+    type Spawner = loopwork::Handle;
+
+    fn start(workers: usize) -> io::Result<Self> {
+        Ok(Loopwork { event_loop: loopwork::EventLoop::builder().workers(workers).build()? })
+    }
+
+    fn spawner(&self) -> loopwork::Handle {
+        self.event_loop.handle()
+    }
+
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.event_loop.block_on(future)
+    }
+
+    fn shutdown(self) {
+        self.event_loop.close();
+    }
+}
+
+impl Spawner for loopwork::Handle {
+    type Join<T: Send + Unpin + 'static> = Unwrapped<loopwork::Task<T>>;
+
+    fn spawn<F>(&self, future: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + Unpin + 'static,
+    {
+        Unwrapped(loopwork::Handle::spawn(self, future).expect("the loop is open while a workload runs"))
+    }
+
+    fn spawn_detached<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        // Dropping a loopwork `Task` detaches it.
+        drop(loopwork::Handle::spawn(self, future).expect("the loop is open while a workload runs"));
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        loopwork::yield_now()
+    }
+}
+
+/// tokio's multi-thread runtime with `worker_threads(n)` and `enable_all()`.
+#[derive(Debug)]
+pub struct Tokio {
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Runtime for Tokio {
+    const NAME: &'static str = "tokio";
+    type Spawner = tokio::runtime::Handle;
+
+    fn start(workers: usize) -> io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?;
+        Ok(Tokio { runtime })
+    }
+
+    fn spawner(&self) -> tokio::runtime::Handle {
+        self.runtime.handle().clone()
+    }
+
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    fn shutdown(self) {
+        // Dropping the runtime waits for its workers to stop.
+        drop(self.runtime);
+    }
+}
+
+impl Spawner for tokio::runtime::Handle {
+    type Join<T: Send + Unpin + 'static> = Unwrapped<tokio::task::JoinHandle<T>>;
+
+    fn spawn<F>(&self, future: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + Unpin + 'static,
+    {
+        Unwrapped(tokio::runtime::Handle::spawn(self, future))
+    }
+
+    fn spawn_detached<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        // Dropping a `JoinHandle` detaches the task.
+        drop(tokio::runtime::Handle::spawn(self, future));
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        tokio::task::yield_now()
+    }
+}
+
+/// An `async_executor::Executor` run by `n` threads, each in
+/// `future::block_on(executor.run(stop_signal))`: smol's way to make a
+/// multi-threaded executor.
+#[derive(Debug)]
+pub struct AsyncExecutor {
+    executor: Arc<async_executor::Executor<'static>>,
+    /// Dropping the sender ends every thread's `run`.
+    stop: Option<async_channel::Sender<()>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Runtime for AsyncExecutor {
+    const NAME: &'static str = "async-executor";
+    type Spawner = Arc<async_executor::Executor<'static>>;
+
+    fn start(workers: usize) -> io::Result<Self> {
+        let (stop, stopped) = async_channel::bounded::<()>(1);
+        let mut runtime =
+            AsyncExecutor { executor: Arc::new(async_executor::Executor::new()), stop: Some(stop), threads: Vec::new() };
+        for index in 0..workers {
+            let executor = runtime.executor.clone();
+            let stopped = stopped.clone();
+            // On error, dropping `runtime` stops the threads started so far.
+            let thread = std::thread::Builder::new().name(format!("async-executor-{index}")).spawn(move || {
+                futures_lite::future::block_on(executor.run(async move {
+                    // Ends when the sender is dropped.
+                    let _ = stopped.recv().await;
+                }));
+            })?;
+            runtime.threads.push(thread);
+        }
+        Ok(runtime)
+    }
+
+    fn spawner(&self) -> Arc<async_executor::Executor<'static>> {
+        self.executor.clone()
+    }
+
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        futures_lite::future::block_on(future)
+    }
+
+    fn shutdown(self) {
+        drop(self);
+    }
+}
+
+impl Drop for AsyncExecutor {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        for thread in self.threads.drain(..) {
+            // A panicking worker thread already printed its panic.
+            let _ = thread.join();
+        }
+        // The executor (and with it every unfinished task) is dropped with
+        // the last `Arc`, which tasks only hold while they are alive.
+    }
+}
+
+impl Spawner for Arc<async_executor::Executor<'static>> {
+    type Join<T: Send + Unpin + 'static> = async_executor::Task<T>;
+
+    fn spawn<F>(&self, future: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + Unpin + 'static,
+    {
+        async_executor::Executor::spawn(self, future)
+    }
+
+    fn spawn_detached<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        // Dropping an async-executor `Task` would cancel it.
+        async_executor::Executor::spawn(self, future).detach();
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        futures_lite::future::yield_now()
+    }
+}

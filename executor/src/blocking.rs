@@ -1,0 +1,225 @@
+//! The blocking pool: asyncio's `run_in_executor(None, f)` / `to_thread`.
+//! Blocking calls run on their own elastic pool of threads so that they never
+//! occupy a worker.
+
+use crate::error::Closed;
+use crate::task::Task;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use parking_lot::{Condvar, Mutex};
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The default maximum number of threads of a loop's blocking pool.
+pub(crate) const DEFAULT_MAX_BLOCKING_THREADS: usize = 512;
+/// How long an idle pool thread waits for a job before it exits.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An elastic pool of threads for blocking work, Python's
+/// `ThreadPoolExecutor`: it starts threads as jobs arrive, up to a maximum,
+/// and lets a thread exit after 10 s without work.
+///
+/// Every loop has one (see [`run_in_executor`](crate::run_in_executor)); make
+/// your own to share one pool between loops, with
+/// [`run_in_executor_on`](crate::run_in_executor_on).
+///
+/// # Examples
+///
+/// ```
+/// let pool = loopwork::ThreadPool::new(4);
+/// let result = loopwork::run(async {
+///     loopwork::run_in_executor_on(&pool, || 2 + 2).unwrap().await.unwrap()
+/// });
+/// assert_eq!(result, 4);
+/// pool.shutdown(std::time::Duration::from_secs(1)).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct ThreadPool {
+    inner: Arc<PoolInner>,
+}
+
+struct PoolInner {
+    /// `None` once shut down: the channel disconnects and threads leave.
+    sender: Mutex<Option<Sender<Job>>>,
+    receiver: Receiver<Job>,
+    state: Mutex<PoolState>,
+    exited: Condvar,
+    max_threads: usize,
+    name: String,
+}
+
+#[derive(Default)]
+struct PoolState {
+    threads: usize,
+    idle: usize,
+}
+
+impl ThreadPool {
+    /// A pool of at most `max_threads` threads (at least 1).
+    ///
+    /// # Examples
+    ///
+    /// See [`ThreadPool`].
+    pub fn new(max_threads: usize) -> ThreadPool {
+        ThreadPool::named(max_threads, "loopwork-blocking")
+    }
+
+    pub(crate) fn named(max_threads: usize, name: &str) -> ThreadPool {
+        let (sender, receiver) = crossbeam_channel::unbounded();
+        ThreadPool {
+            inner: Arc::new(PoolInner {
+                sender: Mutex::new(Some(sender)),
+                receiver,
+                state: Mutex::new(PoolState::default()),
+                exited: Condvar::new(),
+                max_threads: max_threads.max(1),
+                name: name.to_owned(),
+            }),
+        }
+    }
+
+    /// Runs `job` on a pool thread.
+    fn execute(&self, job: Job) -> Result<(), Closed> {
+        {
+            let sender = self.inner.sender.lock();
+            let sender = sender.as_ref().ok_or(Closed)?;
+            sender.send(job).map_err(|_| Closed)?;
+        }
+        let mut state = self.inner.state.lock();
+        // A new thread only when none is idle: an idle one takes the job.
+        if state.idle == 0 && state.threads < self.inner.max_threads {
+            state.threads += 1;
+            let inner = self.inner.clone();
+            // Detached: `shutdown` waits for the thread count instead, which
+            // keeps no handle per thread ever started.
+            let spawned = std::thread::Builder::new().name(self.inner.name.clone()).spawn(move || pool_thread(&inner));
+            if spawned.is_err() {
+                // The job waits for an existing thread, or for the next
+                // submission to try again.
+                state.threads -= 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops accepting jobs, lets the threads finish the jobs already
+    /// queued, and waits (at most `timeout`) until every thread has left.
+    ///
+    /// # Errors
+    ///
+    /// `Err(n)` with the number of threads still busy when time ran out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = loopwork::ThreadPool::new(2);
+    /// pool.shutdown(std::time::Duration::from_secs(1)).unwrap();
+    /// ```
+    pub fn shutdown(&self, timeout: Duration) -> Result<(), usize> {
+        self.shutdown_until(Some(Instant::now() + timeout))
+    }
+
+    pub(crate) fn shutdown_until(&self, deadline: Option<Instant>) -> Result<(), usize> {
+        drop(self.inner.sender.lock().take());
+        let mut state = self.inner.state.lock();
+        while state.threads > 0 {
+            match deadline {
+                Some(deadline) => {
+                    if self.inner.exited.wait_until(&mut state, deadline).timed_out() {
+                        return Err(state.threads);
+                    }
+                }
+                None => self.inner.exited.wait(&mut state),
+            }
+        }
+        Ok(())
+    }
+
+    /// The number of threads the pool has now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(loopwork::ThreadPool::new(8).threads(), 0);
+    /// ```
+    pub fn threads(&self) -> usize {
+        self.inner.state.lock().threads
+    }
+}
+
+fn pool_thread(inner: &PoolInner) {
+    loop {
+        inner.state.lock().idle += 1;
+        let next = inner.receiver.recv_timeout(IDLE_TIMEOUT);
+        inner.state.lock().idle -= 1;
+        match next {
+            Ok(job) => job(),
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    inner.state.lock().threads -= 1;
+    inner.exited.notify_all();
+}
+
+impl fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadPool").field("max_threads", &self.inner.max_threads).finish_non_exhaustive()
+    }
+}
+
+/// Where a blocking job leaves its result for the task awaiting it.
+struct Slot<T> {
+    result: Option<std::thread::Result<T>>,
+    waker: Option<Waker>,
+}
+
+/// The task side of a blocking job: ready once the job has run.
+struct BlockingResult<T> {
+    slot: Arc<Mutex<Slot<T>>>,
+}
+
+impl<T> Future for BlockingResult<T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let mut slot = self.slot.lock();
+        match slot.result.take() {
+            Some(Ok(value)) => Poll::Ready(value),
+            // Re-raised inside the task, whose poll catches it: the `Task`
+            // then reports `TaskError::Panicked` with the job's payload.
+            Some(Err(payload)) => resume_unwind(payload),
+            None => {
+                slot.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// Submits `f` to `pool` and returns the task that awaits its result.
+pub(crate) fn spawn_blocking<F, T>(handle: &crate::Handle, pool: &ThreadPool, f: F) -> Result<Task<T>, Closed>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let slot = Arc::new(Mutex::new(Slot { result: None, waker: None }));
+    let job_slot = slot.clone();
+    pool.execute(Box::new(move || {
+        let result = catch_unwind(AssertUnwindSafe(f));
+        let waker = {
+            let mut slot = job_slot.lock();
+            slot.result = Some(result);
+            slot.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }))?;
+    handle.spawn(BlockingResult { slot })
+}
