@@ -236,8 +236,8 @@ impl Drop for AsyncExecutor {
             // A panicking worker thread already printed its panic.
             let _ = thread.join();
         }
-        // The executor (and with it every unfinished task) is dropped with
-        // the last `Arc`, which tasks only hold while they are alive.
+        // The executor, and with it every task still in it, is dropped with
+        // the last `Arc` (no workload leaves a task holding one behind).
     }
 }
 

@@ -6,6 +6,7 @@ use crate::callback::{new_callback, CallbackHandle};
 use crate::concurrent::ConcurrentFuture;
 use crate::context;
 use crate::error::{Closed, UnhandledPanic};
+use crate::promise::Promise;
 use crate::scheduler::{run_worker, PanicHook, Shared};
 use crate::task::Task;
 use parking_lot::Mutex;
@@ -701,6 +702,24 @@ impl Handle {
         F::Output: Send + 'static,
     {
         self.spawn(future).map(ConcurrentFuture::new)
+    }
+
+    /// A new [`Promise`] bound to this loop (its done callbacks run here),
+    /// asyncio's `loop.create_future()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::new();
+    /// let promise = event_loop.handle().create_future::<u8>();
+    /// let waiters: Vec<_> = (0..3).map(|_| event_loop.handle().spawn(promise.clone()).unwrap()).collect();
+    /// promise.set_result(9).unwrap();
+    /// for waiter in waiters {
+    ///     assert_eq!(event_loop.block_on(waiter).unwrap(), Ok(9));
+    /// }
+    /// ```
+    pub fn create_future<T: Send + 'static>(&self) -> Promise<T> {
+        Promise::new(self.clone())
     }
 
     /// Stops [`EventLoop::run_forever`], asyncio's `loop.stop()`; see there

@@ -51,6 +51,7 @@ mod context;
 mod error;
 mod event_loop;
 mod loom;
+mod promise;
 mod scheduler;
 mod task;
 mod yield_now;
@@ -60,6 +61,7 @@ pub use callback::CallbackHandle;
 pub use concurrent::{ConcurrentFuture, Timeout};
 pub use error::{Closed, PanicSource, TaskError, UnhandledPanic};
 pub use event_loop::{Builder, EventLoop, Handle, ShutdownTimeout};
+pub use promise::{InvalidState, Promise, PromiseError};
 pub use task::Task;
 pub use yield_now::{yield_now, YieldNow};
 
