@@ -1,0 +1,406 @@
+//! The timed workloads: tokio's `rt_multi_threaded` and `remote_spawn`
+//! benchmarks, written once against [`Runtime`] and [`Spawner`].
+//!
+//! Each function runs its workload `iterations` times back to back and
+//! returns the elapsed time; the setup a criterion benchmark does outside
+//! `b.iter` (channels, counters, the busy background load) stays outside the
+//! timed region here too.
+
+use crate::runtime::{Runtime, Spawner};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::{mpsc, Arc, Barrier};
+use std::time::{Duration, Instant};
+
+/// Tasks spawned per iteration by the `spawn_many_*` workloads.
+const NUM_SPAWN: usize = 10_000;
+/// `spawn_many_remote_busy2` spawns fewer: its background load is heavier.
+const NUM_SPAWN_BUSY2: usize = 1_000;
+/// Ping-pong pairs per `ping_pong` iteration.
+const NUM_PINGS: usize = 1_000;
+/// `yield_many`: tasks, and yields per task.
+const YIELD_TASKS: usize = 200;
+const NUM_YIELD: usize = 1_000;
+/// Depth of the `chained_spawn` chain.
+const CHAIN_DEPTH: usize = 1_000;
+/// Tasks spawned per `remote_spawn` iteration, split among the threads.
+const REMOTE_SPAWN_TASKS: usize = 12_800;
+/// How long a background task of the busy workloads burns CPU per step.
+const STALL: Duration = Duration::from_micros(10);
+
+/// A timed workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// 10,000 tasks spawned from inside `block_on`, each decrementing a
+    /// shared counter; the last one signals a channel `block_on` waits on.
+    SpawnManyLocal,
+    /// The same 10,000 spawns, made by a task running on a worker.
+    SpawnManyFromTask,
+    /// 10,000 empty tasks spawned from the benchmark thread onto an idle
+    /// runtime; `block_on` then awaits every handle.
+    SpawnManyRemoteIdle,
+    /// As `SpawnManyRemoteIdle` while `2 × workers` background tasks loop
+    /// on "yield, then burn 10 µs".
+    SpawnManyRemoteBusy1,
+    /// 1,000 remote spawns while `workers` background chains keep spawning
+    /// a successor that burns 10 µs.
+    SpawnManyRemoteBusy2,
+    /// 1,000 pairs of tasks, each pair exchanging one message each way over
+    /// two one-shot channels.
+    PingPong,
+    /// 200 tasks that yield 1,000 times each.
+    YieldMany,
+    /// A chain of 1,000 tasks, each spawning the next.
+    ChainedSpawn,
+    /// 12,800 empty tasks spawned from `threads` foreign threads at once,
+    /// then awaited.
+    RemoteSpawn {
+        /// How many foreign threads share the spawns.
+        threads: usize,
+    },
+}
+
+impl Workload {
+    /// Every workload, in table order.
+    pub fn all() -> Vec<Workload> {
+        vec![
+            Workload::SpawnManyLocal,
+            Workload::SpawnManyFromTask,
+            Workload::SpawnManyRemoteIdle,
+            Workload::SpawnManyRemoteBusy1,
+            Workload::SpawnManyRemoteBusy2,
+            Workload::PingPong,
+            Workload::YieldMany,
+            Workload::ChainedSpawn,
+            Workload::RemoteSpawn { threads: 1 },
+            Workload::RemoteSpawn { threads: 2 },
+            Workload::RemoteSpawn { threads: 4 },
+        ]
+    }
+
+    /// The row name (tokio's benchmark name where there is one).
+    pub fn name(self) -> String {
+        match self {
+            Workload::SpawnManyLocal => "spawn_many_local".to_owned(),
+            Workload::SpawnManyFromTask => "spawn_many_from_task".to_owned(),
+            Workload::SpawnManyRemoteIdle => "spawn_many_remote_idle".to_owned(),
+            Workload::SpawnManyRemoteBusy1 => "spawn_many_remote_busy1".to_owned(),
+            Workload::SpawnManyRemoteBusy2 => "spawn_many_remote_busy2".to_owned(),
+            Workload::PingPong => "ping_pong".to_owned(),
+            Workload::YieldMany => "yield_many".to_owned(),
+            Workload::ChainedSpawn => "chained_spawn".to_owned(),
+            Workload::RemoteSpawn { threads } => format!("remote_spawn/{threads}_threads"),
+        }
+    }
+
+    /// One line saying what an iteration does.
+    pub fn description(self) -> String {
+        match self {
+            Workload::SpawnManyLocal => {
+                "10,000 tasks spawned from inside `block_on`; each decrements an atomic, the last signals a channel"
+                    .to_owned()
+            }
+            Workload::SpawnManyFromTask => {
+                "the same 10,000 spawns, made by a task running on a worker (so they go to its local queue)".to_owned()
+            }
+            Workload::SpawnManyRemoteIdle => {
+                "10,000 empty tasks spawned from the benchmark thread onto an idle runtime, then every handle awaited"
+                    .to_owned()
+            }
+            Workload::SpawnManyRemoteBusy1 => "as `spawn_many_remote_idle`, while 2 × workers background tasks loop \
+                 on `yield_now` then 10 µs of spinning"
+                .to_owned(),
+            Workload::SpawnManyRemoteBusy2 => "1,000 remote spawns awaited, while `workers` background chains keep \
+                 spawning a successor that spins 10 µs"
+                .to_owned(),
+            Workload::PingPong => "1,000 pairs of tasks exchanging one message each way over two \
+                 `async_channel::bounded(1)` channels, spawned by one task"
+                .to_owned(),
+            Workload::YieldMany => "200 tasks yielding 1,000 times each with the runtime's own `yield_now`".to_owned(),
+            Workload::ChainedSpawn => "a chain of 1,000 tasks, each spawning the next".to_owned(),
+            Workload::RemoteSpawn { threads } => format!(
+                "12,800 empty tasks spawned by {threads} foreign thread(s) started together at a barrier \
+                 (thread start included), then awaited"
+            ),
+        }
+    }
+
+    /// Runs the workload `iterations` times on `runtime` and returns the
+    /// time taken. `workers` sizes the busy workloads' background load.
+    pub fn run<R: Runtime>(self, runtime: &R, workers: usize, iterations: usize) -> Duration {
+        match self {
+            Workload::SpawnManyLocal => spawn_many_local(runtime, iterations),
+            Workload::SpawnManyFromTask => spawn_many_from_task(runtime, iterations),
+            Workload::SpawnManyRemoteIdle => {
+                let mut handles = Vec::with_capacity(NUM_SPAWN);
+                timed(iterations, || spawn_remote_and_await(runtime, NUM_SPAWN, &mut handles))
+            }
+            Workload::SpawnManyRemoteBusy1 => {
+                let background = Background::yielding(&runtime.spawner(), 2 * workers);
+                let mut handles = Vec::with_capacity(NUM_SPAWN);
+                let elapsed = timed(iterations, || spawn_remote_and_await(runtime, NUM_SPAWN, &mut handles));
+                background.stop();
+                elapsed
+            }
+            Workload::SpawnManyRemoteBusy2 => {
+                let background = Background::chains(&runtime.spawner(), workers);
+                let mut handles = Vec::with_capacity(NUM_SPAWN_BUSY2);
+                let elapsed = timed(iterations, || spawn_remote_and_await(runtime, NUM_SPAWN_BUSY2, &mut handles));
+                background.stop();
+                elapsed
+            }
+            Workload::PingPong => ping_pong(runtime, iterations),
+            Workload::YieldMany => yield_many(runtime, iterations),
+            Workload::ChainedSpawn => chained_spawn(runtime, iterations),
+            Workload::RemoteSpawn { threads } => remote_spawn(runtime, threads, iterations),
+        }
+    }
+}
+
+/// Runs `iteration` `iterations` times and returns the time it took.
+fn timed(iterations: usize, mut iteration: impl FnMut()) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iterations {
+        iteration();
+    }
+    start.elapsed()
+}
+
+fn spawn_many_local<R: Runtime>(runtime: &R, iterations: usize) -> Duration {
+    let spawner = runtime.spawner();
+    let (tx, rx) = mpsc::sync_channel(1000);
+    let remaining = Arc::new(AtomicUsize::new(0));
+    timed(iterations, || {
+        remaining.store(NUM_SPAWN, Relaxed);
+        runtime.block_on(async {
+            for _ in 0..NUM_SPAWN {
+                let tx = tx.clone();
+                let remaining = remaining.clone();
+                spawner.spawn_detached(async move {
+                    if remaining.fetch_sub(1, Relaxed) == 1 {
+                        tx.send(()).unwrap();
+                    }
+                });
+            }
+            rx.recv().unwrap();
+        });
+    })
+}
+
+fn spawn_many_from_task<R: Runtime>(runtime: &R, iterations: usize) -> Duration {
+    let spawner = runtime.spawner();
+    let (tx, rx) = mpsc::sync_channel(1000);
+    let remaining = Arc::new(AtomicUsize::new(0));
+    timed(iterations, || {
+        remaining.store(NUM_SPAWN, Relaxed);
+        let (inner, tx, remaining) = (spawner.clone(), tx.clone(), remaining.clone());
+        spawner.spawn_detached(async move {
+            for _ in 0..NUM_SPAWN {
+                let tx = tx.clone();
+                let remaining = remaining.clone();
+                inner.spawn_detached(async move {
+                    if remaining.fetch_sub(1, Relaxed) == 1 {
+                        tx.send(()).unwrap();
+                    }
+                });
+            }
+        });
+        rx.recv().unwrap();
+    })
+}
+
+/// Spawns `count` empty tasks from this (foreign) thread, then awaits them
+/// all in `block_on`. `handles` is reused across iterations.
+fn spawn_remote_and_await<R: Runtime>(
+    runtime: &R,
+    count: usize,
+    handles: &mut Vec<<R::Spawner as Spawner>::Join<()>>,
+) {
+    let spawner = runtime.spawner();
+    for _ in 0..count {
+        handles.push(spawner.spawn(async {}));
+    }
+    runtime.block_on(async {
+        for handle in handles.drain(..) {
+            handle.await;
+        }
+    });
+}
+
+fn ping_pong<R: Runtime>(runtime: &R, iterations: usize) -> Duration {
+    let spawner = runtime.spawner();
+    let (done_tx, done_rx) = mpsc::sync_channel(1000);
+    let remaining = Arc::new(AtomicUsize::new(0));
+    timed(iterations, || {
+        let done_tx = done_tx.clone();
+        let remaining = remaining.clone();
+        remaining.store(NUM_PINGS, Relaxed);
+        runtime.block_on(async {
+            let outer = spawner.clone();
+            spawner.spawn_detached(async move {
+                for _ in 0..NUM_PINGS {
+                    let remaining = remaining.clone();
+                    let done_tx = done_tx.clone();
+                    let inner = outer.clone();
+                    outer.spawn_detached(async move {
+                        let (tx1, rx1) = async_channel::bounded(1);
+                        let (tx2, rx2) = async_channel::bounded(1);
+                        inner.spawn_detached(async move {
+                            rx1.recv().await.unwrap();
+                            tx2.try_send(()).unwrap();
+                        });
+                        tx1.try_send(()).unwrap();
+                        rx2.recv().await.unwrap();
+                        if remaining.fetch_sub(1, Relaxed) == 1 {
+                            done_tx.send(()).unwrap();
+                        }
+                    });
+                }
+            });
+            done_rx.recv().unwrap();
+        });
+    })
+}
+
+fn yield_many<R: Runtime>(runtime: &R, iterations: usize) -> Duration {
+    let spawner = runtime.spawner();
+    let (tx, rx) = mpsc::sync_channel(YIELD_TASKS);
+    timed(iterations, || {
+        for _ in 0..YIELD_TASKS {
+            let tx = tx.clone();
+            spawner.spawn_detached(async move {
+                for _ in 0..NUM_YIELD {
+                    <R::Spawner as Spawner>::yield_now().await;
+                }
+                tx.send(()).unwrap();
+            });
+        }
+        for _ in 0..YIELD_TASKS {
+            rx.recv().unwrap();
+        }
+    })
+}
+
+fn chained_spawn<R: Runtime>(runtime: &R, iterations: usize) -> Duration {
+    fn link<S: Spawner>(spawner: S, done: mpsc::SyncSender<()>, n: usize) {
+        if n == 0 {
+            done.send(()).unwrap();
+        } else {
+            let next = spawner.clone();
+            spawner.spawn_detached(async move { link(next, done, n - 1) });
+        }
+    }
+
+    let spawner = runtime.spawner();
+    let (done_tx, done_rx) = mpsc::sync_channel(1000);
+    timed(iterations, || {
+        let done_tx = done_tx.clone();
+        runtime.block_on(async {
+            let next = spawner.clone();
+            spawner.spawn_detached(async move { link(next, done_tx, CHAIN_DEPTH) });
+            done_rx.recv().unwrap();
+        });
+    })
+}
+
+fn remote_spawn<R: Runtime>(runtime: &R, threads: usize, iterations: usize) -> Duration {
+    let spawner = runtime.spawner();
+    let per_thread = REMOTE_SPAWN_TASKS / threads;
+    timed(iterations, || {
+        let barrier = Barrier::new(threads);
+        let handles: Vec<_> = std::thread::scope(|scope| {
+            let spawning: Vec<_> = (0..threads)
+                .map(|_| {
+                    let (barrier, spawner) = (&barrier, &spawner);
+                    scope.spawn(move || {
+                        let mut handles = Vec::with_capacity(per_thread);
+                        barrier.wait();
+                        for _ in 0..per_thread {
+                            handles.push(spawner.spawn(async {}));
+                        }
+                        handles
+                    })
+                })
+                .collect();
+            spawning.into_iter().flat_map(|thread| thread.join().unwrap()).collect()
+        });
+        runtime.block_on(async {
+            for handle in handles {
+                handle.await;
+            }
+        });
+    })
+}
+
+/// The CPU load of the busy workloads. It runs only while its runtime's
+/// sample is timed, so it never steals CPU from the other runtimes' samples.
+struct Background {
+    running: Arc<AtomicBool>,
+    /// Background tasks (or chains) that have not noticed the stop yet.
+    alive: Arc<AtomicUsize>,
+}
+
+impl Background {
+    /// `tasks` tasks looping on "yield, then stall" (tokio's busy1 load).
+    fn yielding<S: Spawner>(spawner: &S, tasks: usize) -> Background {
+        let background = Background::new(tasks);
+        for _ in 0..tasks {
+            let (running, alive) = (background.running.clone(), background.alive.clone());
+            spawner.spawn_detached(async move {
+                while running.load(Relaxed) {
+                    S::yield_now().await;
+                    stall();
+                }
+                alive.fetch_sub(1, Release);
+            });
+        }
+        background
+    }
+
+    /// `chains` chains of tasks, each stalling then spawning its successor
+    /// (tokio's busy2 load).
+    fn chains<S: Spawner>(spawner: &S, chains: usize) -> Background {
+        fn link<S: Spawner>(spawner: S, running: Arc<AtomicBool>, alive: Arc<AtomicUsize>) {
+            let next = spawner.clone();
+            spawner.spawn_detached(async move {
+                if running.load(Relaxed) {
+                    stall();
+                    link(next, running, alive);
+                } else {
+                    alive.fetch_sub(1, Release);
+                }
+            });
+        }
+
+        let background = Background::new(chains);
+        for _ in 0..chains {
+            let (running, alive) = (background.running.clone(), background.alive.clone());
+            let next = spawner.clone();
+            spawner.spawn_detached(async move { link(next, running, alive) });
+        }
+        background
+    }
+
+    fn new(count: usize) -> Background {
+        Background { running: Arc::new(AtomicBool::new(true)), alive: Arc::new(AtomicUsize::new(count)) }
+    }
+
+    /// Stops the load and waits until every background task has seen it.
+    fn stop(self) {
+        // Relaxed is enough: the flag carries no data, and `alive` (Release
+        // / Acquire) is what the wait below synchronizes on.
+        self.running.store(false, Relaxed);
+        while self.alive.load(Acquire) > 0 {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+}
+
+/// Burns `STALL` of CPU, yielding the OS thread in between, as tokio's
+/// benchmark does.
+fn stall() {
+    let start = Instant::now();
+    while start.elapsed() < STALL {
+        std::thread::yield_now();
+    }
+}
