@@ -14,6 +14,9 @@ mod park;
 mod registry;
 mod worker;
 
+#[cfg(all(test, loom))]
+mod loom_test;
+
 pub(crate) use park::Parker;
 pub(crate) use worker::{run_worker, WorkerCore};
 

@@ -1,0 +1,294 @@
+//! Measuring one row: start the three runtimes, calibrate, warm up, then
+//! take interleaved samples (loopwork, tokio, async-executor, loopwork, ...)
+//! so that a burst of load from elsewhere on the machine hits all three
+//! alike instead of one runtime's whole series.
+
+use crate::memory::{self, IDLE_TASKS};
+use crate::runtime::{AsyncExecutor, Loopwork, Runtime, Tokio};
+use crate::workloads::Workload;
+use std::io;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+/// A runtime in the comparison; the table has one column per contender.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Contender {
+    /// loopwork, the runtime under test.
+    Loopwork,
+    /// tokio's multi-thread runtime.
+    Tokio,
+    /// async-executor run by a pool of threads.
+    AsyncExecutor,
+}
+
+impl Contender {
+    /// Every contender, in column (and sampling) order.
+    pub const ALL: [Contender; 3] = [Contender::Loopwork, Contender::Tokio, Contender::AsyncExecutor];
+
+    /// The column name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Contender::Loopwork => Loopwork::NAME,
+            Contender::Tokio => Tokio::NAME,
+            Contender::AsyncExecutor => AsyncExecutor::NAME,
+        }
+    }
+
+    /// Calls `visitor` with this contender's runtime type: the one place a
+    /// runtime value turns into a type.
+    fn visit<V: Visitor>(self, visitor: V) -> V::Output {
+        match self {
+            Contender::Loopwork => visitor.visit::<Loopwork>(),
+            Contender::Tokio => visitor.visit::<Tokio>(),
+            Contender::AsyncExecutor => visitor.visit::<AsyncExecutor>(),
+        }
+    }
+}
+
+/// Something generic over the runtime, run for one [`Contender`].
+trait Visitor {
+    type Output;
+    fn visit<R: Runtime>(self) -> Self::Output;
+}
+
+/// A row of the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Row {
+    /// Time per iteration of a workload; lower is better.
+    Timed(Workload),
+    /// Resident bytes per idle task; lower is better.
+    IdleTaskMemory,
+}
+
+impl Row {
+    /// Every row, in table order.
+    pub fn all() -> Vec<Row> {
+        let mut rows: Vec<Row> = Workload::all().into_iter().map(Row::Timed).collect();
+        rows.push(Row::IdleTaskMemory);
+        rows
+    }
+
+    /// The row name.
+    pub fn name(self) -> String {
+        match self {
+            Row::Timed(workload) => workload.name(),
+            Row::IdleTaskMemory => "idle_task_memory".to_owned(),
+        }
+    }
+
+    /// One line saying what the row measures.
+    pub fn description(self) -> String {
+        match self {
+            Row::Timed(workload) => workload.description(),
+            Row::IdleTaskMemory => format!(
+                "resident memory growth per task with {} tasks spawned (in batches of 1,000 from the benchmark \
+                 thread) and pending forever after their first poll, in bytes; a fresh runtime per sample",
+                group_thousands(IDLE_TASKS as u64)
+            ),
+        }
+    }
+
+    /// What a sample is.
+    pub fn unit(self) -> Unit {
+        match self {
+            Row::Timed(_) => Unit::Seconds,
+            Row::IdleTaskMemory => Unit::Bytes,
+        }
+    }
+}
+
+/// The unit of a row's samples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// Seconds per iteration.
+    Seconds,
+    /// Bytes per task.
+    Bytes,
+}
+
+/// How to measure.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Worker threads for every runtime.
+    pub workers: usize,
+    /// Timed runs after the warm-up round.
+    pub runs: usize,
+    /// About how long one timed sample should take; the iteration count per
+    /// sample is chosen from the slowest runtime's first iteration.
+    pub sample_time: Duration,
+}
+
+/// Most iterations a sample may run, for workloads far faster than the
+/// sample time.
+const MAX_ITERATIONS: usize = 10_000;
+
+/// Everything one row measured.
+#[derive(Clone, Debug)]
+pub struct RowResult {
+    /// The row.
+    pub row: Row,
+    /// Iterations per timed sample (1 for memory rows).
+    pub iterations: usize,
+    /// The samples of each contender, in [`Contender::ALL`] order.
+    pub samples: Vec<Vec<f64>>,
+}
+
+/// The summary of one contender's samples.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stats {
+    /// The median sample.
+    pub median: f64,
+    /// The smallest sample.
+    pub min: f64,
+    /// The largest sample.
+    pub max: f64,
+}
+
+impl Stats {
+    /// Summarizes `samples`.
+    ///
+    /// # Panics
+    ///
+    /// If `samples` is empty.
+    pub fn of(samples: &[f64]) -> Stats {
+        assert!(!samples.is_empty(), "no samples");
+        let mut sorted = samples.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let middle = sorted.len() / 2;
+        let median = if sorted.len() % 2 == 0 { (sorted[middle - 1] + sorted[middle]) / 2.0 } else { sorted[middle] };
+        Stats { median, min: sorted[0], max: sorted[sorted.len() - 1] }
+    }
+}
+
+impl RowResult {
+    /// The summary of `contender`'s samples.
+    pub fn stats(&self, contender: Contender) -> Stats {
+        let index = Contender::ALL.iter().position(|c| *c == contender).expect("a known contender");
+        Stats::of(&self.samples[index])
+    }
+
+    /// loopwork's median divided by the best peer's median: below 1 means
+    /// loopwork is faster (or smaller).
+    pub fn ratio(&self) -> f64 {
+        let best_peer = Contender::ALL
+            .iter()
+            .filter(|c| **c != Contender::Loopwork)
+            .map(|c| self.stats(*c).median)
+            .fold(f64::INFINITY, f64::min);
+        self.stats(Contender::Loopwork).median / best_peer
+    }
+}
+
+/// Measures `row` on every contender.
+///
+/// # Errors
+///
+/// If a runtime cannot start its threads, or `/proc/self/statm` cannot be
+/// read.
+pub fn measure(row: Row, options: &Options) -> io::Result<RowResult> {
+    let mut samplers = Contender::ALL
+        .iter()
+        .map(|contender| contender.visit(StartSampler { row, workers: options.workers }))
+        .collect::<io::Result<Vec<_>>>()?;
+
+    let iterations = match row {
+        Row::Timed(_) => {
+            // One iteration on each, which also warms up the first samples.
+            let mut slowest = 0.0f64;
+            for sampler in &mut samplers {
+                slowest = slowest.max(sampler.sample(1)?);
+            }
+            let wanted = options.sample_time.as_secs_f64() / slowest.max(1e-9);
+            (wanted.round() as usize).clamp(1, MAX_ITERATIONS)
+        }
+        Row::IdleTaskMemory => 1,
+    };
+
+    // The warm-up round, not recorded.
+    for sampler in &mut samplers {
+        sampler.sample(iterations)?;
+    }
+    let mut samples = vec![Vec::with_capacity(options.runs); samplers.len()];
+    for _ in 0..options.runs {
+        for (sampler, samples) in samplers.iter_mut().zip(&mut samples) {
+            samples.push(sampler.sample(iterations)?);
+        }
+    }
+    for sampler in samplers {
+        sampler.finish();
+    }
+    Ok(RowResult { row, iterations, samples })
+}
+
+/// Takes one sample of a row on one runtime.
+trait Sampler {
+    /// Runs `iterations` iterations and returns the value per iteration
+    /// (seconds, or bytes per task).
+    fn sample(&mut self, iterations: usize) -> io::Result<f64>;
+    /// Shuts the runtime down.
+    fn finish(self: Box<Self>);
+}
+
+struct StartSampler {
+    row: Row,
+    workers: usize,
+}
+
+impl Visitor for StartSampler {
+    type Output = io::Result<Box<dyn Sampler>>;
+
+    fn visit<R: Runtime>(self) -> Self::Output {
+        Ok(match self.row {
+            Row::Timed(workload) => {
+                Box::new(TimedSampler { runtime: R::start(self.workers)?, workload, workers: self.workers })
+            }
+            Row::IdleTaskMemory => Box::new(MemorySampler::<R> { workers: self.workers, runtime: PhantomData }),
+        })
+    }
+}
+
+/// A timed row keeps its runtime for all of its samples, as a criterion
+/// benchmark keeps one runtime for all of its iterations.
+struct TimedSampler<R> {
+    runtime: R,
+    workload: Workload,
+    workers: usize,
+}
+
+impl<R: Runtime> Sampler for TimedSampler<R> {
+    fn sample(&mut self, iterations: usize) -> io::Result<f64> {
+        let elapsed = self.workload.run(&self.runtime, self.workers, iterations);
+        Ok(elapsed.as_secs_f64() / iterations as f64)
+    }
+
+    fn finish(self: Box<Self>) {
+        self.runtime.shutdown();
+    }
+}
+
+/// The memory row starts a fresh runtime for every sample.
+struct MemorySampler<R> {
+    workers: usize,
+    runtime: PhantomData<fn() -> R>,
+}
+
+impl<R: Runtime> Sampler for MemorySampler<R> {
+    fn sample(&mut self, _iterations: usize) -> io::Result<f64> {
+        memory::idle_task_bytes::<R>(self.workers)
+    }
+
+    fn finish(self: Box<Self>) {}
+}
+
+/// `12800` as `12,800`.
+pub(crate) fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
