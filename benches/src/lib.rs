@@ -1,1 +1,32 @@
-//! Workloads written once per runtime, for the side-by-side `compare` binary.
+//! loopwork, tokio and async-executor side by side on the same workloads.
+//!
+//! Every workload is written once, against the [`Runtime`] and [`Spawner`]
+//! traits, and runs unchanged on the three runtimes with the same number of
+//! worker threads. The `compare` binary measures each row on all three,
+//! interleaving their samples in one process, and prints the medians and
+//! loopwork's ratio to the best peer:
+//!
+//! ```text
+//! cargo run --release -p loopwork-benches --bin compare [-- --filter NAME --runs N --workers N --write-docs]
+//! ```
+//!
+//! # Map of the crate
+//!
+//! | module | what |
+//! |---|---|
+//! | `runtime` | [`Runtime`], [`Spawner`] and their implementations [`Loopwork`], [`Tokio`], [`AsyncExecutor`] |
+//! | `workloads` | [`Workload`]: tokio's `rt_multi_threaded` and `remote_spawn` benchmarks |
+//! | `memory` | resident bytes per idle task |
+//! | `harness` | [`measure`]: calibration, warm-up, interleaved samples, [`Stats`] |
+//! | `report` | the markdown [`table`], the [`Environment`] it ran in, [`write_section`] for `docs/benchmarks.md` |
+
+mod harness;
+mod memory;
+mod report;
+mod runtime;
+mod workloads;
+
+pub use harness::{measure, Contender, Options, Row, RowResult, Stats, Unit};
+pub use report::{format_value, section, table, write_section, Environment, BEGIN_MARKER, END_MARKER};
+pub use runtime::{AsyncExecutor, Loopwork, Runtime, Spawner, Tokio, Unwrapped};
+pub use workloads::Workload;

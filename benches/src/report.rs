@@ -70,9 +70,15 @@ pub fn table(results: &[RowResult]) -> String {
         for contender in Contender::ALL {
             let stats = result.stats(contender);
             let unit = result.row.unit();
-            let _ = write!(out, " {} ({}–{}) |", format_value(stats.median, unit), number(stats.min, unit), {
-                number(stats.max, unit)
-            });
+            // min and max in the median's unit, so the three read together.
+            let scale = scale(stats.median, unit);
+            let _ = write!(
+                out,
+                " {} ({}–{}) |",
+                format_value(stats.median, unit),
+                number(stats.min, scale),
+                number(stats.max, scale)
+            );
         }
         let _ = writeln!(out, " {:.2} |", result.ratio());
     }
@@ -157,28 +163,35 @@ pub fn write_section(path: &Path, section: &str) -> io::Result<()> {
 
 /// A value with its unit, three significant digits: `2.13 ms`, `412 B`.
 pub fn format_value(value: f64, unit: Unit) -> String {
-    format!("{} {}", number(value, unit), unit_of(value, unit))
+    let scale = scale(value, unit);
+    format!("{} {}", number(value, scale), scale.suffix)
 }
 
-/// The scale a value is shown in.
-fn scale(value: f64, unit: Unit) -> (f64, &'static str) {
-    match unit {
+/// How a value is shown: multiplied by `factor`, followed by `suffix`.
+#[derive(Clone, Copy)]
+struct Scale {
+    factor: f64,
+    suffix: &'static str,
+    /// Whole numbers only (bytes).
+    whole: bool,
+}
+
+fn scale(value: f64, unit: Unit) -> Scale {
+    let (factor, suffix) = match unit {
         Unit::Bytes => (1.0, "B"),
         Unit::Seconds if value >= 1.0 => (1.0, "s"),
         Unit::Seconds if value >= 1e-3 => (1e3, "ms"),
         Unit::Seconds if value >= 1e-6 => (1e6, "µs"),
         Unit::Seconds => (1e9, "ns"),
-    }
+    };
+    Scale { factor, suffix, whole: unit == Unit::Bytes }
 }
 
-fn unit_of(value: f64, unit: Unit) -> &'static str {
-    scale(value, unit).1
-}
-
-/// The number part of [`format_value`], scaled like `value` would be.
-fn number(value: f64, unit: Unit) -> String {
-    let scaled = value * scale(value, unit).0;
-    if unit == Unit::Bytes || scaled.abs() >= 100.0 {
+/// The number part of [`format_value`], in the given scale, with three
+/// significant digits.
+fn number(value: f64, scale: Scale) -> String {
+    let scaled = value * scale.factor;
+    if scale.whole || scaled.abs() >= 100.0 {
         format!("{scaled:.0}")
     } else if scaled.abs() >= 10.0 {
         format!("{scaled:.1}")

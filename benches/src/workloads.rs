@@ -89,7 +89,7 @@ impl Workload {
             Workload::PingPong => "ping_pong".to_owned(),
             Workload::YieldMany => "yield_many".to_owned(),
             Workload::ChainedSpawn => "chained_spawn".to_owned(),
-            Workload::RemoteSpawn { threads } => format!("remote_spawn/{threads}_threads"),
+            Workload::RemoteSpawn { threads } => format!("remote_spawn/threads/{threads}"),
         }
     }
 

@@ -65,6 +65,11 @@ pub use promise::{InvalidState, Promise, PromiseError};
 pub use task::Task;
 pub use yield_now::{yield_now, YieldNow};
 
+/// The README's example runs as a doctest, so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 /// The I/O reactor and timers (`loopwork-reactor`).
 pub use loopwork_reactor as reactor;
 /// Synchronization primitives and queues (`loopwork-sync`).
