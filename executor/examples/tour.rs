@@ -1,77 +1,138 @@
-//! A tour of loopwork: the asyncio programming model on a work-stealing pool.
+//! A tour of loopwork: asyncio's programming model on a work-stealing pool.
 //!
 //! Run it with `cargo run --release -p loopwork --example tour`.
 
-use loopwork::{EventLoop, TaskError};
+use loopwork::EventLoop;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 fn main() {
+    // Panics below are on purpose; keep their report to one line.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info.payload().downcast_ref::<&str>().copied().unwrap_or("?");
+        eprintln!("  (a task panicked, as planned: {message})");
+    }));
+
     let event_loop = EventLoop::builder().workers(2).build().expect("start the loop");
     let handle = event_loop.handle();
-    println!("loopwork tour: an event loop with {} worker threads", handle.workers());
+    println!("loopwork tour: an event loop with {} worker threads\n", handle.workers());
 
-    // 1. asyncio.run / create_task / await: tasks start at once and run in parallel.
-    let started = Instant::now();
-    let squares = event_loop.block_on(async {
-        let tasks: Vec<_> = (1..=5).map(|i| loopwork::spawn(async move { i * i })).collect();
-        let mut results = Vec::new();
-        for task in tasks {
-            results.push(task.await.unwrap());
-        }
-        results
+    section("create_task / await: tasks start at once and run in parallel", || {
+        let squares = event_loop.block_on(async {
+            let tasks: Vec<_> = (1..=5).map(|i| loopwork::spawn(async move { i * i })).collect();
+            let mut results = Vec::new();
+            for task in tasks {
+                results.push(task.await.unwrap());
+            }
+            results
+        });
+        format!("five tasks computed {squares:?}")
     });
-    println!("1. five tasks computed {squares:?} in {:?}", started.elapsed());
 
-    // 2. Submitting from threads the loop does not own (the seeds' background-loop pattern).
-    let counter = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let threads: Vec<_> = (0..4)
-        .map(|_| {
-            let handle = handle.clone();
-            let counter = counter.clone();
-            std::thread::spawn(move || {
-                let tasks: Vec<_> = (0..25_000)
-                    .map(|_| {
-                        let counter = counter.clone();
-                        handle.spawn(async move { counter.fetch_add(1, Ordering::Relaxed) }).unwrap()
-                    })
-                    .collect();
-                tasks
+    section("spawning from threads the loop does not own", || {
+        let counter = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (handle, counter) = (handle.clone(), counter.clone());
+                std::thread::spawn(move || {
+                    (0..25_000)
+                        .map(|_| {
+                            let counter = counter.clone();
+                            handle.spawn(async move { counter.fetch_add(1, Ordering::Relaxed) }).unwrap()
+                        })
+                        .collect::<Vec<_>>()
+                })
             })
+            .collect();
+        let tasks: Vec<_> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+        event_loop.block_on(async {
+            for task in tasks {
+                task.await.unwrap();
+            }
+        });
+        format!("100,000 tasks spawned from 4 foreign threads; {} ran", counter.load(Ordering::Relaxed))
+    });
+
+    section("call_soon in strict mode (workers(0)): asyncio's exact order", || {
+        let strict = EventLoop::builder().workers(0).build().unwrap();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let strict_handle = strict.handle();
+        strict.block_on({
+            let order = order.clone();
+            async move {
+                let o = order.clone();
+                strict_handle.call_soon(move || o.lock().unwrap().push("callback 1")).unwrap();
+                let o = order.clone();
+                let task = loopwork::spawn(async move { o.lock().unwrap().push("task") });
+                let o = order.clone();
+                strict_handle.call_soon(move || o.lock().unwrap().push("callback 2")).unwrap();
+                task.await.unwrap();
+            }
+        });
+        format!("ran {:?}", order.lock().unwrap())
+    });
+
+    section("run_coroutine_threadsafe from a foreign thread", || {
+        let submitter = handle.clone();
+        let value = std::thread::spawn(move || {
+            let future = submitter.run_coroutine_threadsafe(async { "computed on the loop" }).unwrap();
+            future.result().unwrap()
         })
-        .collect();
-    let tasks: Vec<_> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
-    event_loop.block_on(async {
-        for task in tasks {
-            task.await.unwrap();
+        .join()
+        .unwrap();
+        format!("the foreign thread got {value:?}")
+    });
+
+    section("run_in_executor: five blocking 100 ms sleeps on the blocking pool", || {
+        event_loop.block_on(async {
+            let sleeps: Vec<_> = (0..5)
+                .map(|_| loopwork::run_in_executor(|| std::thread::sleep(Duration::from_millis(100))))
+                .collect();
+            for sleep in sleeps {
+                sleep.await.unwrap();
+            }
+        });
+        "done in about the longest one, not the sum".to_owned()
+    });
+
+    section("a Promise completed by a callback, awaited by three tasks", || {
+        let promise = handle.create_future::<&str>();
+        let waiters: Vec<_> = (0..3).map(|_| handle.spawn(promise.clone()).unwrap()).collect();
+        let setter = promise.clone();
+        handle.call_soon_threadsafe(move || setter.set_result("hello").unwrap()).unwrap();
+        let got: Vec<_> = waiters.into_iter().map(|w| event_loop.block_on(w).unwrap().unwrap()).collect();
+        format!("each waiter got {got:?}")
+    });
+
+    section("cancellation at the next suspension point", || {
+        let outcome = event_loop.block_on(async {
+            let task = loopwork::spawn(std::future::pending::<()>());
+            loopwork::yield_now().await;
+            task.cancel();
+            task.await
+        });
+        format!("the cancelled task reports: {}", outcome.unwrap_err())
+    });
+
+    section("a panic stays inside its task", || {
+        let outcome = event_loop.block_on(async { loopwork::spawn(async { panic!("contained") }).await });
+        format!("the task reports: {}", outcome.unwrap_err())
+    });
+
+    section("shutdown drops what is still pending", || {
+        for _ in 0..10_000 {
+            handle.spawn(std::future::pending::<()>()).unwrap();
         }
+        event_loop.shutdown(Duration::from_secs(1)).expect("shutdown in time");
+        format!("10,000 pending tasks dropped; closed: {}", handle.is_closed())
     });
-    println!(
-        "2. 100,000 tasks spawned from 4 foreign threads all ran: {} in {:?}",
-        counter.load(Ordering::Relaxed),
-        started.elapsed()
-    );
+}
 
-    // 3. Cancellation: the future is dropped at its next suspension point.
-    let outcome = event_loop.block_on(async {
-        let task = loopwork::spawn(std::future::pending::<()>());
-        loopwork::yield_now().await;
-        task.cancel();
-        task.await
-    });
-    println!("3. a cancelled task reports {:?}", outcome.map_err(|e: TaskError| e.to_string()));
-
-    // 4. A panic stays inside its task.
-    let outcome = event_loop.block_on(async { loopwork::spawn(async { panic!("contained") }).await });
-    println!("4. a panicking task reports: {}", outcome.unwrap_err());
-
-    // 5. Shutdown drops what is still pending.
-    for _ in 0..10_000 {
-        handle.spawn(std::future::pending::<()>()).unwrap();
-    }
+/// Runs one step of the tour and prints what it did and how long it took.
+fn section(title: &str, step: impl FnOnce() -> String) {
+    println!("- {title}");
     let started = Instant::now();
-    event_loop.shutdown(std::time::Duration::from_secs(1)).expect("shutdown in time");
-    println!("5. shutdown dropped 10,000 pending tasks in {:?}; closed: {}", started.elapsed(), handle.is_closed());
+    let outcome = step();
+    println!("  {outcome} ({:.1?})", started.elapsed());
 }
