@@ -154,9 +154,10 @@ impl Stats {
         assert!(!samples.is_empty(), "no samples");
         let mut sorted = samples.to_vec();
         sorted.sort_by(f64::total_cmp);
-        let middle = sorted.len() / 2;
-        let median = if sorted.len() % 2 == 0 { (sorted[middle - 1] + sorted[middle]) / 2.0 } else { sorted[middle] };
-        Stats { median, min: sorted[0], max: sorted[sorted.len() - 1] }
+        let n = sorted.len();
+        // The middle sample, or the mean of the two middle ones.
+        let median = (sorted[(n - 1) / 2] + sorted[n / 2]) / 2.0;
+        Stats { median, min: sorted[0], max: sorted[n - 1] }
     }
 }
 
@@ -280,15 +281,42 @@ impl<R: Runtime> Sampler for MemorySampler<R> {
     fn finish(self: Box<Self>) {}
 }
 
-/// `12800` as `12,800`.
+/// `100000` as `100,000`.
 pub(crate) fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        let left = digits.len() - i;
+        if i > 0 && left / 3 * 3 == left {
             out.push(',');
         }
         out.push(digit);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians() {
+        assert_eq!(Stats::of(&[3.0, 1.0, 2.0]), Stats { median: 2.0, min: 1.0, max: 3.0 });
+        assert_eq!(Stats::of(&[4.0, 1.0, 2.0, 3.0]).median, 2.5);
+    }
+
+    #[test]
+    fn thousands() {
+        assert_eq!(group_thousands(7), "7");
+        assert_eq!(group_thousands(12_800), "12,800");
+        assert_eq!(group_thousands(100_000), "100,000");
+        assert_eq!(group_thousands(1_000_000), "1,000,000");
+    }
+
+    #[test]
+    fn ratio_is_against_the_best_peer() {
+        let result =
+            RowResult { row: Row::IdleTaskMemory, iterations: 1, samples: vec![vec![150.0], vec![300.0], vec![100.0]] };
+        assert_eq!(result.ratio(), 1.5);
+    }
 }

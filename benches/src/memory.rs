@@ -66,11 +66,10 @@ pub(crate) fn idle_task_bytes<R: Runtime>(workers: usize) -> io::Result<f64> {
 /// The process's resident set size, from `/proc/self/statm`.
 fn resident_bytes() -> io::Result<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm")?;
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|field| field.parse().ok())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("unexpected /proc/self/statm: {statm}")))?;
+    let pages: u64 =
+        statm.split_whitespace().nth(1).and_then(|field| field.parse().ok()).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("unexpected /proc/self/statm: {statm}"))
+        })?;
     Ok(pages * page_size())
 }
 

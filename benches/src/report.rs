@@ -203,11 +203,7 @@ fn number(value: f64, scale: Scale) -> String {
 /// The version of `package` in the workspace's lock file.
 fn locked_version(package: &str) -> String {
     let needle = format!("name = \"{package}\"\nversion = \"");
-    CARGO_LOCK
-        .find(&needle)
-        .and_then(|at| CARGO_LOCK[at + needle.len()..].split('"').next())
-        .unwrap_or("?")
-        .to_owned()
+    CARGO_LOCK.find(&needle).and_then(|at| CARGO_LOCK[at + needle.len()..].split('"').next()).unwrap_or("?").to_owned()
 }
 
 fn cpu_model() -> String {

@@ -199,8 +199,11 @@ impl Runtime for AsyncExecutor {
 
     fn start(workers: usize) -> io::Result<Self> {
         let (stop, stopped) = async_channel::bounded::<()>(1);
-        let mut runtime =
-            AsyncExecutor { executor: Arc::new(async_executor::Executor::new()), stop: Some(stop), threads: Vec::new() };
+        let mut runtime = AsyncExecutor {
+            executor: Arc::new(async_executor::Executor::new()),
+            stop: Some(stop),
+            threads: Vec::new(),
+        };
         for index in 0..workers {
             let executor = runtime.executor.clone();
             let stopped = stopped.clone();

@@ -211,11 +211,7 @@ fn spawn_many_from_task<R: Runtime>(runtime: &R, iterations: usize) -> Duration 
 
 /// Spawns `count` empty tasks from this (foreign) thread, then awaits them
 /// all in `block_on`. `handles` is reused across iterations.
-fn spawn_remote_and_await<R: Runtime>(
-    runtime: &R,
-    count: usize,
-    handles: &mut Vec<<R::Spawner as Spawner>::Join<()>>,
-) {
+fn spawn_remote_and_await<R: Runtime>(runtime: &R, count: usize, handles: &mut Vec<<R::Spawner as Spawner>::Join<()>>) {
     let spawner = runtime.spawner();
     for _ in 0..count {
         handles.push(spawner.spawn(async {}));

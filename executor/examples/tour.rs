@@ -86,9 +86,8 @@ fn main() {
 
     section("run_in_executor: five blocking 100 ms sleeps on the blocking pool", || {
         event_loop.block_on(async {
-            let sleeps: Vec<_> = (0..5)
-                .map(|_| loopwork::run_in_executor(|| std::thread::sleep(Duration::from_millis(100))))
-                .collect();
+            let sleeps: Vec<_> =
+                (0..5).map(|_| loopwork::run_in_executor(|| std::thread::sleep(Duration::from_millis(100)))).collect();
             for sleep in sleeps {
                 sleep.await.unwrap();
             }

@@ -9,7 +9,7 @@
 //! parallel. In strict mode a callback is queued as its own tiny task in the
 //! one FIFO run queue, so it interleaves with tasks exactly as in asyncio.
 
-use crate::scheduler::{retry_steal, Shared};
+use crate::scheduler::{retry_steal, PollSlot, Shared};
 use crossbeam_deque::Injector;
 use parking_lot::Mutex;
 use std::fmt;
@@ -153,11 +153,14 @@ impl CallbackQueue {
     }
 
     /// Runs up to a batch of callbacks, if no other worker is doing so.
-    pub(crate) fn run_batch(&self, shared: &Shared) {
+    pub(crate) fn run_batch(&self, shared: &Shared, slot: &PollSlot) {
         let Some(_draining) = self.draining.try_lock() else { return };
         for _ in 0..CALLBACK_BATCH {
             let Some(callback) = retry_steal(|| self.queue.steal()) else { return };
-            if let Err(payload) = callback.run() {
+            slot.begin(None);
+            let outcome = callback.run();
+            slot.end();
+            if let Err(payload) = outcome {
                 shared.callback_panicked(payload);
             }
         }

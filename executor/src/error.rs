@@ -143,23 +143,27 @@ impl fmt::Display for TaskError {
 
 impl std::error::Error for TaskError {}
 
-/// A panic nobody else will see: a task panicked and its `Task` handle was
-/// dropped (or detached) without awaiting it, or a callback panicked.
+/// What the loop's exception handler is told, asyncio's exception-handler
+/// context: a panic nobody else will see (a detached task's, a callback's),
+/// or a poll that ran too long.
 ///
-/// Passed to the loop's exception handler (`Builder::on_unhandled_panic`,
-/// `Handle::set_exception_handler`), asyncio's exception-handler context.
-/// A task's panic is reported exactly once, when its last handle goes away,
-/// on whichever thread that happens; a callback's right after it panicked.
-pub struct UnhandledPanic {
-    /// Where the panic happened.
-    pub source: PanicSource,
-    /// The panic payload.
-    pub payload: Box<dyn Any + Send + 'static>,
+/// Passed to the handler set with `Builder::on_unhandled_panic` or
+/// `Handle::set_exception_handler`. A task's panic is reported exactly once,
+/// when its last handle goes away, on whichever thread that happens; a
+/// callback's right after it panicked; a slow poll while it is still running
+/// and again when it returns.
+pub struct ExceptionContext {
+    /// A one-line description, as the default handler prints it.
+    pub message: String,
+    /// Which task or callback it is about.
+    pub source: Source,
+    /// What happened.
+    pub kind: ExceptionKind,
 }
 
-/// What panicked, in an [`UnhandledPanic`].
+/// Which task or callback an [`ExceptionContext`] is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PanicSource {
+pub enum Source {
     /// A task, by id and name (`Task-N` unless it was spawned with a name).
     Task {
         /// The task's id.
@@ -171,38 +175,72 @@ pub enum PanicSource {
     Callback,
 }
 
-impl UnhandledPanic {
-    /// The panic message, when the payload is a string.
-    pub fn message(&self) -> Option<&str> {
-        panic_message(self.payload.as_ref())
+/// What an [`ExceptionContext`] reports.
+pub enum ExceptionKind {
+    /// A panic nobody observed; this is its payload.
+    UnhandledPanic(Box<dyn Any + Send + 'static>),
+    /// One poll of a task ran longer than the slow-poll threshold, blocking
+    /// its worker (asyncio's "Executing <Task> took 0.2 seconds").
+    SlowPoll {
+        /// How long the poll had run when this was reported.
+        duration: std::time::Duration,
+        /// False while the poll is still running (the worker is stuck);
+        /// true in the report made when it returned.
+        finished: bool,
+    },
+}
+
+impl fmt::Debug for ExceptionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExceptionKind::UnhandledPanic(payload) => {
+                f.debug_tuple("UnhandledPanic").field(&panic_message(payload.as_ref())).finish()
+            }
+            ExceptionKind::SlowPoll { duration, finished } => {
+                f.debug_struct("SlowPoll").field("duration", duration).field("finished", finished).finish()
+            }
+        }
+    }
+}
+
+impl ExceptionContext {
+    pub(crate) fn unhandled_panic(source: Source, payload: Box<dyn Any + Send>) -> ExceptionContext {
+        let mut message = match &source {
+            Source::Task { id, name } => format!("task '{name}' (id {id}) panicked and its result was never retrieved"),
+            Source::Callback => "a callback panicked".to_owned(),
+        };
+        if let Some(text) = panic_message(payload.as_ref()) {
+            message.push_str(": ");
+            message.push_str(text);
+        }
+        ExceptionContext { message, source, kind: ExceptionKind::UnhandledPanic(payload) }
     }
 
-    /// The name of the task that panicked; `None` for a callback.
+    /// The panic message, for a panic with a string payload.
+    pub fn panic_message(&self) -> Option<&str> {
+        match &self.kind {
+            ExceptionKind::UnhandledPanic(payload) => panic_message(payload.as_ref()),
+            ExceptionKind::SlowPoll { .. } => None,
+        }
+    }
+
+    /// The name of the task it is about; `None` for a callback.
     pub fn task_name(&self) -> Option<&str> {
         match &self.source {
-            PanicSource::Task { name, .. } => Some(name),
-            PanicSource::Callback => None,
+            Source::Task { name, .. } => Some(name),
+            Source::Callback => None,
         }
     }
 }
 
-impl fmt::Debug for UnhandledPanic {
+impl fmt::Debug for ExceptionContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnhandledPanic").field("source", &self.source).field("message", &self.message()).finish()
+        f.debug_struct("ExceptionContext").field("message", &self.message).field("source", &self.source).finish()
     }
 }
 
-impl fmt::Display for UnhandledPanic {
+impl fmt::Display for ExceptionContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.source {
-            PanicSource::Task { id, name } => {
-                write!(f, "task '{name}' (id {id}) panicked and its result was never retrieved")?
-            }
-            PanicSource::Callback => f.write_str("a callback panicked")?,
-        }
-        if let Some(msg) = self.message() {
-            write!(f, ": {msg}")?;
-        }
-        Ok(())
+        f.write_str(&self.message)
     }
 }

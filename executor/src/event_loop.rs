@@ -5,9 +5,9 @@ use crate::blocking::DEFAULT_MAX_BLOCKING_THREADS;
 use crate::callback::{new_callback, CallbackHandle};
 use crate::concurrent::ConcurrentFuture;
 use crate::context;
-use crate::error::{Closed, UnhandledPanic};
+use crate::error::{Closed, ExceptionContext};
 use crate::promise::Promise;
-use crate::scheduler::{run_worker, PanicHook, Shared};
+use crate::scheduler::{run_worker, Monitor, PanicHook, Shared, DEFAULT_SLOW_POLL_THRESHOLD};
 use crate::task::Task;
 use parking_lot::Mutex;
 use std::fmt;
@@ -40,6 +40,7 @@ type ThreadHook = Arc<dyn Fn() + Send + Sync>;
 pub struct EventLoop {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    monitor: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// A cheap, cloneable reference to an [`EventLoop`], usable from any thread.
@@ -91,6 +92,7 @@ pub struct Builder {
     on_thread_stop: Option<ThreadHook>,
     on_unhandled_panic: Option<PanicHook>,
     max_blocking_threads: usize,
+    slow_poll_threshold: Duration,
 }
 
 /// `shutdown` ran out of time: these workers were still inside a poll.
@@ -133,6 +135,7 @@ impl Builder {
             on_thread_stop: None,
             on_unhandled_panic: None,
             max_blocking_threads: DEFAULT_MAX_BLOCKING_THREADS,
+            slow_poll_threshold: DEFAULT_SLOW_POLL_THRESHOLD,
         }
     }
 
@@ -245,7 +248,7 @@ impl Builder {
     /// event_loop.close();
     /// assert_eq!(*seen.lock().unwrap(), ["doomed"]);
     /// ```
-    pub fn on_unhandled_panic(mut self, hook: impl Fn(UnhandledPanic) + Send + Sync + 'static) -> Builder {
+    pub fn on_unhandled_panic(mut self, hook: impl Fn(ExceptionContext) + Send + Sync + 'static) -> Builder {
         self.on_unhandled_panic = Some(Arc::new(hook));
         self
     }
@@ -261,6 +264,38 @@ impl Builder {
     /// ```
     pub fn max_blocking_threads(mut self, count: usize) -> Builder {
         self.max_blocking_threads = count;
+        self
+    }
+
+    /// How long one poll of a task (or one callback) may run before the
+    /// exception handler hears of it (default 100 ms, asyncio's
+    /// `slow_callback_duration`). Always on, in release builds too: a monitor
+    /// thread notices a stuck worker while it is still stuck, reporting it
+    /// with the task's name (within a quarter of the threshold), and reports
+    /// again when the poll returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    ///
+    /// let (tx, rx) = mpsc::channel();
+    /// let tx = std::sync::Mutex::new(tx);
+    /// let event_loop = loopwork::EventLoop::builder()
+    ///     .workers(1)
+    ///     .slow_poll_threshold(Duration::from_millis(20))
+    ///     .on_unhandled_panic(move |report| tx.lock().unwrap().send(report.message).unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// let task = event_loop.handle().spawn_named("sleepy", async {
+    ///     std::thread::sleep(Duration::from_millis(100)); // blocks the worker: a bug
+    /// });
+    /// event_loop.block_on(task.unwrap()).unwrap();
+    /// assert!(rx.recv().unwrap().contains("task 'sleepy' has been running for"));
+    /// ```
+    pub fn slow_poll_threshold(mut self, threshold: Duration) -> Builder {
+        self.slow_poll_threshold = threshold;
         self
     }
 
@@ -281,8 +316,24 @@ impl Builder {
     pub fn build(self) -> io::Result<EventLoop> {
         let locals: Vec<_> = (0..self.workers).map(|_| crossbeam_deque::Worker::new_fifo()).collect();
         let stealers = locals.iter().map(crossbeam_deque::Worker::stealer).collect();
-        let shared = Arc::new(Shared::new(stealers, self.on_unhandled_panic, self.max_blocking_threads));
-        let event_loop = EventLoop { shared: shared.clone(), threads: Mutex::new(Vec::with_capacity(self.workers)) };
+        let shared = Arc::new(Shared::new(
+            stealers,
+            self.on_unhandled_panic,
+            self.max_blocking_threads,
+            self.slow_poll_threshold,
+        ));
+        let event_loop = EventLoop {
+            shared: shared.clone(),
+            threads: Mutex::new(Vec::with_capacity(self.workers)),
+            monitor: Mutex::new(None),
+        };
+        match Monitor::start(&shared) {
+            Ok(thread) => *event_loop.monitor.lock() = Some(thread),
+            Err(err) => {
+                event_loop.shared.mark_unstarted_workers(self.workers);
+                return Err(err);
+            }
+        }
         for (index, local) in locals.into_iter().enumerate() {
             let mut thread = std::thread::Builder::new().name(format!("{}-{index}", self.thread_name));
             if let Some(bytes) = self.thread_stack_size {
@@ -488,6 +539,10 @@ impl EventLoop {
              close it from the thread that owns it"
         );
         self.shared.close();
+        if let Some(monitor) = self.monitor.lock().take() {
+            // It leaves at its next wake-up, which `close` brought forward.
+            let _ = monitor.join();
+        }
         let busy_workers = self.shared.wait_for_workers(deadline);
         if busy_workers == 0 {
             for thread in self.threads.lock().drain(..) {
@@ -765,15 +820,15 @@ impl Handle {
     /// let event_loop = loopwork::EventLoop::builder().workers(1).build().unwrap();
     /// let (tx, rx) = mpsc::channel();
     /// let tx = std::sync::Mutex::new(tx);
-    /// event_loop.handle().set_exception_handler(Some(move |report: loopwork::UnhandledPanic| {
-    ///     tx.lock().unwrap().send(report.message().unwrap_or("").to_owned()).unwrap();
+    /// event_loop.handle().set_exception_handler(Some(move |report: loopwork::ExceptionContext| {
+    ///     tx.lock().unwrap().send(report.panic_message().unwrap_or("").to_owned()).unwrap();
     /// }));
     /// event_loop.handle().call_soon(|| panic!("callback failed")).unwrap();
     /// assert_eq!(rx.recv().unwrap(), "callback failed");
     /// ```
     pub fn set_exception_handler<H>(&self, handler: Option<H>)
     where
-        H: Fn(UnhandledPanic) + Send + Sync + 'static,
+        H: Fn(ExceptionContext) + Send + Sync + 'static,
     {
         self.shared.set_exception_handler(handler.map(|h| Arc::new(h) as PanicHook));
     }

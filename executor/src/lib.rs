@@ -59,7 +59,7 @@ mod yield_now;
 pub use blocking::ThreadPool;
 pub use callback::CallbackHandle;
 pub use concurrent::{ConcurrentFuture, Timeout};
-pub use error::{Closed, PanicSource, TaskError, UnhandledPanic};
+pub use error::{Closed, ExceptionContext, ExceptionKind, Source, TaskError};
 pub use event_loop::{Builder, EventLoop, Handle, ShutdownTimeout};
 pub use promise::{InvalidState, Promise, PromiseError};
 pub use task::Task;

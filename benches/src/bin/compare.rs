@@ -47,7 +47,8 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "--runs" => parsed.options.runs = positive(&value("--runs")?, "--runs")?,
             "--workers" => parsed.options.workers = positive(&value("--workers")?, "--workers")?,
             "--sample-ms" => {
-                parsed.options.sample_time = Duration::from_millis(positive(&value("--sample-ms")?, "--sample-ms")? as u64)
+                parsed.options.sample_time =
+                    Duration::from_millis(positive(&value("--sample-ms")?, "--sample-ms")? as u64)
             }
             "--write-docs" => parsed.write_docs = true,
             "--samples" => parsed.samples = true,

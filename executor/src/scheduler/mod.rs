@@ -10,6 +10,7 @@
 //! `README.md` beside this file states the protocol and why it is correct.
 
 mod idle;
+mod monitor;
 mod park;
 mod registry;
 mod worker;
@@ -17,13 +18,14 @@ mod worker;
 #[cfg(all(test, loom))]
 mod loom_test;
 
+pub(crate) use monitor::{Monitor, PollSlot, DEFAULT_SLOW_POLL_THRESHOLD};
 pub(crate) use park::Parker;
 pub(crate) use worker::{run_worker, WorkerCore};
 
 use crate::blocking::ThreadPool;
 use crate::callback::{CallbackQueue, Runnable};
 use crate::context;
-use crate::error::{Closed, PanicSource, UnhandledPanic};
+use crate::error::{Closed, ExceptionContext, Source};
 use crate::task::{self, DoneCallback, Header, Notified, Schedule, Task, TaskId, TaskRef};
 use crossbeam_deque::{Injector, Steal, Stealer};
 use idle::Idle;
@@ -36,7 +38,7 @@ use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// The hook called with a panic nobody observed.
-pub(crate) type PanicHook = Arc<dyn Fn(UnhandledPanic) + Send + Sync>;
+pub(crate) type PanicHook = Arc<dyn Fn(ExceptionContext) + Send + Sync>;
 
 /// The state every thread of one loop shares. Tasks hold an `Arc` to it, so a
 /// waker that outlives the loop still finds it (closed) and does nothing.
@@ -58,6 +60,8 @@ pub(crate) struct Shared {
     stop_requested: AtomicBool,
     /// Wakers of the `run_forever` calls in progress.
     stop_wakers: Mutex<Vec<std::task::Waker>>,
+    /// Slow-poll detection: what each worker is polling.
+    pub(crate) monitor: Monitor,
     /// The loop's blocking pool, started on first use.
     blocking: std::sync::OnceLock<ThreadPool>,
     max_blocking_threads: usize,
@@ -96,9 +100,11 @@ impl Shared {
         stealers: Vec<Stealer<Notified>>,
         on_unhandled_panic: Option<PanicHook>,
         max_blocking_threads: usize,
+        slow_poll_threshold: std::time::Duration,
     ) -> Shared {
         let num_workers = stealers.len();
         Shared {
+            monitor: Monitor::new(num_workers, slow_poll_threshold),
             injector: Injector::new(),
             parkers: (0..num_workers).map(|_| Parker::new()).collect(),
             stealers: stealers.into_boxed_slice(),
@@ -234,11 +240,17 @@ impl Shared {
     }
 
     pub(crate) fn callback_panicked(&self, payload: Box<dyn Any + Send>) {
-        self.report(UnhandledPanic { source: PanicSource::Callback, payload });
+        self.report(ExceptionContext::unhandled_panic(Source::Callback, payload));
     }
 
-    /// Hands a panic nobody else will see to the exception handler.
-    fn report(&self, report: UnhandledPanic) {
+    /// The name of an unfinished task, for reports.
+    pub(crate) fn task_name(&self, id: u64) -> Option<String> {
+        self.registry.task_name(id)
+    }
+
+    /// Hands what nobody else will see (a panic, a slow poll) to the
+    /// exception handler.
+    pub(crate) fn report(&self, report: ExceptionContext) {
         let handler = self.exception_handler.read().clone();
         match handler {
             Some(handler) => {
@@ -283,6 +295,7 @@ impl Shared {
             parker.unpark();
         }
         self.strict.notify();
+        self.monitor.close();
     }
 
     /// After `close`: cancels every unfinished task (dropping the futures of
@@ -455,11 +468,18 @@ impl Shared {
     pub(crate) fn strict_run_one(&self) -> bool {
         match self.pop_injector() {
             Some(task) => {
-                task.run();
+                self.run_watched(&self.monitor.slots[0], task);
                 true
             }
             None => false,
         }
+    }
+
+    /// Runs a task with its poll published to the slow-poll monitor.
+    pub(crate) fn run_watched(&self, slot: &monitor::PollSlot, task: Notified) {
+        slot.begin(Some(task.id()));
+        task.run();
+        slot.end();
     }
 
     /// Strict mode: how many tasks were ever queued.
@@ -504,7 +524,7 @@ impl Schedule for Arc<Shared> {
     }
 
     fn unhandled_panic(&self, task: &Header, payload: Box<dyn Any + Send>) {
-        self.report(UnhandledPanic { source: PanicSource::Task { id: task.id.0, name: task.name() }, payload });
+        self.report(ExceptionContext::unhandled_panic(Source::Task { id: task.id.0, name: task.name() }, payload));
     }
 }
 

@@ -70,6 +70,13 @@ impl Registry {
         all
     }
 
+    /// The name of the unfinished task `id`, if it is still registered.
+    /// Scans one shard: for reports, not hot paths.
+    pub(crate) fn task_name(&self, id: u64) -> Option<String> {
+        let shard = self.shards[id as usize & self.mask].lock();
+        shard.tasks.iter().find(|(_, task)| task.header().id.0 == id).map(|(_, task)| task.header().name())
+    }
+
     /// The number of unfinished tasks.
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|shard| shard.lock().tasks.len()).sum()

@@ -94,7 +94,7 @@ impl WorkerCore {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if !shared.callbacks.is_empty() {
-            shared.callbacks.run_batch(shared);
+            shared.callbacks.run_batch(shared, &shared.monitor.slots[self.index]);
         }
         if tick % GLOBAL_QUEUE_INTERVAL == 0 {
             if let Some(task) = shared.steal_from_injector(&self.local) {
@@ -120,7 +120,7 @@ impl WorkerCore {
             // looking for it now. Wake exactly one more worker to look.
             shared.notify_parked();
         }
-        task.run();
+        shared.run_watched(&shared.monitor.slots[self.index], task);
     }
 
     /// Steals half of a random victim's queue, or a share of the injector.

@@ -95,6 +95,10 @@ impl std::fmt::Debug for TaskRef {
 pub(crate) struct Notified(TaskRef);
 
 impl Notified {
+    pub(crate) fn id(&self) -> u64 {
+        self.0.header().id.0
+    }
+
     /// Polls the task (or drops its future if it was cancelled).
     pub(crate) fn run(self) {
         let ptr = self.0.ptr;

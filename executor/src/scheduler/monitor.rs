@@ -1,0 +1,141 @@
+//! Slow-poll detection, always on: asyncio's `slow_callback_duration`
+//! without a debug build.
+//!
+//! Each worker publishes, in its own cache line, which task it is polling
+//! and a counter bumped at every poll. A monitor thread samples them every
+//! quarter of the threshold: a worker seen in the same poll for longer than
+//! the threshold is reported while it is still stuck, and again when the
+//! poll returns. The worker pays two plain stores per poll; no clock is read
+//! on the poll path.
+
+use super::Shared;
+use crate::error::{ExceptionContext, ExceptionKind, Source};
+use crossbeam_utils::CachePadded;
+use parking_lot::{Condvar, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The default threshold: asyncio's `slow_callback_duration`.
+pub(crate) const DEFAULT_SLOW_POLL_THRESHOLD: Duration = Duration::from_millis(100);
+
+/// What the monitor reads of a worker: the task being polled (0: none,
+/// `CALLBACK`: a callback) and how many polls it has started.
+#[derive(Debug, Default)]
+pub(crate) struct PollSlot {
+    current: AtomicU64,
+    polls: AtomicU64,
+}
+
+/// The `current` value while a callback runs.
+const CALLBACK: u64 = u64::MAX;
+
+impl PollSlot {
+    /// Marks the start of a poll of `task_id` (or a callback).
+    pub(crate) fn begin(&self, task_id: Option<u64>) {
+        // Only this worker writes the slot, so load + store is an increment.
+        // Relaxed is enough: the monitor only needs to see *a* change to know
+        // the worker moved on, and a stale value makes it report at worst one
+        // sample late.
+        self.polls.store(self.polls.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+        self.current.store(task_id.unwrap_or(CALLBACK), Ordering::Relaxed);
+    }
+
+    /// Marks the end of the poll.
+    pub(crate) fn end(&self) {
+        // Relaxed: as in `begin`.
+        self.current.store(0, Ordering::Relaxed);
+    }
+}
+
+/// The slots of every thread that polls tasks, and the monitor's wake-up.
+#[derive(Debug)]
+pub(crate) struct Monitor {
+    pub(crate) slots: Box<[CachePadded<PollSlot>]>,
+    threshold: Duration,
+    closed: Mutex<bool>,
+    wake: Condvar,
+}
+
+/// What the monitor remembers of one slot between samples.
+#[derive(Clone, Copy, Default)]
+struct Seen {
+    polls: u64,
+    current: u64,
+    since: Option<Instant>,
+    reported: bool,
+}
+
+impl Monitor {
+    /// One slot per worker, or one for the strict-mode driver.
+    pub(crate) fn new(threads: usize, threshold: Duration) -> Monitor {
+        Monitor {
+            slots: (0..threads.max(1)).map(|_| CachePadded::new(PollSlot::default())).collect(),
+            threshold,
+            closed: Mutex::new(false),
+            wake: Condvar::new(),
+        }
+    }
+
+    /// Starts the monitor thread of `shared`'s loop.
+    pub(crate) fn start(shared: &Arc<Shared>) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let shared = shared.clone();
+        std::thread::Builder::new().name("loopwork-monitor".to_owned()).spawn(move || shared.monitor.run(&shared))
+    }
+
+    /// Stops the monitor thread.
+    pub(crate) fn close(&self) {
+        *self.closed.lock() = true;
+        self.wake.notify_all();
+    }
+
+    fn run(&self, shared: &Shared) {
+        // A quarter of the threshold: a slow poll is reported at most 25%
+        // past it, and an idle loop wakes the monitor only 40 times a second
+        // at the default threshold.
+        let interval = (self.threshold / 4).max(Duration::from_millis(1));
+        let mut seen = vec![Seen::default(); self.slots.len()];
+        let mut closed = self.closed.lock();
+        while !*closed {
+            self.wake.wait_for(&mut closed, interval);
+            let now = Instant::now();
+            for (slot, seen) in self.slots.iter().zip(seen.iter_mut()) {
+                // Relaxed: see `PollSlot::begin`.
+                let polls = slot.polls.load(Ordering::Relaxed);
+                let current = slot.current.load(Ordering::Relaxed);
+                if current != 0 && polls == seen.polls && current == seen.current {
+                    let running = now - seen.since.unwrap_or(now);
+                    if running >= self.threshold && !seen.reported {
+                        seen.reported = true;
+                        shared.report(slow_poll(shared, current, running, false));
+                    }
+                    continue;
+                }
+                if seen.reported {
+                    let ran = now - seen.since.unwrap_or(now);
+                    shared.report(slow_poll(shared, seen.current, ran, true));
+                }
+                *seen = Seen { polls, current, since: (current != 0).then_some(now), reported: false };
+            }
+        }
+    }
+}
+
+fn slow_poll(shared: &Shared, current: u64, duration: Duration, finished: bool) -> ExceptionContext {
+    let source = if current == CALLBACK {
+        Source::Callback
+    } else {
+        let name = shared.task_name(current).unwrap_or_else(|| format!("Task-{current}"));
+        Source::Task { id: current, name }
+    };
+    let what = match &source {
+        Source::Task { name, .. } => format!("task '{name}'"),
+        Source::Callback => "a callback".to_owned(),
+    };
+    let message = if finished {
+        format!("a poll of {what} took {duration:.3?}, blocking its worker thread")
+    } else {
+        format!("a poll of {what} has been running for {duration:.3?}, blocking its worker thread")
+    };
+    ExceptionContext { message, source, kind: ExceptionKind::SlowPoll { duration, finished } }
+}
