@@ -223,10 +223,12 @@ impl Builder {
         self
     }
 
-    /// Replaces the report of a panic nobody observed (a task panicked and
-    /// its `Task` handle was dropped without being awaited). The default
-    /// prints one line to stderr naming the task. Called exactly once per
-    /// such panic, on whichever thread let go of the last handle.
+    /// Sets the exception handler from the start (see
+    /// `Handle::set_exception_handler`): it hears of every panic nobody
+    /// observed (a task panicked and its `Task` handle was dropped without
+    /// being awaited; a callback panicked) and of every slow poll. The
+    /// default prints one line to stderr naming the task. A task's panic is
+    /// reported exactly once, on whichever thread let go of its last handle.
     ///
     /// # Examples
     ///
@@ -237,7 +239,11 @@ impl Builder {
     /// let sink = seen.clone();
     /// let event_loop = loopwork::EventLoop::builder()
     ///     .workers(1)
-    ///     .on_unhandled_panic(move |report| sink.lock().unwrap().push(report.task_name().unwrap_or_default().to_owned()))
+    ///     .on_unhandled_panic(move |report| {
+    ///         if let Some(message) = report.panic_message() {
+    ///             sink.lock().unwrap().push((report.task_name().unwrap_or_default().to_owned(), message.to_owned()));
+    ///         }
+    ///     })
     ///     .build()
     ///     .unwrap();
     /// let task = event_loop.handle().spawn_named("doomed", async { panic!("lost") }).unwrap();
@@ -246,7 +252,7 @@ impl Builder {
     /// }
     /// drop(task); // nobody looked at the panic
     /// event_loop.close();
-    /// assert_eq!(*seen.lock().unwrap(), ["doomed"]);
+    /// assert_eq!(*seen.lock().unwrap(), [("doomed".to_owned(), "lost".to_owned())]);
     /// ```
     pub fn on_unhandled_panic(mut self, hook: impl Fn(ExceptionContext) + Send + Sync + 'static) -> Builder {
         self.on_unhandled_panic = Some(Arc::new(hook));
