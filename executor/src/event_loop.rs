@@ -827,7 +827,9 @@ impl Handle {
     /// let (tx, rx) = mpsc::channel();
     /// let tx = std::sync::Mutex::new(tx);
     /// event_loop.handle().set_exception_handler(Some(move |report: loopwork::ExceptionContext| {
-    ///     tx.lock().unwrap().send(report.panic_message().unwrap_or("").to_owned()).unwrap();
+    ///     if let Some(message) = report.panic_message() {
+    ///         tx.lock().unwrap().send(message.to_owned()).unwrap();
+    ///     }
     /// }));
     /// event_loop.handle().call_soon(|| panic!("callback failed")).unwrap();
     /// assert_eq!(rx.recv().unwrap(), "callback failed");
