@@ -53,6 +53,7 @@ mod event_loop;
 mod loom;
 mod promise;
 mod scheduler;
+mod structured;
 mod task;
 mod yield_now;
 
@@ -62,6 +63,7 @@ pub use concurrent::{ConcurrentFuture, Timeout};
 pub use error::{Closed, ExceptionContext, ExceptionKind, Source, TaskError};
 pub use event_loop::{Builder, EventLoop, Handle, ShutdownTimeout};
 pub use promise::{InvalidState, Promise, PromiseError};
+pub use structured::{gather, gather_settled, shield, Gather, GatherSettled, Shield};
 pub use task::Task;
 pub use yield_now::{yield_now, YieldNow};
 

@@ -2,6 +2,7 @@
 
 use super::raw::Header;
 use crate::error::TaskError;
+use crate::promise::InvalidState;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -119,6 +120,35 @@ impl<T> Task<T> {
         self.header().state.load().ended_cancelled()
     }
 
+    /// The result, if the task is done, asyncio's `Task.result()`. Takes it:
+    /// the handle has given its result away afterwards (awaiting it then
+    /// panics).
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidState`] if the task is not done yet, or its result was
+    /// already taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::builder().workers(0).build().unwrap();
+    /// let mut task = event_loop.handle().spawn(async { 3 }).unwrap();
+    /// assert!(task.try_result().is_err()); // not run yet
+    /// event_loop.block_on(loopwork::yield_now());
+    /// assert_eq!(task.try_result().unwrap().unwrap(), 3);
+    /// ```
+    pub fn try_result(&mut self) -> Result<Result<T, TaskError>, InvalidState> {
+        if !self.is_done() {
+            return Err(InvalidState);
+        }
+        let mut output: Option<Result<T, TaskError>> = None;
+        // SAFETY: the vtable was built for a future whose output is `T`, and
+        // the task is complete, so the output belongs to this handle.
+        unsafe { (self.header().vtable.take_output)(self.ptr, &mut output as *mut _ as *mut ()) };
+        output.ok_or(InvalidState)
+    }
+
     /// The task's id, unique within its loop.
     ///
     /// # Examples
@@ -199,6 +229,7 @@ impl<T> fmt::Debug for Task<T> {
             .field("name", &self.name())
             .field("done", &state.is_complete())
             .field("cancelled", &state.ended_cancelled())
+            .field("panicked", &state.ended_panicked())
             .finish()
     }
 }

@@ -5,7 +5,7 @@
 //! `NonNull<Header>` can be cast back to the cell by the functions in the
 //! header's vtable, which were instantiated for the right `F` and `S`.
 
-use super::state::{State, TransitionToIdle, TransitionToNotified, TransitionToRunning};
+use super::state::{Outcome, State, TransitionToIdle, TransitionToNotified, TransitionToRunning};
 use super::{Notified, Schedule, TaskId, TaskRef};
 use crate::error::TaskError;
 use crate::loom::sync::Mutex;
@@ -41,6 +41,9 @@ pub(crate) struct Vtable {
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
     /// `Task<T>::poll`: writes `Poll<Result<T, TaskError>>` to the pointer.
     pub(crate) try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
+    /// `Task<T>::try_result` after COMPLETE: writes
+    /// `Option<Result<T, TaskError>>` (None if already taken).
+    pub(crate) take_output: unsafe fn(NonNull<Header>, *mut ()),
     /// `Task<T>::drop`: gives up the output and the handle's reference.
     pub(crate) drop_join_handle: unsafe fn(NonNull<Header>),
     /// The loop is closing: drop the future now unless someone is polling it.
@@ -142,6 +145,7 @@ where
         schedule: schedule::<F, S>,
         dealloc: dealloc::<F, S>,
         try_read_output: try_read_output::<F, S>,
+        take_output: take_output_into::<F, S>,
         drop_join_handle: drop_join_handle::<F, S>,
         shutdown: shutdown::<F, S>,
         add_done_callback: add_done_callback::<F, S>,
@@ -189,7 +193,7 @@ where
         })
     }));
     match polled {
-        Ok(Poll::Ready(output)) => complete(cell, Ok(output), false),
+        Ok(Poll::Ready(output)) => complete(cell, Ok(output)),
         Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
             // The transition released the queue entry's reference already.
             TransitionToIdle::Idle => std::mem::forget(entry),
@@ -212,7 +216,7 @@ where
                 Ok(()) => Err(TaskError::Panicked(payload)),
                 Err(drop_payload) => Err(TaskError::Panicked(drop_payload)),
             };
-            complete(cell, output, false);
+            complete(cell, output);
             drop(entry);
         }
     }
@@ -237,15 +241,15 @@ where
     S: Schedule,
 {
     match drop_future(cell) {
-        Ok(()) => complete(cell, Err(TaskError::Cancelled), true),
-        Err(payload) => complete(cell, Err(TaskError::Panicked(payload)), false),
+        Ok(()) => complete(cell, Err(TaskError::Cancelled)),
+        Err(payload) => complete(cell, Err(TaskError::Panicked(payload))),
     }
     drop(entry);
 }
 
 /// Stores the output, publishes COMPLETE, hands the output to whoever owns
 /// it now, and releases the registry's reference.
-fn complete<F, S>(cell: &Cell<F, S>, output: Result<F::Output, TaskError>, cancelled: bool)
+fn complete<F, S>(cell: &Cell<F, S>, output: Result<F::Output, TaskError>)
 where
     F: Future,
     S: Schedule,
@@ -256,11 +260,16 @@ where
     if let Some(registered) = cell.scheduler.release(&cell.header) {
         drop(registered);
     }
+    let outcome = match &output {
+        Ok(_) => Outcome::Value,
+        Err(TaskError::Cancelled) => Outcome::Cancelled,
+        Err(TaskError::Panicked(_)) => Outcome::Panicked,
+    };
     cell.stage.with_mut(|stage| {
         // SAFETY: RUNNING is still set, so the stage is ours.
         unsafe { *stage = Stage::Finished(output) };
     });
-    let before = cell.header.state.transition_to_complete(cancelled);
+    let before = cell.header.state.transition_to_complete(outcome);
     // Taking the waker and the callbacks under the lock pairs with
     // `try_read_output` and `add_done_callback`, which check COMPLETE under
     // the same lock before storing theirs: either they saw COMPLETE, or we
@@ -340,21 +349,44 @@ where
     // SAFETY: the vtable was built for these types; the handle's reference
     // keeps the cell alive.
     let cell = unsafe { cell::<F, S>(ptr) };
-    if !cell.header.state.load().is_complete() {
-        let mut join = cell.join.lock();
-        if !cell.header.state.load().is_complete() {
-            match join.waker.as_ref() {
-                Some(existing) if existing.will_wake(waker) => {}
-                _ => join.waker = Some(waker.clone()),
-            }
-            return;
-        }
+    if !register_unless_complete(cell, waker) {
+        return;
     }
     // COMPLETE with JOIN_INTEREST: the output is the handle's alone.
     let output = take_output(cell).expect("`Task` polled after it returned its result");
     // SAFETY: `Task<F::Output>::poll` passes a valid `*mut Poll<..>` of
     // exactly this type (the only caller).
     unsafe { *dst.cast::<Poll<Result<F::Output, TaskError>>>() = Poll::Ready(output) };
+}
+
+/// Returns true if the task is complete; otherwise stores `waker` to be
+/// woken when it is.
+fn register_unless_complete<F: Future, S>(cell: &Cell<F, S>, waker: &Waker) -> bool {
+    if cell.header.state.load().is_complete() {
+        return true;
+    }
+    let mut join = cell.join.lock();
+    // Checked again under the lock; see `complete`.
+    if cell.header.state.load().is_complete() {
+        return true;
+    }
+    match join.waker.as_ref() {
+        Some(existing) if existing.will_wake(waker) => {}
+        _ => join.waker = Some(waker.clone()),
+    }
+    false
+}
+
+unsafe fn take_output_into<F, S>(ptr: NonNull<Header>, dst: *mut ())
+where
+    F: Future + Send + 'static,
+    S: Schedule,
+{
+    // SAFETY: the vtable was built for these types; the handle's reference
+    // keeps the cell alive, and the caller checked COMPLETE.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    // SAFETY: `Task<F::Output>::try_result` passes a valid pointer of this type.
+    unsafe { *dst.cast::<Option<Result<F::Output, TaskError>>>() = take_output(cell) };
 }
 
 unsafe fn drop_join_handle<F, S>(ptr: NonNull<Header>)

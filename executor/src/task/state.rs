@@ -19,9 +19,11 @@ const CANCEL_REQUESTED: usize = 1 << 3;
 const JOIN_INTEREST: usize = 1 << 4;
 /// The task completed because it was cancelled (its output is `Cancelled`).
 const ENDED_CANCELLED: usize = 1 << 5;
+/// The task completed with a panic (its output is `Panicked`).
+const ENDED_PANICKED: usize = 1 << 6;
 
 /// Bits below this are flags; the reference count sits above them.
-const REF_SHIFT: u32 = 6;
+const REF_SHIFT: u32 = 7;
 const REF_ONE: usize = 1 << REF_SHIFT;
 const FLAGS_MASK: usize = REF_ONE - 1;
 
@@ -66,6 +68,15 @@ pub(crate) enum TransitionToIdle {
     /// Cancellation was requested during the poll: the caller still owns the
     /// future and must drop it.
     Cancel,
+}
+
+/// How a task ended, recorded in the state word so that it can be read
+/// without touching the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Value,
+    Cancelled,
+    Panicked,
 }
 
 /// What a waker must do.
@@ -149,11 +160,12 @@ impl State {
 
     /// The output (or the cancellation) has been stored: the task is done.
     /// Returns the snapshot before the transition.
-    pub(crate) fn transition_to_complete(&self, cancelled: bool) -> Snapshot {
-        let mut set = COMPLETE;
-        if cancelled {
-            set |= ENDED_CANCELLED;
-        }
+    pub(crate) fn transition_to_complete(&self, outcome: Outcome) -> Snapshot {
+        let set = match outcome {
+            Outcome::Value => COMPLETE,
+            Outcome::Cancelled => COMPLETE | ENDED_CANCELLED,
+            Outcome::Panicked => COMPLETE | ENDED_PANICKED,
+        };
         // XOR flips RUNNING off and COMPLETE on in one step; AcqRel: release
         // publishes the output to the `Task` handle (pairs with the Acquire in
         // `load` / `unset_join_interest`), acquire orders it after any
@@ -289,6 +301,10 @@ impl Snapshot {
         self.0 & ENDED_CANCELLED != 0
     }
 
+    pub(crate) fn ended_panicked(self) -> bool {
+        self.0 & ENDED_PANICKED != 0
+    }
+
     pub(crate) fn ref_count(self) -> usize {
         self.0 >> REF_SHIFT
     }
@@ -343,7 +359,7 @@ mod tests {
         assert_eq!(state.transition_to_cancel_requested(), (true, TransitionToNotified::Submit));
         assert_eq!(state.transition_to_cancel_requested(), (true, TransitionToNotified::DoNothing));
         assert_eq!(state.transition_to_running(), TransitionToRunning::Cancel);
-        let before = state.transition_to_complete(true);
+        let before = state.transition_to_complete(Outcome::Cancelled);
         assert!(before.is_running());
         assert!(state.load().ended_cancelled());
         assert_eq!(state.transition_to_cancel_requested(), (false, TransitionToNotified::DoNothing));
@@ -353,7 +369,7 @@ mod tests {
     fn waking_a_complete_task_by_value_releases_the_reference() {
         let state = State::new();
         assert_eq!(state.transition_to_running(), TransitionToRunning::Poll);
-        let _ = state.transition_to_complete(false);
+        let _ = state.transition_to_complete(Outcome::Value);
         assert_eq!(state.transition_to_notified_by_val(), TransitionToNotified::DoNothing);
         assert_eq!(state.load().ref_count(), 2);
     }

@@ -1,0 +1,235 @@
+//! `gather`: run futures concurrently, results in argument order.
+
+use crate::error::TaskError;
+use crate::task::Task;
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// One child of a gather: a task given as such, or a spawned plain future.
+enum Child<T, E> {
+    Task(Task<T>),
+    Spawned(Task<Result<T, E>>),
+}
+
+impl<T, E: From<TaskError>> Child<T, E> {
+    /// Takes a task as it is; spawns anything else on the current loop.
+    fn new<F>(future: F) -> Child<T, E>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        // A `Task<T>` is a future of `Result<T, TaskError>`: awaiting it
+        // directly saves a spawn, and cancelling the gather cancels it.
+        let boxed: Box<dyn Any> = Box::new(future);
+        match boxed.downcast::<Task<T>>() {
+            Ok(task) => Child::Task(*task),
+            Err(boxed) => {
+                let future = *boxed.downcast::<F>().expect("the box holds the future just put in it");
+                Child::Spawned(crate::spawn(future))
+            }
+        }
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
+        match self {
+            Child::Task(task) => Pin::new(task).poll(cx).map(|r| r.map_err(E::from)),
+            Child::Spawned(task) => Pin::new(task).poll(cx).map(|r| r.unwrap_or_else(|err| Err(E::from(err)))),
+        }
+    }
+}
+
+impl<T, E> Child<T, E> {
+    fn cancel(&self) {
+        match self {
+            Child::Task(task) => task.cancel(),
+            Child::Spawned(task) => task.cancel(),
+        };
+    }
+}
+
+/// Runs every future concurrently and returns their values in argument
+/// order, asyncio's `gather(*aws)`.
+///
+/// Items may be [`Task`]s or any future of a `Result` whose error converts
+/// from [`TaskError`] (plain futures are spawned at once on the current
+/// loop). On the first error the returned future resolves to it and the
+/// other children **keep running**, detached; dropping (cancelling) the
+/// gather before it resolves cancels every unfinished child.
+///
+/// # Panics
+///
+/// If a plain future must be spawned outside a loopwork loop.
+///
+/// # Examples
+///
+/// ```
+/// loopwork::run(async {
+///     let tasks = (1..=3).map(|i| loopwork::spawn(async move { i * 10 }));
+///     assert_eq!(loopwork::gather(tasks).await.unwrap(), [10, 20, 30]);
+///
+///     // Plain futures work too; a task's failure is the gather's.
+///     let failing = loopwork::gather([
+///         Box::pin(async { Ok::<_, loopwork::TaskError>(1) }) as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>,
+///         Box::pin(async { Err(loopwork::TaskError::Cancelled) }),
+///     ]);
+///     assert!(failing.await.is_err());
+/// });
+/// ```
+pub fn gather<I, F, T, E>(futures: I) -> Gather<T, E>
+where
+    I: IntoIterator<Item = F>,
+    F: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: From<TaskError> + Send + 'static,
+{
+    let children: Vec<_> = futures.into_iter().map(|f| Some(Child::new(f))).collect();
+    let results = children.iter().map(|_| None).collect();
+    Gather { children, results, finished: false }
+}
+
+/// The future returned by [`gather`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Gather<T, E> {
+    children: Vec<Option<Child<T, E>>>,
+    results: Vec<Option<T>>,
+    finished: bool,
+}
+
+// Nothing is pinned through a gather: its children are task handles and its
+// results plain values.
+impl<T, E> Unpin for Gather<T, E> {}
+
+impl<T, E: From<TaskError>> Future for Gather<T, E> {
+    type Output = Result<Vec<T>, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let mut pending = false;
+        for (slot, result) in this.children.iter_mut().zip(this.results.iter_mut()) {
+            let Some(child) = slot else { continue };
+            match child.poll(cx) {
+                Poll::Ready(Ok(value)) => {
+                    *result = Some(value);
+                    *slot = None;
+                }
+                Poll::Ready(Err(err)) => {
+                    *slot = None;
+                    // The siblings keep running: their handles are dropped
+                    // (detached), not cancelled.
+                    this.finished = true;
+                    this.children.clear();
+                    return Poll::Ready(Err(err));
+                }
+                Poll::Pending => pending = true,
+            }
+        }
+        if pending {
+            return Poll::Pending;
+        }
+        this.finished = true;
+        Poll::Ready(Ok(this.results.iter_mut().map(|r| r.take().expect("every child finished")).collect()))
+    }
+}
+
+impl<T, E> Drop for Gather<T, E> {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Cancelling the gather cancels its children, as in asyncio.
+            for child in self.children.iter().flatten() {
+                child.cancel();
+            }
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for Gather<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pending = self.children.iter().filter(|c| c.is_some()).count();
+        f.debug_struct("Gather").field("children", &self.children.len()).field("pending", &pending).finish()
+    }
+}
+
+/// Like [`gather`], but waits for every child and returns each one's
+/// outcome, asyncio's `gather(*aws, return_exceptions=True)`.
+///
+/// # Panics
+///
+/// If a plain future must be spawned outside a loopwork loop.
+///
+/// # Examples
+///
+/// ```
+/// loopwork::run(async {
+///     let outcomes = loopwork::gather_settled([
+///         loopwork::spawn(async { 1 }),
+///         loopwork::spawn(async { panic!("two failed") }),
+///     ])
+///     .await;
+///     assert_eq!(*outcomes[0].as_ref().unwrap(), 1);
+///     assert!(outcomes[1].as_ref().unwrap_err().is_panic());
+/// });
+/// ```
+pub fn gather_settled<I, F, T, E>(futures: I) -> GatherSettled<T, E>
+where
+    I: IntoIterator<Item = F>,
+    F: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: From<TaskError> + Send + 'static,
+{
+    let children: Vec<_> = futures.into_iter().map(|f| Some(Child::new(f))).collect();
+    let results = children.iter().map(|_| None).collect();
+    GatherSettled { children, results }
+}
+
+/// The future returned by [`gather_settled`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct GatherSettled<T, E> {
+    children: Vec<Option<Child<T, E>>>,
+    results: Vec<Option<Result<T, E>>>,
+}
+
+// As for `Gather`.
+impl<T, E> Unpin for GatherSettled<T, E> {}
+
+impl<T, E: From<TaskError>> Future for GatherSettled<T, E> {
+    type Output = Vec<Result<T, E>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let mut pending = false;
+        for (slot, result) in this.children.iter_mut().zip(this.results.iter_mut()) {
+            let Some(child) = slot else { continue };
+            match child.poll(cx) {
+                Poll::Ready(outcome) => {
+                    *result = Some(outcome);
+                    *slot = None;
+                }
+                Poll::Pending => pending = true,
+            }
+        }
+        if pending {
+            return Poll::Pending;
+        }
+        Poll::Ready(this.results.iter_mut().map(|r| r.take().expect("every child finished")).collect())
+    }
+}
+
+impl<T, E> Drop for GatherSettled<T, E> {
+    fn drop(&mut self) {
+        // Dropped before every child finished: cancel the rest.
+        for child in self.children.iter().flatten() {
+            child.cancel();
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for GatherSettled<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pending = self.children.iter().filter(|c| c.is_some()).count();
+        f.debug_struct("GatherSettled").field("children", &self.children.len()).field("pending", &pending).finish()
+    }
+}
