@@ -6,6 +6,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
+/// A plain (not spawned) future, boxed so that different ones fit one list.
+type BoxedJob = Pin<Box<dyn Future<Output = Result<u32, TaskError>> + Send>>;
+
 /// Finishes after `n` yields: a deterministic stand-in for "takes longer".
 async fn after_yields<T>(n: usize, value: T) -> T {
     for _ in 0..n {
@@ -88,8 +91,7 @@ fn cancelling_a_gather_cancels_its_children() {
 fn gather_accepts_plain_futures_and_spawns_them() {
     let event_loop = EventLoop::builder().workers(2).build().unwrap();
     let values = event_loop.block_on(async {
-        let futures: Vec<Pin<Box<dyn Future<Output = Result<u32, TaskError>> + Send>>> =
-            vec![Box::pin(async { Ok(1) }), Box::pin(async { Ok(2) })];
+        let futures: Vec<BoxedJob> = vec![Box::pin(async { Ok(1) }), Box::pin(async { Ok(2) })];
         loopwork::gather(futures).await.unwrap()
     });
     assert_eq!(values, [1, 2]);
