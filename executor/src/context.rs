@@ -6,6 +6,7 @@
 //! LIFO slot be plain, unsynchronized fields.
 
 use crate::scheduler::{Shared, WorkerCore};
+use crate::task::Header;
 use std::cell::Cell;
 use std::ptr;
 use std::sync::Arc;
@@ -20,6 +21,30 @@ pub(crate) struct Context {
 
 thread_local! {
     static CURRENT: Cell<*const Context> = const { Cell::new(ptr::null()) };
+    /// The task this thread is polling, for `current_task`.
+    static CURRENT_TASK: Cell<*const Header> = const { Cell::new(ptr::null()) };
+}
+
+/// Runs `poll` with `task` published as the thread's current task.
+pub(crate) fn with_current_task<R>(task: &Header, poll: impl FnOnce() -> R) -> R {
+    struct Reset(*const Header);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            let _ = CURRENT_TASK.try_with(|current| current.set(self.0));
+        }
+    }
+    let previous = CURRENT_TASK.with(|current| current.replace(task));
+    let _reset = Reset(previous);
+    poll()
+}
+
+/// A snapshot of the task the calling thread is polling.
+pub(crate) fn current_task_info() -> Option<crate::task::TaskInfo> {
+    let current = CURRENT_TASK.try_with(Cell::get).unwrap_or(ptr::null());
+    // SAFETY: a non-null pointer was set by `with_current_task` for the
+    // duration of that task's poll, during which the poller holds a
+    // reference; this call runs inside that poll on the same thread.
+    unsafe { current.as_ref() }.map(Header::info)
 }
 
 /// Runs `f` with the current thread's loop context, if it has one.

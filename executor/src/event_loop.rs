@@ -8,7 +8,7 @@ use crate::context;
 use crate::error::{Closed, ExceptionContext};
 use crate::promise::Promise;
 use crate::scheduler::{run_worker, Monitor, PanicHook, Shared, DEFAULT_SLOW_POLL_THRESHOLD};
-use crate::task::Task;
+use crate::task::{Task, TaskInfo};
 use parking_lot::Mutex;
 use std::fmt;
 use std::future::Future;
@@ -664,6 +664,23 @@ impl Handle {
     /// ```
     pub fn workers(&self) -> usize {
         self.shared.num_workers()
+    }
+
+    /// A snapshot of every unfinished task (id, name, state, spawn time,
+    /// number of polls), asyncio's `all_tasks()`. Each task appears once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::new();
+    /// let handle = event_loop.handle();
+    /// let task = handle.spawn_named("idle", std::future::pending::<()>()).unwrap();
+    /// let names: Vec<_> = handle.all_tasks().into_iter().map(|info| info.name).collect();
+    /// assert_eq!(names, ["idle"]);
+    /// # drop(task);
+    /// ```
+    pub fn all_tasks(&self) -> Vec<TaskInfo> {
+        self.shared.all_tasks()
     }
 
     /// The number of unfinished tasks on the loop.

@@ -64,7 +64,7 @@ pub use error::{Closed, ExceptionContext, ExceptionKind, Source, TaskError};
 pub use event_loop::{Builder, EventLoop, Handle, ShutdownTimeout};
 pub use promise::{InvalidState, Promise, PromiseError};
 pub use structured::{gather, gather_settled, shield, Gather, GatherSettled, Shield};
-pub use task::Task;
+pub use task::{Task, TaskInfo, TaskState};
 pub use yield_now::{yield_now, YieldNow};
 
 /// The README's example runs as a doctest, so it cannot go stale.
@@ -181,6 +181,22 @@ where
          threads directly",
     );
     blocking::spawn_blocking(&handle, pool, f)
+}
+
+/// The task the caller runs in, asyncio's `current_task()`: a snapshot of
+/// its id, name and state; `None` outside a task (in `block_on`'s own
+/// future, a callback, or a foreign thread).
+///
+/// # Examples
+///
+/// ```
+/// let event_loop = loopwork::EventLoop::new();
+/// let task = event_loop.handle().spawn_named("me", async { loopwork::current_task().unwrap().name });
+/// assert_eq!(event_loop.block_on(task.unwrap()).unwrap(), "me");
+/// assert!(loopwork::current_task().is_none());
+/// ```
+pub fn current_task() -> Option<TaskInfo> {
+    context::current_task_info()
 }
 
 /// The loop the calling thread is running (inside a task or `block_on`),

@@ -34,6 +34,7 @@ use registry::Registry;
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
+use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -148,7 +149,8 @@ impl Shared {
     {
         // Relaxed is enough: ids only need to be unique.
         let id = TaskId(self.next_task_id.fetch_add(1, Ordering::Relaxed));
-        let (registered, task, notified) = task::new_task(future, self.clone(), id, name);
+        let spawned_at = self.monitor.coarse_now();
+        let (registered, task, notified) = task::new_task(future, self.clone(), id, name, spawned_at);
         if let Err(registered) = self.registry.insert(registered) {
             // The registry is closed: the task never runs.
             registered.shutdown();
@@ -241,6 +243,11 @@ impl Shared {
 
     pub(crate) fn callback_panicked(&self, payload: Box<dyn Any + Send>) {
         self.report(ExceptionContext::unhandled_panic(Source::Callback, payload));
+    }
+
+    /// A snapshot of every unfinished task.
+    pub(crate) fn all_tasks(&self) -> Vec<crate::task::TaskInfo> {
+        self.registry.all_tasks()
     }
 
     /// The name of an unfinished task, for reports.
@@ -478,7 +485,11 @@ impl Shared {
     /// Runs a task with its poll published to the slow-poll monitor.
     pub(crate) fn run_watched(&self, slot: &monitor::PollSlot, task: Notified) {
         slot.begin(Some(task.id()));
-        task.run();
+        let header = NonNull::from(task.header());
+        // SAFETY: the queue entry's reference, which `run` consumes, keeps
+        // the header alive until `run` returns, and `with_current_task`
+        // unpublishes it before that.
+        context::with_current_task(unsafe { header.as_ref() }, || task.run());
         slot.end();
     }
 

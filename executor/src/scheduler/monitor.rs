@@ -53,6 +53,9 @@ impl PollSlot {
 pub(crate) struct Monitor {
     pub(crate) slots: Box<[CachePadded<PollSlot>]>,
     threshold: Duration,
+    /// Nanoseconds since `task::EPOCH`, refreshed at every sample: the
+    /// spawn time of new tasks, read with one load instead of a clock call.
+    coarse_now: AtomicU64,
     closed: Mutex<bool>,
     wake: Condvar,
 }
@@ -72,6 +75,7 @@ impl Monitor {
         Monitor {
             slots: (0..threads.max(1)).map(|_| CachePadded::new(PollSlot::default())).collect(),
             threshold,
+            coarse_now: AtomicU64::new(crate::task::since_epoch(Instant::now())),
             closed: Mutex::new(false),
             wake: Condvar::new(),
         }
@@ -81,6 +85,13 @@ impl Monitor {
     pub(crate) fn start(shared: &Arc<Shared>) -> std::io::Result<std::thread::JoinHandle<()>> {
         let shared = shared.clone();
         std::thread::Builder::new().name("loopwork-monitor".to_owned()).spawn(move || shared.monitor.run(&shared))
+    }
+
+    /// The time now, within one sampling interval (a quarter of the
+    /// slow-poll threshold), as nanoseconds since `task::EPOCH`.
+    pub(crate) fn coarse_now(&self) -> u64 {
+        // Relaxed: see the store in `run`.
+        self.coarse_now.load(Ordering::Relaxed)
     }
 
     /// Stops the monitor thread.
@@ -99,6 +110,8 @@ impl Monitor {
         while !*closed {
             self.wake.wait_for(&mut closed, interval);
             let now = Instant::now();
+            // Relaxed: a timestamp for statistics; no data hangs on it.
+            self.coarse_now.store(crate::task::since_epoch(now), Ordering::Relaxed);
             for (slot, seen) in self.slots.iter().zip(seen.iter_mut()) {
                 // Relaxed: see `PollSlot::begin`.
                 let polls = slot.polls.load(Ordering::Relaxed);

@@ -77,6 +77,15 @@ impl Registry {
         shard.tasks.iter().find(|(_, task)| task.header().id.0 == id).map(|(_, task)| task.header().name())
     }
 
+    /// A snapshot of every registered task, one shard lock at a time.
+    pub(crate) fn all_tasks(&self) -> Vec<crate::task::TaskInfo> {
+        let mut all = Vec::with_capacity(self.len());
+        for shard in self.shards.iter() {
+            all.extend(shard.lock().tasks.iter().map(|(_, task)| task.header().info()));
+        }
+        all
+    }
+
     /// The number of unfinished tasks.
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|shard| shard.lock().tasks.len()).sum()

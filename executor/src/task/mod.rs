@@ -28,6 +28,77 @@ use std::ptr::NonNull;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct TaskId(pub(crate) u64);
 
+/// The reference point of `Header::spawned_at`.
+static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// `at` as nanoseconds since `EPOCH`.
+pub(crate) fn since_epoch(at: std::time::Instant) -> u64 {
+    let epoch = *EPOCH.get_or_init(|| at);
+    at.saturating_duration_since(epoch).as_nanos() as u64
+}
+
+fn from_epoch(nanos: u64) -> std::time::Instant {
+    let epoch = *EPOCH.get_or_init(std::time::Instant::now);
+    epoch + std::time::Duration::from_nanos(nanos)
+}
+
+/// A snapshot of one unfinished task, for `Handle::all_tasks` and
+/// `current_task`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskInfo {
+    /// The task's id, unique within its loop.
+    pub id: u64,
+    /// Its name (`Task-N` unless it was spawned with one).
+    pub name: String,
+    /// What it is doing at the moment of the snapshot.
+    pub state: TaskState,
+    /// When it was spawned.
+    pub spawned_at: std::time::Instant,
+    /// How many times it has been polled.
+    pub polls: u32,
+}
+
+/// What an unfinished task is doing, in a [`TaskInfo`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    /// Waiting in a run queue for a worker.
+    Scheduled,
+    /// Being polled by a worker right now.
+    Running,
+    /// Waiting for its waker (suspended at an `.await`).
+    Waiting,
+    /// Cancellation was requested; its future is about to be dropped.
+    Cancelling,
+    /// Finished (seen only in a snapshot that raced with completion).
+    Done,
+}
+
+impl Header {
+    /// A snapshot of this task.
+    pub(crate) fn info(&self) -> TaskInfo {
+        let state = self.state.load();
+        let task_state = if state.is_complete() {
+            TaskState::Done
+        } else if state.is_cancel_requested() {
+            TaskState::Cancelling
+        } else if state.is_running() {
+            TaskState::Running
+        } else if state.is_notified() {
+            TaskState::Scheduled
+        } else {
+            TaskState::Waiting
+        };
+        TaskInfo {
+            id: self.id.0,
+            name: self.name(),
+            state: task_state,
+            spawned_at: from_epoch(self.spawned_at),
+            // Relaxed: a statistic; see the field.
+            polls: self.polls.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+}
+
 /// What a task needs from the loop that runs it.
 pub(crate) trait Schedule: Send + Sync + Sized + 'static {
     /// Pushes a woken task to a run queue (or drops it if the loop is closed).
@@ -99,6 +170,10 @@ impl Notified {
         self.0.header().id.0
     }
 
+    pub(crate) fn header(&self) -> &Header {
+        self.0.header()
+    }
+
     /// Polls the task (or drops its future if it was cancelled).
     pub(crate) fn run(self) {
         let ptr = self.0.ptr;
@@ -115,12 +190,13 @@ pub(crate) fn new_task<F, S>(
     scheduler: S,
     id: TaskId,
     name: Option<Box<str>>,
+    spawned_at: u64,
 ) -> (TaskRef, Task<F::Output>, Notified)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let ptr = raw::allocate(future, scheduler, id, name);
+    let ptr = raw::allocate(future, scheduler, id, name, spawned_at);
     (TaskRef::from_raw(ptr), Task::from_raw(ptr), Notified(TaskRef::from_raw(ptr)))
 }

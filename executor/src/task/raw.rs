@@ -29,6 +29,13 @@ pub(crate) struct Header {
     /// The task's slot in the registry shard; written and read only under
     /// that shard's lock, so `Relaxed` is enough.
     pub(crate) registry_key: AtomicUsize,
+    /// When it was spawned, as nanoseconds since `task::EPOCH` (8 bytes
+    /// instead of an `Instant`'s 16), read from the loop's coarse clock.
+    pub(crate) spawned_at: u64,
+    /// How many times it has been polled. Only the thread holding RUNNING
+    /// writes it, so a load and a store (no read-modify-write) count it;
+    /// `Relaxed` is enough for a statistic read by `all_tasks`.
+    pub(crate) polls: std::sync::atomic::AtomicU32,
 }
 
 /// The functions that need the task's concrete types.
@@ -113,7 +120,13 @@ struct Cell<F: Future, S> {
 
 /// Allocates the cell and returns a pointer holding the initial references
 /// (see `state::INITIAL`).
-pub(crate) fn allocate<F, S>(future: F, scheduler: S, id: TaskId, name: Option<Box<str>>) -> NonNull<Header>
+pub(crate) fn allocate<F, S>(
+    future: F,
+    scheduler: S,
+    id: TaskId,
+    name: Option<Box<str>>,
+    spawned_at: u64,
+) -> NonNull<Header>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -126,6 +139,8 @@ where
             id,
             name,
             registry_key: AtomicUsize::new(usize::MAX),
+            spawned_at,
+            polls: std::sync::atomic::AtomicU32::new(0),
         },
         scheduler,
         stage: UnsafeCell::new(Stage::Running(future)),
@@ -179,6 +194,8 @@ where
         TransitionToRunning::Skip => return drop(entry),
     }
 
+    let polls = &cell.header.polls;
+    polls.store(polls.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
     let waker = super::waker::waker_ref(ptr);
     let mut cx = Context::from_waker(&waker);
     let polled = catch_unwind(AssertUnwindSafe(|| {

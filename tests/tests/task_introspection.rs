@@ -1,0 +1,71 @@
+//! `all_tasks`, `current_task`, and task statistics.
+
+use loopwork::{EventLoop, TaskState};
+use std::collections::HashSet;
+use std::time::Instant;
+
+#[test]
+fn all_tasks_lists_ten_thousand_live_tasks_once_each() {
+    let event_loop = EventLoop::builder().workers(2).build().unwrap();
+    let handle = event_loop.handle();
+    let before = Instant::now();
+    let tasks: Vec<_> =
+        (0..10_000).map(|i| handle.spawn_named(format!("t{i}"), std::future::pending::<()>()).unwrap()).collect();
+    // Let them all be polled once and park.
+    while handle.all_tasks().iter().any(|info| info.polls == 0) {
+        std::thread::yield_now();
+    }
+    let infos = handle.all_tasks();
+    assert_eq!(infos.len(), 10_000);
+    let ids: HashSet<_> = infos.iter().map(|info| info.id).collect();
+    assert_eq!(ids.len(), 10_000);
+    let expected: HashSet<_> = tasks.iter().map(|t| t.id()).collect();
+    assert_eq!(ids, expected);
+    for info in &infos {
+        assert_eq!(info.state, TaskState::Waiting);
+        assert_eq!(info.polls, 1);
+        assert_eq!(info.name, format!("t{}", info.id - tasks[0].id()));
+        // The spawn time comes from a coarse clock: within a sampling
+        // interval (25 ms at the default threshold) of the truth.
+        assert!(info.spawned_at + std::time::Duration::from_millis(100) >= before);
+    }
+    for task in &tasks {
+        task.cancel();
+    }
+    drop(tasks);
+    event_loop.close();
+}
+
+#[test]
+fn current_task_names_the_running_task_and_is_none_elsewhere() {
+    for workers in [0, 2] {
+        let event_loop = EventLoop::builder().workers(workers).build().unwrap();
+        let handle = event_loop.handle();
+        let (outside, inside) = event_loop.block_on(async move {
+            let outside = loopwork::current_task();
+            let task = handle
+                .spawn_named("worker-task", async {
+                    loopwork::yield_now().await;
+                    let info = loopwork::current_task().unwrap();
+                    (info.name, info.state, info.polls)
+                })
+                .unwrap();
+            (outside, task.await.unwrap())
+        });
+        assert!(outside.is_none(), "block_on's own future is not a task");
+        assert_eq!(inside, ("worker-task".to_owned(), TaskState::Running, 2));
+    }
+}
+
+#[test]
+fn finished_tasks_leave_all_tasks() {
+    let event_loop = EventLoop::builder().workers(2).build().unwrap();
+    let handle = event_loop.handle();
+    let tasks: Vec<_> = (0..100).map(|i| handle.spawn(async move { i }).unwrap()).collect();
+    event_loop.block_on(async {
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    assert!(handle.all_tasks().is_empty());
+}
