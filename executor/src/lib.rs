@@ -63,7 +63,9 @@ pub use concurrent::{ConcurrentFuture, Timeout};
 pub use error::{Closed, ExceptionContext, ExceptionKind, Source, TaskError};
 pub use event_loop::{Builder, EventLoop, Handle, ShutdownTimeout};
 pub use promise::{InvalidState, Promise, PromiseError};
-pub use structured::{gather, gather_settled, shield, Gather, GatherSettled, Shield};
+pub use structured::{
+    gather, gather_settled, shield, ChildError, Gather, GatherSettled, GroupClosed, GroupError, Shield, TaskGroup,
+};
 pub use task::{Task, TaskInfo, TaskState};
 pub use yield_now::{yield_now, YieldNow};
 

@@ -149,6 +149,12 @@ impl<T> Task<T> {
         output.ok_or(InvalidState)
     }
 
+    /// A handle that can cancel the task but not read its result.
+    pub(crate) fn abort_handle(&self) -> super::AbortHandle {
+        self.header().state.ref_inc();
+        super::AbortHandle(super::TaskRef::from_raw(self.ptr))
+    }
+
     /// The task's id, unique within its loop.
     ///
     /// # Examples

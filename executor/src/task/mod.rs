@@ -129,7 +129,7 @@ unsafe impl Sync for TaskRef {}
 
 impl TaskRef {
     /// Takes ownership of one reference the caller holds.
-    fn from_raw(ptr: NonNull<Header>) -> TaskRef {
+    pub(super) fn from_raw(ptr: NonNull<Header>) -> TaskRef {
         TaskRef { ptr }
     }
 
@@ -158,6 +158,17 @@ impl Drop for TaskRef {
 impl std::fmt::Debug for TaskRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TaskRef").field("id", &self.header().id).field("state", &self.header().state).finish()
+    }
+}
+
+/// Cancels a task without owning its result: a counted reference that
+/// keeps the header alive for `cancel`.
+#[derive(Debug)]
+pub(crate) struct AbortHandle(TaskRef);
+
+impl AbortHandle {
+    pub(crate) fn cancel(&self) -> bool {
+        self.0.header().cancel()
     }
 }
 
