@@ -5,7 +5,7 @@
 //! (`workers(0)`) the calling thread is the loop: it runs every task, in FIFO
 //! order, and polls the given future in its turn.
 
-use crate::context::{self, Context};
+use crate::current::{self, Context};
 use crate::scheduler::{Parker, Shared};
 use std::future::Future;
 use std::pin::pin;
@@ -59,11 +59,11 @@ pub(crate) enum Until {
 /// Drives `future` on the calling thread; `None` if `until` is `Stopped` and
 /// the loop was stopped first.
 pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until) -> Option<F::Output> {
-    if context::is_inside_loop() {
+    if current::is_inside_loop() {
         panic!("{}", BLOCK_ON_INSIDE_LOOP);
     }
     let cx = Context { shared: shared.clone(), worker: None };
-    let _enter = context::enter(&cx);
+    let _enter = current::enter(&cx);
     let _running = shared.enter_running();
     let main = Arc::new(MainWaker {
         parker: Arc::new(Parker::new()),

@@ -1,7 +1,7 @@
 //! `run_coroutine_threadsafe`: submit a future from a thread the loop does
 //! not own and wait for its result there, or await it from anywhere.
 
-use crate::context;
+use crate::current;
 use crate::error::TaskError;
 use crate::task::Task;
 use std::fmt;
@@ -126,7 +126,7 @@ impl<T> ConcurrentFuture<T> {
     }
 
     fn wait_until(&mut self, deadline: Option<Instant>) -> Result<Result<T, TaskError>, Timeout> {
-        if context::is_inside_loop() {
+        if current::is_inside_loop() {
             panic!("{}", BLOCKING_ON_LOOP_THREAD);
         }
         let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));

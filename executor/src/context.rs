@@ -1,88 +1,248 @@
-//! The thread-local "where am I": which loop this thread is running, and, on
-//! a worker thread, that worker's own queue.
+//! Context variables, Python's `contextvars`: values that follow the flow
+//! of work instead of the thread.
 //!
-//! A `WorkerCore` exists only on its worker's thread (it is reached only
-//! through this thread-local), which is what lets the local deque and the
-//! LIFO slot be plain, unsynchronized fields.
+//! A task gets a **copy** of its spawner's context when it is spawned, and a
+//! callback gets a copy of its scheduler's context when it is scheduled
+//! (`call_soon`, `call_later`, ...). Setting a variable inside a task changes
+//! only that task's copy (and what the tasks it spawns afterwards inherit).
+//! `run_in_executor` does not carry the context to the pool thread;
+//! [`to_thread`](crate::to_thread) does.
+//!
+//! ```
+//! use loopwork::context::ContextVar;
+//!
+//! static REQUEST_ID: ContextVar<u64> = ContextVar::new("request_id");
+//!
+//! loopwork::run(async {
+//!     REQUEST_ID.set(7);
+//!     let child = loopwork::spawn(async {
+//!         let seen = REQUEST_ID.get();
+//!         REQUEST_ID.set(8); // the child's copy only
+//!         seen
+//!     });
+//!     assert_eq!(child.await.unwrap(), Some(7));
+//!     assert_eq!(REQUEST_ID.get(), Some(7));
+//! });
+//! ```
 
-use crate::scheduler::{Shared, WorkerCore};
-use crate::task::Header;
-use std::cell::Cell;
-use std::ptr;
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 
-/// What a thread inside a loop knows about it.
-pub(crate) struct Context {
-    pub(crate) shared: Arc<Shared>,
-    /// `Some` on a worker thread; `None` on a thread inside `block_on` /
-    /// `run_forever`.
-    pub(crate) worker: Option<WorkerCore>,
-}
+/// The values of every variable set in one context. Immutable once shared:
+/// setting a variable copies the map (contexts are small and sets are
+/// rare next to reads and spawns, which only clone the `Arc`).
+type Values = HashMap<usize, Arc<dyn Any + Send + Sync>>;
+
+/// A snapshot of a context, carried by a task or callback.
+#[derive(Clone, Default)]
+pub(crate) struct Snapshot(Option<Arc<Values>>);
 
 thread_local! {
-    static CURRENT: Cell<*const Context> = const { Cell::new(ptr::null()) };
-    /// The task this thread is polling, for `current_task`.
-    static CURRENT_TASK: Cell<*const Header> = const { Cell::new(ptr::null()) };
+    /// The context of whatever runs on this thread right now.
+    static CURRENT: RefCell<Snapshot> = RefCell::new(Snapshot::default());
 }
 
-/// Runs `poll` with `task` published as the thread's current task.
-pub(crate) fn with_current_task<R>(task: &Header, poll: impl FnOnce() -> R) -> R {
-    struct Reset(*const Header);
-    impl Drop for Reset {
+/// The calling thread's context, to hand to a task or callback.
+pub(crate) fn capture() -> Snapshot {
+    CURRENT.with(|current| current.borrow().clone())
+}
+
+/// Runs `f` inside `snapshot`, then restores the thread's own context.
+/// Returns what `f` left in the context, for a task to keep.
+pub(crate) fn enter<R>(snapshot: Snapshot, f: impl FnOnce() -> R) -> (R, Snapshot) {
+    struct Restore(Option<Snapshot>);
+    impl Drop for Restore {
         fn drop(&mut self) {
-            let _ = CURRENT_TASK.try_with(|current| current.set(self.0));
+            if let Some(previous) = self.0.take() {
+                let _ = CURRENT.try_with(|current| *current.borrow_mut() = previous);
+            }
         }
     }
-    let previous = CURRENT_TASK.with(|current| current.replace(task));
-    let _reset = Reset(previous);
-    poll()
+    let previous = CURRENT.with(|current| std::mem::replace(&mut *current.borrow_mut(), snapshot));
+    let mut restore = Restore(Some(previous));
+    let output = f();
+    let previous = restore.0.take().expect("restored once");
+    let left = CURRENT.with(|current| std::mem::replace(&mut *current.borrow_mut(), previous));
+    (output, left)
 }
 
-/// A snapshot of the task the calling thread is polling.
-pub(crate) fn current_task_info() -> Option<crate::task::TaskInfo> {
-    let current = CURRENT_TASK.try_with(Cell::get).unwrap_or(ptr::null());
-    // SAFETY: a non-null pointer was set by `with_current_task` for the
-    // duration of that task's poll, during which the poller holds a
-    // reference; this call runs inside that poll on the same thread.
-    unsafe { current.as_ref() }.map(Header::info)
+/// A future that runs inside its own context, the one captured when it
+/// was spawned.
+pub(crate) struct WithContext<F> {
+    snapshot: Snapshot,
+    future: F,
 }
 
-/// Runs `f` with the current thread's loop context, if it has one.
-pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
-    // During thread-local destruction the context is gone: behave as a
-    // foreign thread.
-    let current = CURRENT.try_with(Cell::get).unwrap_or(ptr::null());
-    // SAFETY: a non-null pointer was set by `enter` from a `&Context` that
-    // outlives the `EnterGuard`, which resets it before the context goes away.
-    f(unsafe { current.as_ref() })
+impl<F> WithContext<F> {
+    pub(crate) fn new(snapshot: Snapshot, future: F) -> WithContext<F> {
+        WithContext { snapshot, future }
+    }
 }
 
-/// True if the calling thread is inside any loopwork loop.
-pub(crate) fn is_inside_loop() -> bool {
-    with_current(|cx| cx.is_some())
+impl<F: Future> Future for WithContext<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        // SAFETY: `future` is structurally pinned (never moved out of the
+        // pinned `WithContext`); `snapshot` is not pinned and only replaced.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        let (output, left) = enter(std::mem::take(&mut this.snapshot), || future.poll(cx));
+        this.snapshot = left;
+        output
+    }
 }
 
-/// Makes `cx` the current thread's context until the guard drops.
+/// A context variable, Python's `contextvars.ContextVar`. Declare it as a
+/// `static`; its value lives in the current context, not in the variable.
 ///
-/// # Panics
+/// # Examples
 ///
-/// If the thread is already inside a loop (callers check first and give a
-/// message that says what to do instead).
-pub(crate) fn enter(cx: &Context) -> EnterGuard<'_> {
-    CURRENT.with(|current| {
-        assert!(current.get().is_null(), "a thread can be inside only one loopwork loop at a time");
-        current.set(cx);
-    });
-    EnterGuard { _cx: cx }
+/// See [the module](self).
+pub struct ContextVar<T> {
+    name: &'static str,
+    default: Option<fn() -> T>,
 }
 
-/// Resets the thread's context when dropped.
-pub(crate) struct EnterGuard<'a> {
-    _cx: &'a Context,
+/// What [`ContextVar::set`] replaced, to put back with
+/// [`ContextVar::reset`].
+pub struct Token<T> {
+    previous: Option<T>,
 }
 
-impl Drop for EnterGuard<'_> {
-    fn drop(&mut self) {
-        let _ = CURRENT.try_with(|current| current.set(ptr::null()));
+impl<T: Clone + Send + Sync + 'static> ContextVar<T> {
+    /// A variable with no default: `get` is `None` until it is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static USER: loopwork::context::ContextVar<String> = loopwork::context::ContextVar::new("user");
+    /// assert_eq!(USER.get(), None);
+    /// ```
+    pub const fn new(name: &'static str) -> ContextVar<T> {
+        ContextVar { name, default: None }
+    }
+
+    /// A variable whose `get` falls back to `default()` when it is not set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static DEPTH: loopwork::context::ContextVar<u32> = loopwork::context::ContextVar::with_default("depth", || 0);
+    /// assert_eq!(DEPTH.get(), Some(0));
+    /// ```
+    pub const fn with_default(name: &'static str, default: fn() -> T) -> ContextVar<T> {
+        ContextVar { name, default: Some(default) }
+    }
+
+    /// The variable's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static V: loopwork::context::ContextVar<u8> = loopwork::context::ContextVar::new("v");
+    /// assert_eq!(V.name(), "v");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// A variable is identified by its address, which a `static` keeps.
+    fn key(&'static self) -> usize {
+        self as *const ContextVar<T> as usize
+    }
+
+    /// The value in the current context, or the default.
+    ///
+    /// # Examples
+    ///
+    /// See [the module](self).
+    pub fn get(&'static self) -> Option<T> {
+        let found = CURRENT.with(|current| {
+            let current = current.borrow();
+            current.0.as_ref().and_then(|values| values.get(&self.key())).cloned()
+        });
+        match found {
+            Some(value) => value.downcast_ref::<T>().cloned(),
+            None => self.default.map(|default| default()),
+        }
+    }
+
+    /// Sets the value in the current context (the running task's copy, or
+    /// the thread's own outside any task). Returns a token to undo it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static V: loopwork::context::ContextVar<u8> = loopwork::context::ContextVar::new("v");
+    /// let token = V.set(1);
+    /// assert_eq!(V.get(), Some(1));
+    /// V.reset(token);
+    /// assert_eq!(V.get(), None);
+    /// ```
+    pub fn set(&'static self, value: T) -> Token<T> {
+        let previous = self.replace(Some(value));
+        Token { previous }
+    }
+
+    /// Puts back the value a [`set`](Self::set) replaced.
+    ///
+    /// # Examples
+    ///
+    /// See [`set`](Self::set).
+    pub fn reset(&'static self, token: Token<T>) {
+        self.replace(token.previous);
+    }
+
+    fn replace(&'static self, value: Option<T>) -> Option<T> {
+        CURRENT.with(|current| {
+            let mut current = current.borrow_mut();
+            let mut values: Values = current.0.as_deref().cloned().unwrap_or_default();
+            let previous = match value {
+                Some(value) => values.insert(self.key(), Arc::new(value)),
+                None => values.remove(&self.key()),
+            };
+            current.0 = (!values.is_empty()).then(|| Arc::new(values));
+            previous.and_then(|previous| previous.downcast_ref::<T>().cloned())
+        })
+    }
+
+    /// Runs `future` with the variable set to `value`, restoring the
+    /// previous value afterwards (the scoped form of `set`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static V: loopwork::context::ContextVar<&str> = loopwork::context::ContextVar::new("v");
+    /// loopwork::run(async {
+    ///     let inside = V.scope("scoped", async { V.get() }).await;
+    ///     assert_eq!(inside, Some("scoped"));
+    ///     assert_eq!(V.get(), None);
+    /// });
+    /// ```
+    pub async fn scope<F: Future>(&'static self, value: T, future: F) -> F::Output {
+        let token = self.set(value);
+        let output = future.await;
+        self.reset(token);
+        output
+    }
+}
+
+impl<T> fmt::Debug for ContextVar<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ContextVar").field("name", &self.name).finish()
+    }
+}
+
+impl<T> fmt::Debug for Token<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token").field("had_value", &self.previous.is_some()).finish()
     }
 }

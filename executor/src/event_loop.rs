@@ -4,7 +4,7 @@ use crate::block_on::{self, Until};
 use crate::blocking::DEFAULT_MAX_BLOCKING_THREADS;
 use crate::callback::{new_callback, CallbackHandle};
 use crate::concurrent::ConcurrentFuture;
-use crate::context;
+use crate::current;
 use crate::error::{Closed, ExceptionContext};
 use crate::promise::Promise;
 use crate::scheduler::{run_worker, Monitor, PanicHook, Shared, DEFAULT_SLOW_POLL_THRESHOLD};
@@ -536,7 +536,7 @@ impl EventLoop {
     }
 
     fn shutdown_until(&self, deadline: Option<Instant>) -> Result<(), ShutdownTimeout> {
-        let on_own_worker = context::with_current(|cx| {
+        let on_own_worker = current::with_current(|cx| {
             cx.is_some_and(|cx| Arc::ptr_eq(&cx.shared, &self.shared) && cx.worker.is_some())
         });
         assert!(
@@ -575,7 +575,7 @@ impl Default for EventLoop {
 
 impl Drop for EventLoop {
     fn drop(&mut self) {
-        if context::with_current(|cx| cx.is_some_and(|cx| Arc::ptr_eq(&cx.shared, &self.shared))) {
+        if current::with_current(|cx| cx.is_some_and(|cx| Arc::ptr_eq(&cx.shared, &self.shared))) {
             // Dropped on one of its own threads (moved into one of its tasks):
             // it cannot wait for itself. Close it and let the workers leave
             // on their own.
@@ -730,7 +730,9 @@ impl Handle {
     /// assert_eq!(*log.lock().unwrap(), [0, 1, 2]);
     /// ```
     pub fn call_soon(&self, callback: impl FnOnce() + Send + 'static) -> Result<CallbackHandle, Closed> {
-        let (queued, handle) = new_callback(callback);
+        // The callback runs in a copy of the scheduler's context.
+        let snapshot = crate::context::capture();
+        let (queued, handle) = new_callback(move || crate::context::enter(snapshot, callback).0);
         self.shared.push_callback(queued)?;
         Ok(handle)
     }

@@ -47,7 +47,8 @@ mod block_on;
 mod blocking;
 mod callback;
 mod concurrent;
-mod context;
+pub mod context;
+mod current;
 mod error;
 mod event_loop;
 mod loom;
@@ -153,6 +154,36 @@ where
     }
 }
 
+/// Like [`run_in_executor`], but `f` runs in a copy of the caller's
+/// context (its [context variables](context)), asyncio's `to_thread`.
+///
+/// # Panics
+///
+/// If called outside a loopwork loop.
+///
+/// # Examples
+///
+/// ```
+/// use loopwork::context::ContextVar;
+///
+/// static USER: ContextVar<&str> = ContextVar::new("user");
+/// loopwork::run(async {
+///     USER.set("ada");
+///     let seen = loopwork::to_thread(|| USER.get()).await.unwrap();
+///     assert_eq!(seen, Some("ada"));
+///     let not_copied = loopwork::run_in_executor(|| USER.get()).await.unwrap();
+///     assert_eq!(not_copied, None);
+/// });
+/// ```
+pub fn to_thread<F, T>(f: F) -> Task<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let snapshot = context::capture();
+    run_in_executor(move || context::enter(snapshot, f).0)
+}
+
 /// Like [`run_in_executor`], on a pool of your own: asyncio's
 /// `loop.run_in_executor(executor, f)`. One pool can serve several loops.
 ///
@@ -198,7 +229,7 @@ where
 /// assert!(loopwork::current_task().is_none());
 /// ```
 pub fn current_task() -> Option<TaskInfo> {
-    context::current_task_info()
+    current::current_task_info()
 }
 
 /// The loop the calling thread is running (inside a task or `block_on`),
@@ -213,7 +244,7 @@ pub fn current_task() -> Option<TaskInfo> {
 /// });
 /// ```
 pub fn get_running_loop() -> Option<Handle> {
-    context::with_current(|cx| cx.map(|cx| Handle::from_shared(cx.shared.clone())))
+    current::with_current(|cx| cx.map(|cx| Handle::from_shared(cx.shared.clone())))
 }
 
 /// Runs `future` on a new loop and returns its output, asyncio's
@@ -233,7 +264,7 @@ pub fn get_running_loop() -> Option<Handle> {
 /// assert_eq!(answer, 42);
 /// ```
 pub fn run<F: Future>(future: F) -> F::Output {
-    if context::is_inside_loop() {
+    if current::is_inside_loop() {
         panic!("{}", block_on::BLOCK_ON_INSIDE_LOOP);
     }
     let event_loop = EventLoop::new();

@@ -24,7 +24,8 @@ pub(crate) use worker::{run_worker, WorkerCore};
 
 use crate::blocking::ThreadPool;
 use crate::callback::{CallbackQueue, Runnable};
-use crate::context;
+use crate::context::WithContext;
+use crate::current;
 use crate::error::{Closed, ExceptionContext, Source};
 use crate::task::{self, DoneCallback, Header, Notified, Schedule, Task, TaskId, TaskRef};
 use crossbeam_deque::{Injector, Steal, Stealer};
@@ -150,6 +151,8 @@ impl Shared {
         // Relaxed is enough: ids only need to be unique.
         let id = TaskId(self.next_task_id.fetch_add(1, Ordering::Relaxed));
         let spawned_at = self.monitor.coarse_now();
+        // The task runs in a copy of its spawner's context (contextvars).
+        let future = WithContext::new(crate::context::capture(), future);
         let (registered, task, notified) = task::new_task(future, self.clone(), id, name, spawned_at);
         if let Err(registered) = self.registry.insert(registered) {
             // The registry is closed: the task never runs.
@@ -164,7 +167,7 @@ impl Shared {
     /// Routes a task to the right queue: the current worker's own deque when
     /// this thread is one of this loop's workers, else the injector.
     pub(crate) fn schedule_task(self: &Arc<Self>, task: Notified, origin: Origin) {
-        context::with_current(|cx| match cx {
+        current::with_current(|cx| match cx {
             Some(cx) if Arc::ptr_eq(&cx.shared, self) => match &cx.worker {
                 Some(core) => core.push(self, task, origin),
                 None => self.push_remote(task),
@@ -489,7 +492,7 @@ impl Shared {
         // SAFETY: the queue entry's reference, which `run` consumes, keeps
         // the header alive until `run` returns, and `with_current_task`
         // unpublishes it before that.
-        context::with_current_task(unsafe { header.as_ref() }, || task.run());
+        current::with_current_task(unsafe { header.as_ref() }, || task.run());
         slot.end();
     }
 

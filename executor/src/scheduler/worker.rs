@@ -2,7 +2,7 @@
 //! when empty, park when there is nothing anywhere.
 
 use super::{retry_steal, Origin, Shared};
-use crate::context::{self, Context};
+use crate::current::{self, Context};
 use crate::task::Notified;
 use crossbeam_deque::Worker;
 use std::cell::Cell;
@@ -45,7 +45,7 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize, local: Worker<Notifi
     let _exit = ExitGuard(&shared);
 
     let cx = Context { shared: shared.clone(), worker: Some(WorkerCore::new(index, local)) };
-    let _enter = context::enter(&cx);
+    let _enter = current::enter(&cx);
     let core = cx.worker.as_ref().expect("a worker context has a core");
     while !shared.is_closed() {
         if let Some(task) = core.next_task(&shared) {
