@@ -6,7 +6,7 @@
 //! order, and polls the given future in its turn.
 
 use crate::current::{self, Context};
-use crate::scheduler::{Parker, Shared};
+use crate::scheduler::{Chaos, Parker, Shared};
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -108,6 +108,7 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
     // queued before it was woken — and `stop()` takes effect when the
     // iteration it was called in ends.
     let mut popped = shared.strict_pushed() - shared.strict_queue_len();
+    let chaos = shared.chaos_seed.map(|seed| Chaos::new(seed, 0));
     loop {
         let ready_at_start = shared.strict_queue_len();
         let mut ran = 0;
@@ -119,7 +120,7 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
                 if let Poll::Ready(output) = future.as_mut().poll(&mut task_cx) {
                     return Some(output);
                 }
-            } else if ran < ready_at_start && shared.strict_run_one() {
+            } else if ran < ready_at_start && shared.strict_run_one(chaos.as_ref()) {
                 popped += 1;
                 ran += 1;
             } else if woken && shared.strict_queue_len() == 0 {

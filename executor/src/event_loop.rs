@@ -93,6 +93,7 @@ pub struct Builder {
     on_unhandled_panic: Option<PanicHook>,
     max_blocking_threads: usize,
     slow_poll_threshold: Duration,
+    chaos_seed: Option<u64>,
 }
 
 /// `shutdown` ran out of time: these workers were still inside a poll.
@@ -136,6 +137,7 @@ impl Builder {
             on_unhandled_panic: None,
             max_blocking_threads: DEFAULT_MAX_BLOCKING_THREADS,
             slow_poll_threshold: DEFAULT_SLOW_POLL_THRESHOLD,
+            chaos_seed: None,
         }
     }
 
@@ -305,6 +307,29 @@ impl Builder {
         self
     }
 
+    /// Chaos mode, for stress tests: scheduling decisions a correct program
+    /// must not depend on are randomized from `seed` — which worker is
+    /// robbed, whether a woken task runs next or waits its turn — and extra
+    /// yields and spurious wake-ups are injected. In strict mode
+    /// (`workers(0)`) a run is reproduced exactly by its seed; with workers
+    /// the OS still interleaves the threads. Off by default, where it costs
+    /// one branch per poll.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::builder().workers(0).chaos_seed(42).build().unwrap();
+    /// let sum = event_loop.block_on(async {
+    ///     let tasks: Vec<_> = (0..100).map(|i| loopwork::spawn(async move { i })).collect();
+    ///     loopwork::gather(tasks).await.unwrap().into_iter().sum::<u32>()
+    /// });
+    /// assert_eq!(sum, 4950);
+    /// ```
+    pub fn chaos_seed(mut self, seed: u64) -> Builder {
+        self.chaos_seed = Some(seed);
+        self
+    }
+
     /// Builds the loop and starts its worker threads.
     ///
     /// # Errors
@@ -327,6 +352,7 @@ impl Builder {
             self.on_unhandled_panic,
             self.max_blocking_threads,
             self.slow_poll_threshold,
+            self.chaos_seed,
         ));
         let event_loop = EventLoop {
             shared: shared.clone(),

@@ -9,6 +9,7 @@
 //!
 //! `README.md` beside this file states the protocol and why it is correct.
 
+mod chaos;
 mod idle;
 mod monitor;
 mod park;
@@ -18,6 +19,7 @@ mod worker;
 #[cfg(all(test, loom))]
 mod loom_test;
 
+pub(crate) use chaos::Chaos;
 pub(crate) use monitor::{Monitor, PollSlot, DEFAULT_SLOW_POLL_THRESHOLD};
 pub(crate) use park::Parker;
 pub(crate) use worker::{run_worker, WorkerCore};
@@ -62,6 +64,8 @@ pub(crate) struct Shared {
     stop_requested: AtomicBool,
     /// Wakers of the `run_forever` calls in progress.
     stop_wakers: Mutex<Vec<std::task::Waker>>,
+    /// `Builder::chaos_seed`: perturb scheduling decisions, reproducibly.
+    pub(crate) chaos_seed: Option<u64>,
     /// Slow-poll detection: what each worker is polling.
     pub(crate) monitor: Monitor,
     /// The loop's blocking pool, started on first use.
@@ -103,9 +107,11 @@ impl Shared {
         on_unhandled_panic: Option<PanicHook>,
         max_blocking_threads: usize,
         slow_poll_threshold: std::time::Duration,
+        chaos_seed: Option<u64>,
     ) -> Shared {
         let num_workers = stealers.len();
         Shared {
+            chaos_seed,
             monitor: Monitor::new(num_workers, slow_poll_threshold),
             injector: Injector::new(),
             parkers: (0..num_workers).map(|_| Parker::new()).collect(),
@@ -475,13 +481,29 @@ impl StrictDriver {
 impl Shared {
     /// Strict mode: runs the next task from the shared FIFO queue. Returns
     /// false if it was empty.
-    pub(crate) fn strict_run_one(&self) -> bool {
-        match self.pop_injector() {
-            Some(task) => {
-                self.run_watched(&self.monitor.slots[0], task);
-                true
+    pub(crate) fn strict_run_one(&self, chaos: Option<&Chaos>) -> bool {
+        let Some(task) = self.pop_injector() else { return false };
+        match chaos {
+            Some(chaos) if chaos.inject_yield() => {
+                // Chaos: this task waits another turn, behind the others.
+                self.injector.push(task);
+                self.strict.pushed.fetch_add(1, Ordering::Relaxed);
             }
-            None => false,
+            _ => self.run_watched_with_chaos(&self.monitor.slots[0], task, chaos),
+        }
+        true
+    }
+
+    /// `run_watched`, plus chaos mode's spurious wake-ups.
+    pub(crate) fn run_watched_with_chaos(&self, slot: &monitor::PollSlot, task: Notified, chaos: Option<&Chaos>) {
+        match chaos {
+            Some(chaos) if chaos.inject_spurious_wake() => {
+                let waker = task.waker();
+                self.run_watched(slot, task);
+                // A correct future tolerates being polled without cause.
+                waker.wake();
+            }
+            _ => self.run_watched(slot, task),
         }
     }
 

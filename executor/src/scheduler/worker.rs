@@ -1,7 +1,7 @@
 //! A worker thread: run local work, look at the injector now and then, steal
 //! when empty, park when there is nothing anywhere.
 
-use super::{retry_steal, Origin, Shared};
+use super::{retry_steal, Chaos, Origin, Shared};
 use crate::current::{self, Context};
 use crate::task::Notified;
 use crossbeam_deque::Worker;
@@ -30,6 +30,8 @@ pub(crate) struct WorkerCore {
     /// Counted in `Idle`'s searching number while true.
     searching: Cell<bool>,
     rng: Cell<u64>,
+    /// Chaos mode's generator; `None` (the default) costs one branch.
+    chaos: Option<Chaos>,
 }
 
 /// The body of worker thread `index`.
@@ -44,7 +46,8 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize, local: Worker<Notifi
     }
     let _exit = ExitGuard(&shared);
 
-    let cx = Context { shared: shared.clone(), worker: Some(WorkerCore::new(index, local)) };
+    let chaos = shared.chaos_seed.map(|seed| Chaos::new(seed, index as u64));
+    let cx = Context { shared: shared.clone(), worker: Some(WorkerCore::new(index, local, chaos)) };
     let _enter = current::enter(&cx);
     let core = cx.worker.as_ref().expect("a worker context has a core");
     while !shared.is_closed() {
@@ -60,7 +63,7 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize, local: Worker<Notifi
 }
 
 impl WorkerCore {
-    fn new(index: usize, local: Worker<Notified>) -> WorkerCore {
+    fn new(index: usize, local: Worker<Notified>, chaos: Option<Chaos>) -> WorkerCore {
         WorkerCore {
             index,
             local,
@@ -70,12 +73,14 @@ impl WorkerCore {
             searching: Cell::new(false),
             // Any odd, per-worker seed works for xorshift.
             rng: Cell::new((0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 17)) | 1),
+            chaos,
         }
     }
 
     /// Schedules a task from this worker's own thread.
     pub(crate) fn push(&self, shared: &Shared, task: Notified, origin: Origin) {
-        if origin == Origin::Wake {
+        let use_lifo_slot = origin == Origin::Wake && self.chaos.as_ref().is_none_or(Chaos::use_lifo_slot);
+        if use_lifo_slot {
             match self.lifo_slot.replace(Some(task)) {
                 // The slot cannot be stolen, so nothing new is stealable and
                 // nobody needs waking.
@@ -120,7 +125,14 @@ impl WorkerCore {
             // looking for it now. Wake exactly one more worker to look.
             shared.notify_parked();
         }
-        shared.run_watched(&shared.monitor.slots[self.index], task);
+        if let Some(chaos) = &self.chaos {
+            if chaos.inject_yield() {
+                // Chaos: this task waits its turn at the back instead.
+                self.local.push(task);
+                return;
+            }
+        }
+        shared.run_watched_with_chaos(&shared.monitor.slots[self.index], task, self.chaos.as_ref());
     }
 
     /// Steals half of a random victim's queue, or a share of the injector.
@@ -177,6 +189,9 @@ impl WorkerCore {
     }
 
     fn next_random(&self) -> u64 {
+        if let Some(chaos) = &self.chaos {
+            return chaos.next();
+        }
         // xorshift64: cheap and good enough to spread steal attempts.
         let mut x = self.rng.get();
         x ^= x << 13;

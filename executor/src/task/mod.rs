@@ -185,6 +185,11 @@ impl Notified {
         self.0.header()
     }
 
+    /// A waker of this task (one more reference).
+    pub(crate) fn waker(&self) -> std::task::Waker {
+        (*waker::waker_ref(self.0.ptr)).clone()
+    }
+
     /// Polls the task (or drops its future if it was cancelled).
     pub(crate) fn run(self) {
         let ptr = self.0.ptr;
