@@ -86,26 +86,27 @@ impl ThreadPool {
 
     /// Runs `job` on a pool thread.
     fn execute(&self, job: Job) -> Result<(), Closed> {
+        let sender = self.inner.sender.lock().clone().ok_or(Closed)?;
         {
-            let sender = self.inner.sender.lock();
-            let sender = sender.as_ref().ok_or(Closed)?;
-            sender.send(job).map_err(|_| Closed)?;
-        }
-        let mut state = self.inner.state.lock();
-        // A new thread only when none is idle: an idle one takes the job.
-        if state.idle == 0 && state.threads < self.inner.max_threads {
-            state.threads += 1;
-            let inner = self.inner.clone();
-            // Detached: `shutdown` waits for the thread count instead, which
-            // keeps no handle per thread ever started.
-            let spawned = std::thread::Builder::new().name(self.inner.name.clone()).spawn(move || pool_thread(&inner));
-            if spawned.is_err() {
-                // The job waits for an existing thread, or for the next
-                // submission to try again.
-                state.threads -= 1;
+            let mut state = self.inner.state.lock();
+            if state.idle > 0 {
+                // An idle thread will take it: reserve that thread, so the
+                // next job does not count on it too.
+                state.idle -= 1;
+            } else if state.threads < self.inner.max_threads {
+                state.threads += 1;
+                let inner = self.inner.clone();
+                // Detached: `shutdown` waits for the thread count instead,
+                // which keeps no handle per thread ever started.
+                let spawned =
+                    std::thread::Builder::new().name(self.inner.name.clone()).spawn(move || pool_thread(&inner));
+                if spawned.is_err() {
+                    // The job waits for a busy thread to finish.
+                    state.threads -= 1;
+                }
             }
         }
-        Ok(())
+        sender.send(job).map_err(|_| Closed)
     }
 
     /// Stops accepting jobs, lets the threads finish the jobs already
@@ -153,14 +154,25 @@ impl ThreadPool {
     }
 }
 
+/// A pool thread: runs jobs, and counts itself idle between them. `idle`
+/// counts the idle threads no submitter has reserved yet; a thread whose
+/// wait times out leaves only if one of those is left to give up.
 fn pool_thread(inner: &PoolInner) {
     loop {
-        inner.state.lock().idle += 1;
-        let next = inner.receiver.recv_timeout(IDLE_TIMEOUT);
-        inner.state.lock().idle -= 1;
-        match next {
-            Ok(job) => job(),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+        match inner.receiver.recv_timeout(IDLE_TIMEOUT) {
+            Ok(job) => {
+                job();
+                inner.state.lock().idle += 1;
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                let mut state = inner.state.lock();
+                if state.idle > 0 {
+                    state.idle -= 1;
+                    break;
+                }
+                // Every idle thread is reserved: a job is on its way.
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
         }
     }
     inner.state.lock().threads -= 1;
