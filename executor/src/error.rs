@@ -217,6 +217,10 @@ impl ExceptionContext {
     }
 
     /// The panic message, for a panic with a string payload.
+    ///
+    /// # Examples
+    ///
+    /// See `Builder::on_unhandled_panic`.
     pub fn panic_message(&self) -> Option<&str> {
         match &self.kind {
             ExceptionKind::UnhandledPanic(payload) => panic_message(payload.as_ref()),
@@ -225,6 +229,10 @@ impl ExceptionContext {
     }
 
     /// The name of the task it is about; `None` for a callback.
+    ///
+    /// # Examples
+    ///
+    /// See `Builder::on_unhandled_panic`.
     pub fn task_name(&self) -> Option<&str> {
         match &self.source {
             Source::Task { name, .. } => Some(name),
