@@ -88,6 +88,16 @@ use std::future::Future;
 /// Call it from inside a task or a `block_on` future. If the loop is closing,
 /// the future is dropped and the returned task is already cancelled.
 ///
+/// Tasks move between worker threads, so the future must be `Send` (the
+/// future given to [`EventLoop::block_on`] need not be):
+///
+/// ```compile_fail
+/// let shared = std::rc::Rc::new(1);
+/// loopwork::run(async move {
+///     loopwork::spawn(async move { *shared + 1 }); // Rc is not Send
+/// });
+/// ```
+///
 /// # Panics
 ///
 /// If called outside a loopwork loop: use [`Handle::spawn`] there.
