@@ -9,7 +9,7 @@ use crate::current::{self, Context};
 use crate::scheduler::{Chaos, Parker, Shared};
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 
@@ -20,12 +20,35 @@ pub(crate) const BLOCK_ON_INSIDE_LOOP: &str = "`block_on` was called on a thread
 /// The waker of the future `block_on` drives.
 struct MainWaker {
     parker: Arc<Parker>,
-    woken: AtomicBool,
-    /// Strict mode: how many tasks had been queued when the future was woken.
-    /// Its poll comes after exactly those, as its step would in asyncio's
-    /// ready queue.
-    wake_seq: AtomicU64,
+    /// `seq << 1 | WOKEN`, one word so that a wake is a single
+    /// read-modify-write. `seq` (strict mode) is how many tasks had been
+    /// queued when the future was woken: its poll comes after exactly those,
+    /// as its step would in asyncio's ready queue.
+    state: AtomicU64,
     shared: Arc<Shared>,
+}
+
+const WOKEN: u64 = 1;
+
+impl MainWaker {
+    /// Clears WOKEN; returns whether it was set.
+    fn take_wake(&self) -> bool {
+        // Acquire pairs with the AcqRel update in `wake_by_ref`: what the
+        // waker's caller wrote before waking is visible to the next poll.
+        self.state.fetch_and(!WOKEN, Ordering::Acquire) & WOKEN != 0
+    }
+
+    fn is_woken(&self) -> bool {
+        // Relaxed is enough for this check: `take_wake` synchronizes before
+        // the poll.
+        self.state.load(Ordering::Relaxed) & WOKEN != 0
+    }
+
+    /// How many tasks must have run before the woken future's turn.
+    fn wake_seq(&self) -> u64 {
+        // Relaxed: as in `is_woken`.
+        self.state.load(Ordering::Relaxed) >> 1
+    }
 }
 
 impl Wake for MainWaker {
@@ -34,14 +57,13 @@ impl Wake for MainWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        // Relaxed: a hint that only saves a store; the Release below is what
-        // the driver synchronizes with.
-        if !self.woken.load(Ordering::Relaxed) {
-            self.wake_seq.store(self.shared.strict_pushed(), Ordering::Relaxed);
-            // Release pairs with the Acquire swap in the driving loop: what
-            // the waker's caller wrote is visible to the next poll.
-            self.woken.store(true, Ordering::Release);
-        }
+        let seq = self.shared.strict_pushed();
+        // Always a read-modify-write, even when already woken: it reads the
+        // latest value (never a stale WOKEN the driver has just cleared) and
+        // releases this thread's writes to the driver's `take_wake`.
+        let _ = self.state.fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
+            Some(if state & WOKEN != 0 { state } else { (seq << 1) | WOKEN })
+        });
         self.parker.unpark();
     }
 }
@@ -67,8 +89,8 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
     let _running = shared.enter_running();
     let main = Arc::new(MainWaker {
         parker: Arc::new(Parker::new()),
-        woken: AtomicBool::new(true),
-        wake_seq: AtomicU64::new(0),
+        // Woken from the start: the first poll is due at once.
+        state: AtomicU64::new(WOKEN),
         shared: shared.clone(),
     });
     let waker = Waker::from(main.clone());
@@ -76,15 +98,21 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
     let mut future = pin!(future);
 
     if shared.num_workers() > 0 {
-        if until == Until::Stopped {
-            shared.add_stop_waker(waker.clone());
+        struct ForgetStopWaker<'a>(&'a Shared, &'a Waker);
+        impl Drop for ForgetStopWaker<'_> {
+            fn drop(&mut self) {
+                self.0.remove_stop_waker(self.1);
+            }
         }
+        let _forget = (until == Until::Stopped).then(|| {
+            shared.add_stop_waker(waker.clone());
+            ForgetStopWaker(shared, &waker)
+        });
         loop {
             if until == Until::Stopped && shared.take_stop_request() {
                 return None;
             }
-            // Acquire pairs with the Release store in `MainWaker::wake_by_ref`.
-            if main.woken.swap(false, Ordering::Acquire) {
+            if main.take_wake() {
                 if let Poll::Ready(output) = future.as_mut().poll(&mut task_cx) {
                     return Some(output);
                 }
@@ -107,16 +135,16 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
     // the future is polled in its turn among them — after exactly the tasks
     // queued before it was woken — and `stop()` takes effect when the
     // iteration it was called in ends.
-    let mut popped = shared.strict_pushed() - shared.strict_queue_len();
+    // Saturating: a foreign push may be in the queue's length a moment
+    // before it is in the count.
+    let mut popped = shared.strict_pushed().saturating_sub(shared.strict_queue_len());
     let chaos = shared.chaos_seed.map(|seed| Chaos::new(seed, 0));
     loop {
         let ready_at_start = shared.strict_queue_len();
         let mut ran = 0;
         loop {
-            // Acquire pairs with the Release store in `MainWaker::wake_by_ref`.
-            let woken = main.woken.load(Ordering::Acquire);
-            if woken && popped >= main.wake_seq.load(Ordering::Relaxed) {
-                main.woken.store(false, Ordering::Relaxed);
+            let woken = main.is_woken();
+            if woken && popped >= main.wake_seq() && main.take_wake() {
                 if let Poll::Ready(output) = future.as_mut().poll(&mut task_cx) {
                     return Some(output);
                 }
@@ -125,8 +153,10 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
                 ran += 1;
             } else if woken && shared.strict_queue_len() == 0 {
                 // Its turn came early: a wake from another thread raced with
-                // the count. The queue is empty, so nothing is overtaken.
-                main.wake_seq.store(0, Ordering::Relaxed);
+                // the count. The queue is empty, so nothing is overtaken:
+                // keep WOKEN, forget the sequence number. Relaxed: nothing is
+                // published by this; `take_wake` synchronizes.
+                main.state.fetch_and(WOKEN, Ordering::Relaxed);
             } else {
                 break;
             }
@@ -135,9 +165,8 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
             return None;
         }
         if ran == 0 {
-            shared.strict_park(&main.parker, || {
-                main.woken.load(Ordering::Acquire) || (until == Until::Stopped && shared.stop_requested())
-            });
+            shared
+                .strict_park(&main.parker, || main.is_woken() || (until == Until::Stopped && shared.stop_requested()));
         }
     }
 }

@@ -14,7 +14,7 @@ use crossbeam_deque::Injector;
 use parking_lot::Mutex;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
 const PENDING: u8 = 0;
@@ -43,8 +43,10 @@ impl<F: FnOnce() + Send> Runnable for Callback<F> {
         // AcqRel: exactly one of `run` and `cancel` moves the callback out
         // of PENDING.
         if self.state.compare_exchange(PENDING, RUNNING, Ordering::AcqRel, Ordering::Acquire).is_err() {
-            // Cancelled before its turn: dropping the closure is all that is left.
-            drop(self.f.lock().take());
+            // Cancelled before its turn: dropping the closure (outside the
+            // lock: its captures' `Drop` is user code) is all that is left.
+            let f = self.f.lock().take();
+            drop(f);
             return Ok(());
         }
         let f = self.f.lock().take();
@@ -53,7 +55,8 @@ impl<F: FnOnce() + Send> Runnable for Callback<F> {
                 f();
             }
         }));
-        // Release: `cancelled()` after this sees DONE, not a stale PENDING.
+        // Release pairs with the Acquire load in `is_cancelled`: a caller that
+        // sees DONE sees the callback's effects.
         self.state.store(DONE, Ordering::Release);
         result
     }
@@ -62,8 +65,10 @@ impl<F: FnOnce() + Send> Runnable for Callback<F> {
         // AcqRel: as in `run`.
         let won = self.state.compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Acquire).is_ok();
         if won {
-            // Free what the closure captured now rather than at its turn.
-            drop(self.f.lock().take());
+            // Free what the closure captured now rather than at its turn,
+            // outside the lock.
+            let f = self.f.lock().take();
+            drop(f);
         }
         won
     }
@@ -132,11 +137,16 @@ pub(crate) fn new_callback(f: impl FnOnce() + Send + 'static) -> (Arc<dyn Runnab
 }
 
 /// The workers' callback queue: FIFO, drained by one worker at a time.
+///
+/// While a worker drains, the queue does not count as work for the others
+/// (`has_work`): the drainer re-checks the queue after it lets go of
+/// `draining`, so a callback pushed meanwhile is never stranded, and idle
+/// workers do not spin on a lock they cannot take.
 #[derive(Default)]
 pub(crate) struct CallbackQueue {
     queue: Injector<Arc<dyn Runnable>>,
-    /// Held by the worker draining the queue; serializes the callbacks.
-    draining: Mutex<()>,
+    /// Set by the worker draining the queue; serializes the callbacks.
+    draining: AtomicBool,
 }
 
 /// How many callbacks one worker runs before it goes back to its tasks: a
@@ -152,17 +162,39 @@ impl CallbackQueue {
         self.queue.is_empty()
     }
 
+    /// True if callbacks wait and nobody is draining them: work for an idle
+    /// worker.
+    pub(crate) fn needs_a_drainer(&self) -> bool {
+        // SeqCst: the other side of the Dekker pair in `run_batch`.
+        !self.draining.load(Ordering::SeqCst) && !self.queue.is_empty()
+    }
+
     /// Runs up to a batch of callbacks, if no other worker is doing so.
     pub(crate) fn run_batch(&self, shared: &Shared, slot: &PollSlot) {
-        let Some(_draining) = self.draining.try_lock() else { return };
+        // Acquire pairs with the SeqCst store that ends the previous drain:
+        // this drain starts after everything that one ran.
+        if self.draining.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            return;
+        }
         for _ in 0..CALLBACK_BATCH {
-            let Some(callback) = retry_steal(|| self.queue.steal()) else { return };
+            let Some(callback) = retry_steal(|| self.queue.steal()) else { break };
             slot.begin(None);
             let outcome = callback.run();
             slot.end();
             if let Err(payload) = outcome {
                 shared.callback_panicked(payload);
             }
+        }
+        // SeqCst store, then fence, then the re-check (Dekker with a pusher's
+        // push + fence in `push_callback`, and with `needs_a_drainer`): either
+        // we see a callback pushed while we held `draining`, or the thread
+        // that looks next sees `draining` clear.
+        self.draining.store(false, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if !self.queue.is_empty() {
+            // More to do (the batch ran out, or a push raced with the end):
+            // let an idle worker take it while this one returns to its tasks.
+            shared.notify_parked();
         }
     }
 

@@ -60,7 +60,9 @@ pub(crate) fn enter<R>(snapshot: Snapshot, f: impl FnOnce() -> R) -> (R, Snapsho
     impl Drop for Restore {
         fn drop(&mut self) {
             if let Some(previous) = self.0.take() {
-                let _ = CURRENT.try_with(|current| *current.borrow_mut() = previous);
+                // The replaced snapshot is dropped after the borrow ends.
+                let replaced = CURRENT.try_with(|current| std::mem::replace(&mut *current.borrow_mut(), previous));
+                drop(replaced);
             }
         }
     }
@@ -202,16 +204,20 @@ impl<T: Clone + Send + Sync + 'static> ContextVar<T> {
     }
 
     fn replace(&'static self, value: Option<T>) -> Option<T> {
-        CURRENT.with(|current| {
+        let (previous, old_map) = CURRENT.with(|current| {
             let mut current = current.borrow_mut();
             let mut values: Values = current.0.as_deref().cloned().unwrap_or_default();
             let previous = match value {
                 Some(value) => values.insert(self.key(), Arc::new(value)),
                 None => values.remove(&self.key()),
             };
-            current.0 = (!values.is_empty()).then(|| Arc::new(values));
-            previous.and_then(|previous| previous.downcast_ref::<T>().cloned())
-        })
+            let old_map = std::mem::replace(&mut current.0, (!values.is_empty()).then(|| Arc::new(values)));
+            (previous, old_map)
+        });
+        // Dropped after the borrow ends: a value's `Drop` may use a
+        // context variable.
+        drop(old_map);
+        previous.and_then(|previous| previous.downcast_ref::<T>().cloned())
     }
 
     /// Runs `future` with the variable set to `value`, restoring the

@@ -8,7 +8,7 @@
 use crate::scheduler::{Shared, WorkerCore};
 use crate::task::Header;
 use std::cell::Cell;
-use std::ptr;
+use std::ptr::{self, NonNull};
 use std::sync::Arc;
 
 /// What a thread inside a loop knows about it.
@@ -26,14 +26,18 @@ thread_local! {
 }
 
 /// Runs `poll` with `task` published as the thread's current task.
-pub(crate) fn with_current_task<R>(task: &Header, poll: impl FnOnce() -> R) -> R {
+///
+/// A raw pointer, not a reference: the task may be freed by another thread
+/// as soon as its poll has returned (and released its queue reference),
+/// before this function does.
+pub(crate) fn with_current_task<R>(task: NonNull<Header>, poll: impl FnOnce() -> R) -> R {
     struct Reset(*const Header);
     impl Drop for Reset {
         fn drop(&mut self) {
             let _ = CURRENT_TASK.try_with(|current| current.set(self.0));
         }
     }
-    let previous = CURRENT_TASK.with(|current| current.replace(task));
+    let previous = CURRENT_TASK.with(|current| current.replace(task.as_ptr()));
     let _reset = Reset(previous);
     poll()
 }

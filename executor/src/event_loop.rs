@@ -571,10 +571,10 @@ impl EventLoop {
              close it from the thread that owns it"
         );
         self.shared.close();
-        if let Some(monitor) = self.monitor.lock().take() {
-            // It leaves at its next wake-up, which `close` brought forward.
-            let _ = monitor.join();
-        }
+        // Not joined: it leaves at its next wake-up, which `close` brought
+        // forward, unless it is inside a user's exception handler that
+        // blocks — which must not block the close as well.
+        drop(self.monitor.lock().take());
         let busy_workers = self.shared.wait_for_workers(deadline);
         if busy_workers == 0 {
             for thread in self.threads.lock().drain(..) {
@@ -585,6 +585,10 @@ impl EventLoop {
         }
         let still_running = self.shared.drop_unfinished_tasks();
         let busy_blocking = self.shared.shutdown_blocking_pool(deadline);
+        if busy_workers == 0 {
+            // Otherwise the last busy worker to leave does it.
+            self.shared.release_user_hooks();
+        }
         if busy_workers == 0 && busy_blocking == 0 {
             Ok(())
         } else {
@@ -601,11 +605,22 @@ impl Default for EventLoop {
 
 impl Drop for EventLoop {
     fn drop(&mut self) {
+        if self.shared.is_closed() {
+            // Closed already. If a `shutdown` timed out, the last busy worker
+            // finishes the close when its poll returns; dropping the loop
+            // does not wait for it.
+            return;
+        }
         if current::with_current(|cx| cx.is_some_and(|cx| Arc::ptr_eq(&cx.shared, &self.shared))) {
             // Dropped on one of its own threads (moved into one of its tasks):
-            // it cannot wait for itself. Close it and let the workers leave
-            // on their own.
+            // it cannot wait for itself. Close it; the last worker to leave
+            // drops the tasks. In strict mode there is no worker: drop them
+            // here (the running one is dropped when its poll returns).
             self.shared.close();
+            if self.shared.num_workers() == 0 {
+                self.shared.drop_unfinished_tasks();
+                self.shared.release_user_hooks();
+            }
             return;
         }
         self.close();

@@ -63,6 +63,10 @@ impl Idle {
     /// workers already are, so a burst of wake-ups does not turn every
     /// worker into a thief hammering the same queues.
     pub(crate) fn transition_worker_to_searching(&self) -> bool {
+        // SeqCst, here and below: every update of the word takes part in the
+        // single order the no-lost-wake-up argument uses (README); a
+        // searcher must be visible to `notify_should_wakeup` from the moment
+        // it counts itself.
         let state = self.state.load(Ordering::SeqCst);
         if 2 * (state & SEARCHING_MASK) >= self.num_workers {
             return false;
@@ -77,6 +81,7 @@ impl Idle {
     /// caller must then wake one more worker, since there may be more work
     /// and nobody is looking for it any more.
     pub(crate) fn transition_worker_from_searching(&self) -> bool {
+        // SeqCst: as in `transition_worker_to_searching`.
         let prev = self.state.fetch_sub(ONE_SEARCHING, Ordering::SeqCst);
         prev & SEARCHING_MASK == 1
     }

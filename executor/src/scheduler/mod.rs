@@ -187,13 +187,15 @@ impl Shared {
             drop(task);
             return;
         }
-        self.injector.push(task);
         if self.num_workers() == 0 {
-            // Relaxed is enough: the count orders the main future among tasks
-            // pushed by the driver thread itself; across threads there is no
-            // order to keep.
+            // Counted before the push, so the count is never behind the
+            // queue's length. Relaxed is enough: the count places the main
+            // future among the tasks the driver thread itself pushed (same
+            // thread, program order); a push from another thread has no
+            // order relative to a wake to keep.
             self.strict.pushed.fetch_add(1, Ordering::Relaxed);
         }
+        self.injector.push(task);
         // SeqCst fence, the Dekker pattern with `close`: either `close`'s
         // drain (after its own fence) sees this push, or this load sees
         // `closed` and we drain it ourselves. Either way the entry does not
@@ -220,7 +222,7 @@ impl Shared {
     /// True if any queue holds a task or a callback: the last searcher's
     /// re-check.
     fn has_work(&self) -> bool {
-        !self.injector.is_empty() || !self.callbacks.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+        !self.injector.is_empty() || self.callbacks.needs_a_drainer() || self.stealers.iter().any(|s| !s.is_empty())
     }
 
     /// Queues a callback (`call_soon`). With workers it joins the serialized
@@ -359,8 +361,38 @@ impl Shared {
     }
 
     fn worker_exited(&self) {
-        *self.exited.lock() += 1;
+        let last = {
+            let mut exited = self.exited.lock();
+            *exited += 1;
+            *exited == self.num_workers()
+        };
         self.exited_cvar.notify_all();
+        if last && self.is_closed() {
+            // The last worker out finishes the close, so that a loop dropped
+            // on its own thread, or abandoned after a timed-out `shutdown`,
+            // still drops every task (the tasks and `Shared` reference each
+            // other: left alone, neither would ever be freed).
+            self.drop_unfinished_tasks();
+            self.release_user_hooks();
+        }
+    }
+
+    /// After the close is complete: drops what user code gave the loop and
+    /// might use to reach it (a handler capturing a `Handle`, the waker of a
+    /// `run_forever` that was never woken), breaking those cycles.
+    pub(crate) fn release_user_hooks(&self) {
+        let handler = self.exception_handler.write().take();
+        let wakers = std::mem::take(&mut *self.stop_wakers.lock());
+        drop((handler, wakers));
+    }
+
+    /// `run_forever` is over: forgets its waker.
+    pub(crate) fn remove_stop_waker(&self, waker: &std::task::Waker) {
+        let mut wakers = self.stop_wakers.lock();
+        let position = wakers.iter().position(|w| w.will_wake(waker));
+        let removed = position.map(|p| wakers.swap_remove(p));
+        drop(wakers);
+        drop(removed);
     }
 
     /// The number of unfinished tasks.
@@ -410,6 +442,7 @@ impl Shared {
     }
 
     pub(crate) fn stop_requested(&self) -> bool {
+        // Acquire: as in `take_stop_request`.
         self.stop_requested.load(Ordering::Acquire)
     }
 
@@ -454,6 +487,7 @@ pub(crate) struct RunningGuard<'a>(&'a Shared);
 
 impl Drop for RunningGuard<'_> {
     fn drop(&mut self) {
+        // Relaxed: as in `enter_running`.
         self.0.running.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -486,8 +520,7 @@ impl Shared {
         match chaos {
             Some(chaos) if chaos.inject_yield() => {
                 // Chaos: this task waits another turn, behind the others.
-                self.injector.push(task);
-                self.strict.pushed.fetch_add(1, Ordering::Relaxed);
+                self.push_remote(task);
             }
             _ => self.run_watched_with_chaos(&self.monitor.slots[0], task, chaos),
         }
@@ -511,15 +544,13 @@ impl Shared {
     pub(crate) fn run_watched(&self, slot: &monitor::PollSlot, task: Notified) {
         slot.begin(Some(task.id()));
         let header = NonNull::from(task.header());
-        // SAFETY: the queue entry's reference, which `run` consumes, keeps
-        // the header alive until `run` returns, and `with_current_task`
-        // unpublishes it before that.
-        current::with_current_task(unsafe { header.as_ref() }, || task.run());
+        current::with_current_task(header, || task.run());
         slot.end();
     }
 
     /// Strict mode: how many tasks were ever queued.
     pub(crate) fn strict_pushed(&self) -> u64 {
+        // Relaxed: see the increment in `push_remote`.
         self.strict.pushed.load(Ordering::Relaxed)
     }
 
@@ -533,7 +564,9 @@ impl Shared {
         self.strict.sleeping.store(true, Ordering::SeqCst);
         // Pairs with the fence in `push_remote` (see `StrictDriver::notify`).
         fence(Ordering::SeqCst);
-        if self.injector.is_empty() && !ready() && !self.is_closed() {
+        // A closed loop parks too: it runs nothing more, but the main future
+        // can still be woken (its tasks complete as cancelled).
+        if self.injector.is_empty() && !ready() {
             parker.park();
         }
         self.strict.sleeping.store(false, Ordering::Relaxed);

@@ -106,30 +106,43 @@ impl Monitor {
         // at the default threshold.
         let interval = (self.threshold / 4).max(Duration::from_millis(1));
         let mut seen = vec![Seen::default(); self.slots.len()];
+        let mut reports = Vec::new();
         let mut closed = self.closed.lock();
         while !*closed {
             self.wake.wait_for(&mut closed, interval);
-            let now = Instant::now();
-            // Relaxed: a timestamp for statistics; no data hangs on it.
-            self.coarse_now.store(crate::task::since_epoch(now), Ordering::Relaxed);
-            for (slot, seen) in self.slots.iter().zip(seen.iter_mut()) {
-                // Relaxed: see `PollSlot::begin`.
-                let polls = slot.polls.load(Ordering::Relaxed);
-                let current = slot.current.load(Ordering::Relaxed);
-                if current != 0 && polls == seen.polls && current == seen.current {
-                    let running = now - seen.since.unwrap_or(now);
-                    if running >= self.threshold && !seen.reported {
-                        seen.reported = true;
-                        shared.report(slow_poll(shared, current, running, false));
-                    }
-                    continue;
+            // The handler is user code: call it without holding `closed`,
+            // which `close` needs.
+            parking_lot::MutexGuard::unlocked(&mut closed, || {
+                self.sample(&mut seen, &mut reports);
+                for (current, duration, finished) in reports.drain(..) {
+                    shared.report(slow_poll(shared, current, duration, finished));
                 }
-                if seen.reported {
-                    let ran = now - seen.since.unwrap_or(now);
-                    shared.report(slow_poll(shared, seen.current, ran, true));
+            });
+        }
+    }
+
+    /// Compares every slot with the previous sample; queues a report for
+    /// each poll that crossed the threshold or ended after crossing it.
+    fn sample(&self, seen: &mut [Seen], reports: &mut Vec<(u64, Duration, bool)>) {
+        let now = Instant::now();
+        // Relaxed: a timestamp for statistics; no data hangs on it.
+        self.coarse_now.store(crate::task::since_epoch(now), Ordering::Relaxed);
+        for (slot, seen) in self.slots.iter().zip(seen.iter_mut()) {
+            // Relaxed: see `PollSlot::begin`.
+            let polls = slot.polls.load(Ordering::Relaxed);
+            let current = slot.current.load(Ordering::Relaxed);
+            if current != 0 && polls == seen.polls && current == seen.current {
+                let running = now - seen.since.unwrap_or(now);
+                if running >= self.threshold && !seen.reported {
+                    seen.reported = true;
+                    reports.push((current, running, false));
                 }
-                *seen = Seen { polls, current, since: (current != 0).then_some(now), reported: false };
+                continue;
             }
+            if seen.reported {
+                reports.push((seen.current, now - seen.since.unwrap_or(now), true));
+            }
+            *seen = Seen { polls, current, since: (current != 0).then_some(now), reported: false };
         }
     }
 }

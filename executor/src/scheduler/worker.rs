@@ -99,6 +99,9 @@ impl WorkerCore {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if !shared.callbacks.is_empty() {
+            // Running callbacks is work: stop counting as a searcher first,
+            // or notifiers would trust us to find their tasks meanwhile.
+            self.leave_searching(shared);
             shared.callbacks.run_batch(shared, &shared.monitor.slots[self.index]);
         }
         if tick % GLOBAL_QUEUE_INTERVAL == 0 {
@@ -119,12 +122,17 @@ impl WorkerCore {
         self.local.pop().or_else(|| shared.steal_from_injector(&self.local))
     }
 
-    fn run_task(&self, shared: &Shared, task: Notified) {
+    /// A searcher that found work stops searching.
+    fn leave_searching(&self, shared: &Shared) {
         if self.searching.replace(false) && shared.idle.transition_worker_from_searching() {
             // The last searcher found work: there may be more, and nobody is
             // looking for it now. Wake exactly one more worker to look.
             shared.notify_parked();
         }
+    }
+
+    fn run_task(&self, shared: &Shared, task: Notified) {
+        self.leave_searching(shared);
         if let Some(chaos) = &self.chaos {
             if chaos.inject_yield() {
                 // Chaos: this task waits its turn at the back instead.

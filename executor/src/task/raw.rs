@@ -179,6 +179,12 @@ unsafe fn cell<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
     unsafe { ptr.cast::<Cell<F, S>>().as_ref() }
 }
 
+/// Runs a dequeued task: the vtable's `run`.
+///
+/// # Safety
+///
+/// `ptr` comes from `allocate::<F, S>`, and the caller hands over one
+/// reference (a queue entry's).
 unsafe fn run<F, S>(ptr: NonNull<Header>)
 where
     F: Future + Send + 'static,
@@ -214,16 +220,14 @@ where
         Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
             // The transition released the queue entry's reference already.
             TransitionToIdle::Idle => std::mem::forget(entry),
-            TransitionToIdle::IdleDealloc => {
-                std::mem::forget(entry);
-                // SAFETY: the transition released the last reference.
-                unsafe { dealloc::<F, S>(ptr) };
-            }
             TransitionToIdle::Reschedule => {
                 // It woke itself (or was woken) while running: it goes to the
                 // back of the queue, never the LIFO slot, so that a task that
-                // keeps yielding cannot starve the others.
-                cell.scheduler.yield_now(Notified(entry));
+                // keeps yielding cannot starve the others. The new entry has
+                // the reference the transition added; `entry` keeps the cell
+                // alive until `yield_now` returns.
+                cell.scheduler.yield_now(Notified(TaskRef::from_raw(ptr)));
+                drop(entry);
             }
             TransitionToIdle::Cancel => cancel_and_complete(cell, entry),
         },
@@ -334,6 +338,12 @@ fn drop_output<F: Future, S: Schedule>(cell: &Cell<F, S>, output: Option<Result<
     }
 }
 
+/// Hands the task to its scheduler: the vtable's `schedule`.
+///
+/// # Safety
+///
+/// `ptr` comes from `allocate::<F, S>`, and the caller hands over one
+/// reference, which becomes the queue entry's.
 unsafe fn schedule<F, S>(ptr: NonNull<Header>)
 where
     F: Future + Send + 'static,
@@ -345,6 +355,11 @@ where
     cell.scheduler.schedule(Notified(TaskRef::from_raw(ptr)));
 }
 
+/// Frees the cell: the vtable's `dealloc`.
+///
+/// # Safety
+///
+/// `ptr` comes from `allocate::<F, S>` and its reference count is zero.
 unsafe fn dealloc<F, S>(ptr: NonNull<Header>)
 where
     F: Future + Send + 'static,
@@ -353,11 +368,19 @@ where
     // SAFETY: the reference count reached zero, so this is the only pointer
     // left, and it came from `Box::leak` in `allocate::<F, S>`.
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
-    // Only an unregistered task (spawned on a closed loop) can reach here with
-    // its stage untouched; every other path consumed or dropped it already.
+    // Every path to here consumed or dropped the future already (a task
+    // refused by a closed loop goes through `shutdown` too); what is left is
+    // an output nobody took, or nothing.
     drop(cell);
 }
 
+/// `Task<T>::poll`: the vtable's `try_read_output`.
+///
+/// # Safety
+///
+/// `ptr` comes from `allocate::<F, S>`, the caller is the task's handle
+/// (holding a reference and JOIN_INTEREST), and `dst` points to a
+/// `Poll<Result<F::Output, TaskError>>`.
 unsafe fn try_read_output<F, S>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker)
 where
     F: Future + Send + 'static,
@@ -387,13 +410,22 @@ fn register_unless_complete<F: Future, S>(cell: &Cell<F, S>, waker: &Waker) -> b
     if cell.header.state.load().is_complete() {
         return true;
     }
-    match join.waker.as_ref() {
-        Some(existing) if existing.will_wake(waker) => {}
-        _ => join.waker = Some(waker.clone()),
-    }
+    let replaced = match join.waker.as_ref() {
+        Some(existing) if existing.will_wake(waker) => None,
+        _ => join.waker.replace(waker.clone()),
+    };
+    drop(join);
+    // A waker's drop may run arbitrary code: not under the lock.
+    drop(replaced);
     false
 }
 
+/// `Task<T>::try_result`: the vtable's `take_output`.
+///
+/// # Safety
+///
+/// As for `try_read_output`, the task is complete, and `dst` points to an
+/// `Option<Result<F::Output, TaskError>>`.
 unsafe fn take_output_into<F, S>(ptr: NonNull<Header>, dst: *mut ())
 where
     F: Future + Send + 'static,
@@ -406,6 +438,12 @@ where
     unsafe { *dst.cast::<Option<Result<F::Output, TaskError>>>() = take_output(cell) };
 }
 
+/// `Task<T>::drop`: the vtable's `drop_join_handle`.
+///
+/// # Safety
+///
+/// `ptr` comes from `allocate::<F, S>`, and the caller is the task's handle,
+/// giving up its reference and JOIN_INTEREST.
 unsafe fn drop_join_handle<F, S>(ptr: NonNull<Header>)
 where
     F: Future + Send + 'static,
@@ -425,6 +463,11 @@ where
     drop(handle_ref);
 }
 
+/// `Task<T>::add_done_callback`: the vtable's `add_done_callback`.
+///
+/// # Safety
+///
+/// `ptr` comes from `allocate::<F, S>`, and the caller holds a reference.
 unsafe fn add_done_callback<F, S>(ptr: NonNull<Header>, callback: DoneCallback)
 where
     F: Future + Send + 'static,
@@ -443,6 +486,12 @@ where
     cell.scheduler.defer(callback);
 }
 
+/// Cancels the task as the loop closes: the vtable's `shutdown`.
+///
+/// # Safety
+///
+/// `ptr` comes from `allocate::<F, S>`, and the caller hands over one
+/// reference (the registry's).
 unsafe fn shutdown<F, S>(ptr: NonNull<Header>)
 where
     F: Future + Send + 'static,

@@ -58,12 +58,12 @@ pub(crate) enum TransitionToRunning {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum TransitionToIdle {
     /// Nobody woke it during the poll: it now waits for its waker. The
-    /// caller's reference was released in the same step.
+    /// caller's reference was released in the same step (never the last:
+    /// the registry keeps one until the task completes).
     Idle,
-    /// As `Idle`, and that reference was the last one: free the task.
-    IdleDealloc,
-    /// It was woken during the poll: reschedule it, at the back of the queue,
-    /// reusing the caller's reference.
+    /// It was woken during the poll: reschedule it at the back of the queue
+    /// with the new reference the transition added; the caller drops its own
+    /// after rescheduling (the cell must outlive the call).
     Reschedule,
     /// Cancellation was requested during the poll: the caller still owns the
     /// future and must drop it.
@@ -149,10 +149,9 @@ impl State {
             }
             let next = s.0 & !RUNNING;
             if s.is_notified() {
-                (TransitionToIdle::Reschedule, Some(Snapshot(next)))
-            } else if (next - REF_ONE) >> REF_SHIFT == 0 {
-                (TransitionToIdle::IdleDealloc, Some(Snapshot(next - REF_ONE)))
+                (TransitionToIdle::Reschedule, Some(Snapshot(next + REF_ONE)))
             } else {
+                debug_assert!(s.ref_count() > 1, "an unfinished task is still registered");
                 (TransitionToIdle::Idle, Some(Snapshot(next - REF_ONE)))
             }
         })
@@ -190,8 +189,9 @@ impl State {
         })
     }
 
-    /// `Waker::wake`: consumes the caller's reference, handing it to the queue
-    /// when the task must be submitted.
+    /// `Waker::wake`: consumes the caller's reference, except on `Submit`,
+    /// where the queue entry gets a new one and the caller drops its own after
+    /// submitting.
     pub(crate) fn transition_to_notified_by_val(&self) -> TransitionToNotified {
         self.fetch_update_action(|s| {
             if s.is_complete() || s.is_notified() {
@@ -205,7 +205,11 @@ impl State {
             } else if s.is_running() {
                 (TransitionToNotified::DoNothing, Some(Snapshot((s.0 | NOTIFIED) - REF_ONE)))
             } else {
-                (TransitionToNotified::Submit, Some(Snapshot(s.0 | NOTIFIED)))
+                // The queue entry gets a new reference and the waker keeps its
+                // own until `schedule` has returned: the cell (which holds the
+                // scheduler `schedule` runs on) must outlive that call even if
+                // a worker runs and frees the task at once.
+                (TransitionToNotified::Submit, Some(Snapshot((s.0 | NOTIFIED) + REF_ONE)))
             }
         })
     }

@@ -37,30 +37,54 @@ unsafe fn header<'a>(data: *const ()) -> &'a Header {
     unsafe { &*(data as *const Header) }
 }
 
+/// The `RawWakerVTable`'s `clone`: one more reference.
+///
+/// # Safety
+///
+/// `data` is a live task header pointer whose reference the caller holds.
 unsafe fn clone(data: *const ()) -> RawWaker {
     // SAFETY: the waker being cloned holds (or borrows) a reference.
     unsafe { header(data) }.state.ref_inc();
     RawWaker::new(data, &VTABLE)
 }
 
+/// The `RawWakerVTable`'s `wake`: consumes the waker's reference.
+///
+/// # Safety
+///
+/// `data` is a task header pointer with a reference the caller gives up.
 unsafe fn wake(data: *const ()) {
     // SAFETY: a waker owns one reference, consumed here.
     let header = unsafe { header(data) };
     let ptr = NonNull::from(header);
     match header.state.transition_to_notified_by_val() {
-        // SAFETY: the waker's reference passes to the queue entry.
-        TransitionToNotified::Submit => unsafe { (header.vtable.schedule)(ptr) },
+        TransitionToNotified::Submit => {
+            // SAFETY: the transition added the reference `schedule` hands to
+            // the queue entry; the waker's own keeps the cell alive meanwhile.
+            unsafe { (header.vtable.schedule)(ptr) };
+            drop_reference(ptr);
+        }
         TransitionToNotified::DoNothing => {}
         // SAFETY: the transition dropped the last reference.
         TransitionToNotified::Dealloc => unsafe { (header.vtable.dealloc)(ptr) },
     }
 }
 
+/// The `RawWakerVTable`'s `wake_by_ref`.
+///
+/// # Safety
+///
+/// `data` is a live task header pointer whose reference the caller holds.
 unsafe fn wake_by_ref(data: *const ()) {
     // SAFETY: the waker holds (or borrows) a reference.
     unsafe { header(data) }.wake_by_ref();
 }
 
+/// The `RawWakerVTable`'s `drop`: releases the waker's reference.
+///
+/// # Safety
+///
+/// `data` is a task header pointer with a reference the caller gives up.
 unsafe fn drop_waker(data: *const ()) {
     // SAFETY: a waker owns one reference; `data` is a non-null header.
     drop_reference(unsafe { NonNull::new_unchecked(data as *mut Header) });
