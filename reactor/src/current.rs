@@ -1,0 +1,113 @@
+//! The ambient reactor: which loop `Async::new` and `sleep` use on this thread.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::Reactor;
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<Reactor>>> = const { RefCell::new(None) };
+}
+
+impl Reactor {
+    /// Makes this reactor the current one on this thread until the guard drops.
+    ///
+    /// Guards nest: dropping one restores whatever was current before it, so guards must be
+    /// dropped in the reverse order of their creation (which scoping gives for free).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let outer = Arc::new(Reactor::new()?);
+    /// let inner = Arc::new(Reactor::new()?);
+    /// assert!(Reactor::current().is_none());
+    /// let _outer = outer.enter();
+    /// {
+    ///     let _inner = inner.enter();
+    ///     assert!(Arc::ptr_eq(&Reactor::current().unwrap(), &inner));
+    /// }
+    /// assert!(Arc::ptr_eq(&Reactor::current().unwrap(), &outer));
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn enter(self: &Arc<Self>) -> EnterGuard {
+        let previous = CURRENT.with(|current| current.replace(Some(self.clone())));
+        EnterGuard { previous, _not_send: PhantomData }
+    }
+
+    /// The reactor entered on this thread, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let reactor = Arc::new(Reactor::new()?);
+    /// let guard = reactor.enter();
+    /// assert!(Reactor::current().is_some());
+    /// drop(guard);
+    /// assert!(Reactor::current().is_none());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn current() -> Option<Arc<Reactor>> {
+        CURRENT.with(|current| current.borrow().clone())
+    }
+
+    /// Runs `f` with the current reactor without touching its reference count.
+    pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Arc<Reactor>>) -> R) -> R {
+        CURRENT.with(|current| f(current.borrow().as_ref()))
+    }
+}
+
+/// Keeps a reactor current on this thread; from [`Reactor::enter`].
+///
+/// The guard restores the previous reactor when dropped, on the thread that created it, so
+/// it is not `Send`:
+///
+/// ```compile_fail
+/// use std::sync::Arc;
+/// use loopwork_reactor::Reactor;
+///
+/// let reactor = Arc::new(Reactor::new().unwrap());
+/// let guard = reactor.enter();
+/// std::thread::spawn(move || drop(guard));
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use loopwork_reactor::Reactor;
+///
+/// let reactor = Arc::new(Reactor::new()?);
+/// let _guard = reactor.enter();
+/// assert!(Reactor::current().is_some());
+/// # std::io::Result::Ok(())
+/// ```
+#[must_use = "the reactor stops being current when the guard is dropped"]
+pub struct EnterGuard {
+    previous: Option<Arc<Reactor>>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        // The replaced reactor is dropped after the borrow ends: its drop could be the last
+        // reference, and must not run inside the thread-local's borrow.
+        // `try_with`: a guard kept in another thread-local may drop after this one is gone.
+        let replaced = CURRENT.try_with(|current| current.replace(previous));
+        drop(replaced);
+    }
+}
+
+impl fmt::Debug for EnterGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnterGuard").field("restores", &self.previous).finish()
+    }
+}

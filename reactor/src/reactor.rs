@@ -1,0 +1,462 @@
+//! The reactor: one poller, the table of registered sources, and the timer queue.
+
+use std::fmt;
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, MutexGuard};
+use polling::{Events, Poller};
+use slab::Slab;
+
+use crate::source::Source;
+use crate::timer::{TimerId, TimerQueue, Wait};
+
+/// How sources are registered with the poller.
+///
+/// Both modes deliver the same readiness to the same waiters; they differ in system calls.
+/// [`Reactor::new`] picks [`Trigger::Edge`] where the poller supports it (epoll, kqueue), the
+/// faster of the two on the echo benchmark in the crate's README.
+///
+/// # Examples
+///
+/// ```
+/// use loopwork_reactor::{Reactor, Trigger};
+///
+/// let reactor = Reactor::with_trigger(Trigger::Oneshot)?;
+/// assert_eq!(reactor.trigger(), Trigger::Oneshot);
+/// # std::io::Result::Ok(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Trigger {
+    /// Each source is registered once for both directions, edge-triggered, and never touched
+    /// again: an event costs no system call beyond the wait that reports it.
+    Edge,
+    /// Each source is armed for the directions somebody waits on and disarmed by every event,
+    /// so a waiter that follows an event pays one `Poller::modify` to re-arm.
+    Oneshot,
+}
+
+/// The I/O and timer driver of one event loop.
+///
+/// There is no reactor thread: whichever idle thread wins [`try_lock`](Reactor::try_lock)
+/// waits in the poller with the next timer as its timeout, and [`notify`](Reactor::notify)
+/// interrupts it. Sources ([`Async`](crate::Async) and the [`net`](crate::net) types) and
+/// timers ([`sleep`](crate::sleep), [`insert_timer`](Reactor::insert_timer)) can be used from
+/// any thread. Everything that reads time reads it through [`now`](Reactor::now).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use loopwork_reactor::{sleep, Reactor};
+///
+/// let reactor = Arc::new(Reactor::new()?);
+/// let start = reactor.now();
+/// reactor.block_on(sleep(Duration::from_millis(5)));
+/// assert!(reactor.now() - start >= Duration::from_millis(5));
+/// # std::io::Result::Ok(())
+/// ```
+pub struct Reactor {
+    poller: Poller,
+    trigger: Trigger,
+    /// Registered sources by key; the lock holder looks events up here.
+    sources: Mutex<Slab<Arc<Source>>>,
+    timers: Mutex<TimerQueue>,
+    /// What only the lock holder touches; `try_lock` is this mutex's `try_lock`.
+    driver: Mutex<Driver>,
+}
+
+/// The lock holder's buffers, reused from one `react` to the next.
+struct Driver {
+    events: Events,
+    wakers: Vec<Waker>,
+}
+
+impl Reactor {
+    /// Creates a reactor with its own poller, edge-triggered where the poller supports it.
+    ///
+    /// # Errors
+    ///
+    /// Fails if the operating system refuses a new poller (out of descriptors or memory).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// assert_eq!(reactor.next_deadline(), None);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn new() -> io::Result<Reactor> {
+        let poller = Poller::new()?;
+        let trigger = if poller.supports_edge() { Trigger::Edge } else { Trigger::Oneshot };
+        Ok(Reactor::from_parts(poller, trigger))
+    }
+
+    /// Creates a reactor that registers sources with the given [`Trigger`].
+    ///
+    /// # Errors
+    ///
+    /// Fails like [`Reactor::new`], and with [`io::ErrorKind::Unsupported`] if `trigger` is
+    /// [`Trigger::Edge`] on a poller without edge-triggered mode.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use loopwork_reactor::{Reactor, Trigger};
+    ///
+    /// let reactor = Reactor::with_trigger(Trigger::Edge)?;
+    /// assert_eq!(reactor.trigger(), Trigger::Edge);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn with_trigger(trigger: Trigger) -> io::Result<Reactor> {
+        let poller = Poller::new()?;
+        if trigger == Trigger::Edge && !poller.supports_edge() {
+            return Err(io::Error::new(io::ErrorKind::Unsupported, "this poller has no edge-triggered mode"));
+        }
+        Ok(Reactor::from_parts(poller, trigger))
+    }
+
+    fn from_parts(poller: Poller, trigger: Trigger) -> Reactor {
+        Reactor {
+            poller,
+            trigger,
+            sources: Mutex::new(Slab::new()),
+            timers: Mutex::new(TimerQueue::new()),
+            driver: Mutex::new(Driver { events: Events::new(), wakers: Vec::new() }),
+        }
+    }
+
+    /// How this reactor registers sources.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use loopwork_reactor::{Reactor, Trigger};
+    ///
+    /// let reactor = Reactor::new()?;
+    /// # #[cfg(target_os = "linux")]
+    /// assert_eq!(reactor.trigger(), Trigger::Edge);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn trigger(&self) -> Trigger {
+        self.trigger
+    }
+
+    /// The loop's clock. Timers compare their deadlines with this and nothing else.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let a = reactor.now();
+    /// assert!(reactor.now() >= a);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    /// Takes the right to wait in the poller, if nobody holds it.
+    ///
+    /// At most one thread drives the reactor at a time; the others park and are woken by the
+    /// wakers the driver calls.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let lock = reactor.try_lock().expect("nobody else drives");
+    /// assert!(reactor.try_lock().is_none());
+    /// drop(lock);
+    /// assert!(reactor.try_lock().is_some());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn try_lock(&self) -> Option<ReactorLock<'_>> {
+        self.driver.try_lock().map(|driver| ReactorLock { reactor: self, driver })
+    }
+
+    /// Interrupts the thread blocked in [`ReactorLock::react`], or makes the next `react`
+    /// return at once if nobody is blocked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// reactor.notify();
+    /// // Returns immediately instead of waiting forever.
+    /// assert_eq!(reactor.try_lock().unwrap().react(None)?, 0);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn notify(&self) {
+        // The poller's notifier is an eventfd (or pipe) that is drained by every wait, so the
+        // write cannot block or overflow; should it fail anyway, the only loss is this one
+        // early return, and the caller has no better recourse than we do.
+        let _ = self.poller.notify();
+    }
+
+    /// The earliest pending timer's deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::task::Waker;
+    /// use std::time::Duration;
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let reactor = Arc::new(Reactor::new()?);
+    /// let when = reactor.now() + Duration::from_secs(1);
+    /// let id = reactor.insert_timer(when, Waker::noop());
+    /// assert_eq!(reactor.next_deadline(), Some(when));
+    /// reactor.remove_timer(id);
+    /// assert_eq!(reactor.next_deadline(), None);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.lock().next_deadline()
+    }
+
+    /// True if some task waits for I/O on one of this reactor's sources.
+    ///
+    /// A waker left behind by a `poll_*` call whose caller gave up counts until the next event
+    /// on that source. The check visits every source (O(sources)); it is meant for rare
+    /// decisions such as advancing a virtual clock, not for a hot path.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// assert!(!reactor.has_pending_io());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn has_pending_io(&self) -> bool {
+        self.sources.lock().iter().any(|(_, source)| source.has_waiters())
+    }
+
+    /// Sets a timer: `waker` is woken by the first `react` that finds [`now`](Reactor::now)
+    /// at or past `when`. Never earlier; timers with equal deadlines wake in the order set.
+    ///
+    /// If a thread is blocked in `react` past `when`, it is interrupted so it can wait for
+    /// the new, earlier deadline instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::task::Waker;
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let reactor = Arc::new(Reactor::new()?);
+    /// reactor.insert_timer(reactor.now(), Waker::noop());
+    /// assert_eq!(reactor.try_lock().unwrap().react(None)?, 1);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn insert_timer(&self, when: Instant, waker: &Waker) -> TimerId {
+        let (id, interrupt) = self.timers.lock().insert(when, waker.clone());
+        if interrupt {
+            self.notify();
+        }
+        id
+    }
+
+    /// Cancels a timer; a timer that already fired (or was removed) is ignored. O(log n).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::task::Waker;
+    /// use std::time::Duration;
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let reactor = Arc::new(Reactor::new()?);
+    /// let id = reactor.insert_timer(reactor.now(), Waker::noop());
+    /// reactor.remove_timer(id);
+    /// let woken = reactor.try_lock().unwrap().react(Some(Duration::ZERO))?;
+    /// assert_eq!(woken, 0);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn remove_timer(&self, id: TimerId) {
+        // Dropped outside the lock: a waker's drop may run arbitrary code.
+        let waker = self.timers.lock().remove(id);
+        drop(waker);
+    }
+
+    /// Points a pending timer at a new waker; false if it already fired or was removed.
+    pub(crate) fn set_timer_waker(&self, id: TimerId, waker: &Waker) -> bool {
+        // The guard is a temporary of this statement; the displaced waker drops after it.
+        let replaced = self.timers.lock().set_waker(id, waker);
+        replaced.is_ok()
+    }
+
+    /// Moves a pending timer to a new deadline, keeping its waker; `None` if it already fired.
+    pub(crate) fn reschedule_timer(&self, id: TimerId, when: Instant) -> Option<TimerId> {
+        let (id, interrupt) = {
+            let mut timers = self.timers.lock();
+            let waker = timers.remove(id)?;
+            timers.insert(when, waker)
+        };
+        if interrupt {
+            self.notify();
+        }
+        Some(id)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn has_source(&self, key: usize) -> bool {
+        self.sources.lock().contains(key)
+    }
+
+    pub(crate) fn poller(&self) -> &Poller {
+        &self.poller
+    }
+
+    /// Reserves a key and the waiter state for a descriptor about to be added to the poller.
+    pub(crate) fn insert_source(&self) -> Arc<Source> {
+        let mut sources = self.sources.lock();
+        let entry = sources.vacant_entry();
+        let source = Arc::new(Source::new(entry.key(), self.trigger));
+        entry.insert(source.clone());
+        source
+    }
+
+    /// Deletes a source from the poller, then forgets its key. The caller still owns the
+    /// descriptor and closes it only after this returns.
+    pub(crate) fn remove_source(&self, source: &Source, fd: Option<BorrowedFd<'_>>) -> io::Result<()> {
+        let result = fd.map_or(Ok(()), |fd| self.poller.delete(fd));
+        self.sources.lock().try_remove(source.key);
+        result
+    }
+}
+
+impl fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reactor")
+            .field("trigger", &self.trigger)
+            .field("sources", &self.sources.lock().len())
+            .field("timers", &self.timers.lock().len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The right to wait in a [`Reactor`]'s poller, from [`Reactor::try_lock`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use loopwork_reactor::Reactor;
+///
+/// let reactor = Reactor::new()?;
+/// let mut lock = reactor.try_lock().unwrap();
+/// assert_eq!(lock.react(Some(Duration::ZERO))?, 0);
+/// # std::io::Result::Ok(())
+/// ```
+pub struct ReactorLock<'a> {
+    reactor: &'a Reactor,
+    driver: MutexGuard<'a, Driver>,
+}
+
+impl ReactorLock<'_> {
+    /// Waits for I/O events or the next timer, at most `timeout`, then wakes every waiter of
+    /// every reported event and every timer that is due, and returns how many wakers it woke.
+    ///
+    /// `None` waits until an event, a timer or [`Reactor::notify`]; `Some(Duration::ZERO)`
+    /// polls without blocking. The wait may also end early with nothing to wake (a
+    /// notification, or a spurious return of the poller): callers loop.
+    ///
+    /// Wakers run after every reactor lock is released, I/O waiters before timers (as
+    /// asyncio runs I/O callbacks before the timers of the same round), timers earliest
+    /// deadline first and in the order they were set among equal deadlines.
+    ///
+    /// # Errors
+    ///
+    /// Returns the poller's error if waiting fails (interruptions by signals are retried).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::task::Waker;
+    /// use std::time::Duration;
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let reactor = Arc::new(Reactor::new()?);
+    /// let when = reactor.now() + Duration::from_millis(2);
+    /// reactor.insert_timer(when, Waker::noop());
+    /// let mut lock = reactor.try_lock().unwrap();
+    /// while lock.react(None)? == 0 {}
+    /// assert!(reactor.now() >= when);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn react(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
+        let reactor = self.reactor;
+        let driver = &mut *self.driver;
+
+        let wait = {
+            let mut timers = reactor.timers.lock();
+            let now = reactor.now();
+            let until_timer = timers.next_deadline().map(|when| when.saturating_duration_since(now));
+            let wait = match (timeout, until_timer) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, None) => a,
+                (None, b) => b,
+            };
+            // Published under the timer lock, so a timer inserted from now on either sees
+            // this wait (and interrupts it if earlier) or was already in the queue above.
+            timers.wait = match wait {
+                Some(Duration::ZERO) => Wait::Unblocked,
+                Some(wait) => now.checked_add(wait).map_or(Wait::Forever, Wait::Until),
+                None => Wait::Forever,
+            };
+            wait
+        };
+
+        driver.events.clear();
+        let waited = reactor.poller.wait(&mut driver.events, wait);
+
+        let mut wakers = std::mem::take(&mut driver.wakers);
+        if waited.is_ok() {
+            let sources = reactor.sources.lock();
+            for event in driver.events.iter() {
+                // A missing key is a source removed after the poller reported it.
+                if let Some(source) = sources.get(event.key) {
+                    source.dispatch(event.readable, event.writable, &mut wakers);
+                }
+            }
+        }
+        {
+            let mut timers = reactor.timers.lock();
+            timers.wait = Wait::Unblocked;
+            timers.fire(reactor.now(), &mut wakers);
+        }
+
+        let woken = wakers.len();
+        for waker in wakers.drain(..) {
+            waker.wake();
+        }
+        driver.wakers = wakers;
+        waited.map(|_| woken)
+    }
+}
+
+impl fmt::Debug for ReactorLock<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReactorLock").field("reactor", self.reactor).finish_non_exhaustive()
+    }
+}

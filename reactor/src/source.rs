@@ -1,0 +1,303 @@
+//! One registered I/O source: who waits on it in each direction, and the tick counters that
+//! keep a readiness event from being lost or taken twice.
+//!
+//! Every operation follows one protocol (README.md, "The tick protocol"): sample the direction's tick,
+//! try the operation, and only if it would block wait for the tick to move past the sample.
+//! The reactor bumps the tick under the source's mutex when it delivers an event, and a
+//! waiter compares under the same mutex, so an event delivered after the sample always
+//! releases the waiter, and an event delivered before it was already seen by the attempt.
+
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
+
+use parking_lot::Mutex;
+use polling::{Event, PollMode, Poller};
+use slab::Slab;
+
+use crate::reactor::Trigger;
+
+/// Which half of a source an operation waits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read = 0,
+    Write = 1,
+}
+
+/// One future's wait for an event in one direction.
+#[derive(Debug)]
+pub(crate) struct Waiter {
+    dir: Direction,
+    /// The tick sampled before the operation that would block.
+    since: u64,
+    /// On the first poll, ask the poller to report the current state again: an edge that
+    /// came before `since` is not repeated, and `readable()` must see readiness that is
+    /// already there.
+    recheck: bool,
+    /// This future's entry in `Waiters::futures`, once registered.
+    index: Option<usize>,
+}
+
+impl Waiter {
+    pub(crate) fn new(dir: Direction, since: u64, recheck: bool) -> Waiter {
+        Waiter { dir, since, recheck, index: None }
+    }
+}
+
+/// The waiters of one direction.
+#[derive(Debug, Default)]
+struct Waiters {
+    /// Futures (`readable()`, `read_with`, ...) each own one entry until they finish or drop,
+    /// so an index is never reused under a live future. The reactor takes the waker out and
+    /// leaves `None`.
+    futures: Slab<Option<Waker>>,
+    /// The single waker of the `poll_*` methods (`AsyncRead`, `poll_readable`, ...), which
+    /// have nowhere else to keep state: the last task to poll is the one woken.
+    slot: Option<Waker>,
+    /// The tick `poll_readable`/`poll_writable` started waiting from.
+    slot_since: Option<u64>,
+    /// Oneshot only: interest in this direction is enabled in the poller.
+    armed: bool,
+}
+
+impl Waiters {
+    fn is_waiting(&self) -> bool {
+        self.slot.is_some() || self.futures.iter().any(|(_, waker)| waker.is_some())
+    }
+
+    fn drain_into(&mut self, wakers: &mut Vec<Waker>) {
+        wakers.extend(self.slot.take());
+        wakers.extend(self.futures.iter_mut().filter_map(|(_, waker)| waker.take()));
+    }
+
+    /// Puts `waker` in `slot`; returns the waker it replaces, for the caller to drop once the
+    /// lock is released (dropping a waker may run an executor's code, which may come back here).
+    #[must_use = "drop the displaced waker after unlocking"]
+    fn store(slot: &mut Option<Waker>, waker: &Waker) -> Option<Waker> {
+        match slot {
+            Some(current) if current.will_wake(waker) => None,
+            _ => slot.replace(waker.clone()),
+        }
+    }
+}
+
+/// A registered file descriptor, shared by its `Async` and the reactor's source table.
+#[derive(Debug)]
+pub(crate) struct Source {
+    /// The slab key, also the poller key.
+    pub(crate) key: usize,
+    trigger: Trigger,
+    /// Events delivered per direction. Only bumped by the reactor with `state` locked.
+    ticks: [AtomicU64; 2],
+    state: Mutex<[Waiters; 2]>,
+}
+
+impl Source {
+    pub(crate) fn new(key: usize, trigger: Trigger) -> Source {
+        Source {
+            key,
+            trigger,
+            ticks: [AtomicU64::new(0), AtomicU64::new(0)],
+            state: Mutex::new([Waiters::default(), Waiters::default()]),
+        }
+    }
+
+    /// The interest and mode a new registration starts with.
+    pub(crate) fn initial_interest(&self) -> (Event, PollMode) {
+        match self.trigger {
+            // Edge: both directions, forever; no syscall after this one.
+            Trigger::Edge => (Event::all(self.key), PollMode::Edge),
+            // Oneshot: nothing until somebody waits (see `arm`).
+            Trigger::Oneshot => (Event::none(self.key), PollMode::Oneshot),
+        }
+    }
+
+    /// Samples the tick before an I/O attempt.
+    pub(crate) fn tick(&self, dir: Direction) -> u64 {
+        // Acquire pairs with the Release bump in `dispatch`: if we see an event's tick, the
+        // poller's report of it happened before our attempt, so the attempt sees that readiness.
+        self.ticks[dir as usize].load(Ordering::Acquire)
+    }
+
+    /// Stores `waker` in the poll slot unless an event arrived since `since`.
+    ///
+    /// `Ok(false)` means an event did arrive, so the caller retries its operation instead of
+    /// sleeping; `Ok(true)` means the waker is registered (and the poller armed).
+    pub(crate) fn register_slot(
+        &self,
+        poller: &Poller,
+        fd: BorrowedFd<'_>,
+        dir: Direction,
+        since: u64,
+        waker: &Waker,
+    ) -> io::Result<bool> {
+        // Declared before the guard so that it drops after the guard on every return path: a
+        // replaced waker is dropped unlocked.
+        let _displaced;
+        let mut state = self.state.lock();
+        if self.moved(dir, since) {
+            return Ok(false);
+        }
+        _displaced = Waiters::store(&mut state[dir as usize].slot, waker);
+        self.arm(&mut state, poller, fd, dir, false)?;
+        Ok(true)
+    }
+
+    /// The stateless readiness check behind `poll_readable`/`poll_writable`: ready once an event
+    /// arrives after the first call, which also asks the poller to re-check the current state.
+    pub(crate) fn poll_ready(
+        &self,
+        poller: &Poller,
+        fd: BorrowedFd<'_>,
+        dir: Direction,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        // Declared before the guard so that it drops after the guard on every return path: a
+        // replaced waker is dropped unlocked.
+        let _displaced;
+        let mut state = self.state.lock();
+        let tick = self.tick_locked(dir);
+        let waiters = &mut state[dir as usize];
+        let first = match waiters.slot_since {
+            Some(since) if since != tick => {
+                waiters.slot_since = None;
+                return Poll::Ready(Ok(()));
+            }
+            Some(_) => false,
+            None => {
+                waiters.slot_since = Some(tick);
+                true
+            }
+        };
+        _displaced = Waiters::store(&mut waiters.slot, cx.waker());
+        match self.arm(&mut state, poller, fd, dir, first) {
+            Ok(()) => Poll::Pending,
+            Err(err) => {
+                state[dir as usize].slot_since = None;
+                Poll::Ready(Err(err))
+            }
+        }
+    }
+
+    /// The body of the `Wait` future: ready once `waiter.dir`'s tick moved past `waiter.since`.
+    pub(crate) fn poll_wait(
+        &self,
+        poller: &Poller,
+        fd: BorrowedFd<'_>,
+        waiter: &mut Waiter,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        let dir = waiter.dir;
+        // Declared before the guard so that it drops after the guard on every return path: a
+        // replaced waker is dropped unlocked.
+        let mut _displaced = None;
+        let mut state = self.state.lock();
+        let waiters = &mut state[dir as usize];
+        if self.moved(dir, waiter.since) {
+            if let Some(index) = waiter.index.take() {
+                _displaced = waiters.futures.remove(index);
+            }
+            return Poll::Ready(Ok(()));
+        }
+        let first = match waiter.index {
+            Some(index) => {
+                _displaced = Waiters::store(&mut waiters.futures[index], cx.waker());
+                false
+            }
+            None => {
+                waiter.index = Some(waiters.futures.insert(Some(cx.waker().clone())));
+                true
+            }
+        };
+        match self.arm(&mut state, poller, fd, dir, waiter.recheck && first) {
+            Ok(()) => Poll::Pending,
+            Err(err) => {
+                if let Some(index) = waiter.index.take() {
+                    // Our own waker: dropping it under the lock runs nothing foreign.
+                    state[dir as usize].futures.remove(index);
+                }
+                Poll::Ready(Err(err))
+            }
+        }
+    }
+
+    /// Drops the entry of a waiter that went away before its event.
+    pub(crate) fn remove_wait(&self, waiter: &mut Waiter) {
+        if let Some(index) = waiter.index.take() {
+            // The guard is a temporary of this statement; the waker drops after it.
+            let displaced = self.state.lock()[waiter.dir as usize].futures.remove(index);
+            drop(displaced);
+        }
+    }
+
+    /// Delivers one poller event: bumps the reported directions' ticks and hands their
+    /// waiters to the reactor, which wakes them after releasing every lock.
+    pub(crate) fn dispatch(&self, readable: bool, writable: bool, wakers: &mut Vec<Waker>) {
+        let mut state = self.state.lock();
+        for (dir, ready) in [(Direction::Read, readable), (Direction::Write, writable)] {
+            let waiters = &mut state[dir as usize];
+            if ready {
+                // Release pairs with the Acquire in `tick`; the bump is made under `state`, so
+                // waiters comparing under the lock see it too.
+                self.ticks[dir as usize].fetch_add(1, Ordering::Release);
+                waiters.drain_into(wakers);
+            } else if waiters.armed {
+                // Oneshot disabled the whole descriptor, this direction included; its
+                // waiters are woken spuriously so that they re-arm it themselves, since only
+                // they can lend the descriptor to `Poller::modify`.
+                waiters.drain_into(wakers);
+            }
+            waiters.armed = false;
+        }
+    }
+
+    /// True if any future or poll slot waits on this source.
+    pub(crate) fn has_waiters(&self) -> bool {
+        let state = self.state.lock();
+        state.iter().any(Waiters::is_waiting)
+    }
+
+    /// The tick, read by a caller that holds `state`.
+    fn tick_locked(&self, dir: Direction) -> u64 {
+        // Relaxed is enough: every bump happens under `state`, which the caller holds.
+        self.ticks[dir as usize].load(Ordering::Relaxed)
+    }
+
+    fn moved(&self, dir: Direction, since: u64) -> bool {
+        self.tick_locked(dir) != since
+    }
+
+    /// Makes sure the poller will report the next readiness of `dir` to a waiter just stored.
+    fn arm(
+        &self,
+        state: &mut [Waiters; 2],
+        poller: &Poller,
+        fd: BorrowedFd<'_>,
+        dir: Direction,
+        recheck: bool,
+    ) -> io::Result<()> {
+        match self.trigger {
+            Trigger::Edge if recheck => {
+                // Re-registering makes the kernel test the descriptor now and queue an event
+                // if it is ready, which an edge that came before `since` would not repeat.
+                poller.modify_with_mode(fd, Event::all(self.key), PollMode::Edge)
+            }
+            Trigger::Edge => Ok(()),
+            Trigger::Oneshot => {
+                if state[dir as usize].armed {
+                    // Already enabled since the last event: it reports the current state.
+                    return Ok(());
+                }
+                state[dir as usize].armed = true;
+                let read = state[Direction::Read as usize].armed;
+                let write = state[Direction::Write as usize].armed;
+                let result = poller.modify_with_mode(fd, Event::new(self.key, read, write), PollMode::Oneshot);
+                if result.is_err() {
+                    state[dir as usize].armed = false;
+                }
+                result
+            }
+        }
+    }
+}
