@@ -1,11 +1,15 @@
-//! Measuring one row: start the three runtimes, calibrate, warm up, then
-//! take interleaved samples (loopwork, tokio, async-executor, loopwork, ...)
-//! so that a burst of load from elsewhere on the machine hits all three
-//! alike instead of one runtime's whole series.
+//! Measuring one row: start the three runtimes, warm up, then take
+//! interleaved samples (loopwork, tokio, async-executor, loopwork, ...) so
+//! that a burst of load from elsewhere on the machine hits all three alike
+//! instead of one runtime's whole series. A sample runs its workload back to
+//! back for a fixed time, so every runtime gets the same share of the wall
+//! clock and a row's duration does not depend on how slow its slowest
+//! runtime happens to be.
 
 use crate::memory::{self, IDLE_TASKS};
 use crate::runtime::{AsyncExecutor, Loopwork, Runtime, Tokio};
-use crate::workloads::Workload;
+use crate::threads::ThreadCounters;
+use crate::workloads::{Timing, Workload};
 use std::io;
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -113,24 +117,24 @@ pub struct Options {
     pub workers: usize,
     /// Timed runs after the warm-up round.
     pub runs: usize,
-    /// About how long one timed sample should take; the iteration count per
-    /// sample is chosen from the slowest runtime's first iteration.
+    /// How long one sample runs its workload: iterations back to back until
+    /// this is spent (at least one).
     pub sample_time: Duration,
 }
-
-/// Most iterations a sample may run, for workloads far faster than the
-/// sample time.
-const MAX_ITERATIONS: usize = 10_000;
 
 /// Everything one row measured.
 #[derive(Clone, Debug)]
 pub struct RowResult {
     /// The row.
     pub row: Row,
-    /// Iterations per timed sample (1 for memory rows).
-    pub iterations: usize,
+    /// Iterations each contender ran over all timed runs, in
+    /// [`Contender::ALL`] order (the runs' count for memory rows).
+    pub iterations: Vec<usize>,
     /// The samples of each contender, in [`Contender::ALL`] order.
     pub samples: Vec<Vec<f64>>,
+    /// What each contender's own threads spent over all timed runs, in
+    /// [`Contender::ALL`] order (zero for memory rows).
+    pub threads: Vec<ThreadCounters>,
 }
 
 /// The summary of one contender's samples.
@@ -168,6 +172,19 @@ impl RowResult {
         Stats::of(&self.samples[index])
     }
 
+    /// `contender`'s thread counters per iteration: CPU seconds, voluntary
+    /// and involuntary context switches.
+    pub fn threads_per_iteration(&self, contender: Contender) -> (f64, f64, f64) {
+        let index = Contender::ALL.iter().position(|c| *c == contender).expect("a known contender");
+        let counters = self.threads[index];
+        let iterations = self.iterations[index].max(1) as f64;
+        (
+            counters.cpu_ns as f64 / 1e9 / iterations,
+            counters.voluntary_switches as f64 / iterations,
+            counters.involuntary_switches as f64 / iterations,
+        )
+    }
+
     /// loopwork's median divided by the best peer's median: below 1 means
     /// loopwork is faster (or smaller).
     pub fn ratio(&self) -> f64 {
@@ -192,40 +209,41 @@ pub fn measure(row: Row, options: &Options) -> io::Result<RowResult> {
         .map(|contender| contender.visit(StartSampler { row, workers: options.workers }))
         .collect::<io::Result<Vec<_>>>()?;
 
-    let iterations = match row {
-        Row::Timed(_) => {
-            // One iteration on each, which also warms up the first samples.
-            let mut slowest = 0.0f64;
-            for sampler in &mut samplers {
-                slowest = slowest.max(sampler.sample(1)?);
-            }
-            let wanted = options.sample_time.as_secs_f64() / slowest.max(1e-9);
-            (wanted.round() as usize).clamp(1, MAX_ITERATIONS)
-        }
-        Row::IdleTaskMemory => 1,
-    };
-
     // The warm-up round, not recorded.
     for sampler in &mut samplers {
-        sampler.sample(iterations)?;
+        sampler.sample(options.sample_time)?;
     }
     let mut samples = vec![Vec::with_capacity(options.runs); samplers.len()];
+    let mut threads = vec![ThreadCounters::default(); samplers.len()];
+    let mut iterations = vec![0; samplers.len()];
     for _ in 0..options.runs {
-        for (sampler, samples) in samplers.iter_mut().zip(&mut samples) {
-            samples.push(sampler.sample(iterations)?);
+        for (i, sampler) in samplers.iter_mut().enumerate() {
+            let sample = sampler.sample(options.sample_time)?;
+            samples[i].push(sample.value);
+            threads[i] = threads[i] + sample.threads;
+            iterations[i] += sample.iterations;
         }
     }
     for sampler in samplers {
         sampler.finish();
     }
-    Ok(RowResult { row, iterations, samples })
+    Ok(RowResult { row, iterations, samples, threads })
+}
+
+/// One sample of a row on one runtime.
+struct Sample {
+    /// The value per iteration: seconds, or bytes per task.
+    value: f64,
+    /// How many iterations it ran.
+    iterations: usize,
+    /// What the runtime's own threads spent during the sample.
+    threads: ThreadCounters,
 }
 
 /// Takes one sample of a row on one runtime.
 trait Sampler {
-    /// Runs `iterations` iterations and returns the value per iteration
-    /// (seconds, or bytes per task).
-    fn sample(&mut self, iterations: usize) -> io::Result<f64>;
+    /// Runs the workload for about `budget`.
+    fn sample(&mut self, budget: Duration) -> io::Result<Sample>;
     /// Shuts the runtime down.
     fn finish(self: Box<Self>);
 }
@@ -257,9 +275,11 @@ struct TimedSampler<R> {
 }
 
 impl<R: Runtime> Sampler for TimedSampler<R> {
-    fn sample(&mut self, iterations: usize) -> io::Result<f64> {
-        let elapsed = self.workload.run(&self.runtime, self.workers, iterations);
-        Ok(elapsed.as_secs_f64() / iterations as f64)
+    fn sample(&mut self, budget: Duration) -> io::Result<Sample> {
+        let before = ThreadCounters::of_threads_named(R::THREADS);
+        let Timing { elapsed, iterations } = self.workload.run(&self.runtime, self.workers, budget);
+        let threads = ThreadCounters::of_threads_named(R::THREADS) - before;
+        Ok(Sample { value: elapsed.as_secs_f64() / iterations as f64, iterations, threads })
     }
 
     fn finish(self: Box<Self>) {
@@ -274,8 +294,9 @@ struct MemorySampler<R> {
 }
 
 impl<R: Runtime> Sampler for MemorySampler<R> {
-    fn sample(&mut self, _iterations: usize) -> io::Result<f64> {
-        memory::idle_task_bytes::<R>(self.workers)
+    fn sample(&mut self, _budget: Duration) -> io::Result<Sample> {
+        let value = memory::idle_task_bytes::<R>(self.workers)?;
+        Ok(Sample { value, iterations: 1, threads: ThreadCounters::default() })
     }
 
     fn finish(self: Box<Self>) {}
@@ -315,8 +336,12 @@ mod tests {
 
     #[test]
     fn ratio_is_against_the_best_peer() {
-        let result =
-            RowResult { row: Row::IdleTaskMemory, iterations: 1, samples: vec![vec![150.0], vec![300.0], vec![100.0]] };
+        let result = RowResult {
+            row: Row::IdleTaskMemory,
+            iterations: vec![1; 3],
+            samples: vec![vec![150.0], vec![300.0], vec![100.0]],
+            threads: vec![ThreadCounters::default(); 3],
+        };
         assert_eq!(result.ratio(), 1.5);
     }
 }

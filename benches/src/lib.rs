@@ -17,6 +17,7 @@
 //! | `runtime` | [`Runtime`], [`Spawner`] and their implementations [`Loopwork`], [`Tokio`], [`AsyncExecutor`] |
 //! | `workloads` | [`Workload`]: tokio's `rt_multi_threaded` and `remote_spawn` benchmarks |
 //! | `memory` | resident bytes per idle task |
+//! | `threads` | [`ThreadCounters`]: CPU time and context switches of a runtime's threads |
 //! | `harness` | [`measure`]: calibration, warm-up, interleaved samples, [`Stats`] |
 //! | `report` | the markdown [`table`], the [`Environment`] it ran in, [`write_section`] for `docs/benchmarks.md` |
 
@@ -24,9 +25,11 @@ mod harness;
 mod memory;
 mod report;
 mod runtime;
+mod threads;
 mod workloads;
 
 pub use harness::{measure, Contender, Options, Row, RowResult, Stats, Unit};
-pub use report::{format_value, section, table, write_section, Environment, BEGIN_MARKER, END_MARKER};
+pub use report::{format_value, section, table, threads_table, write_section, Environment, BEGIN_MARKER, END_MARKER};
 pub use runtime::{AsyncExecutor, Loopwork, Runtime, Spawner, Tokio, Unwrapped};
+pub use threads::ThreadCounters;
 pub use workloads::Workload;

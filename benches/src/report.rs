@@ -2,7 +2,7 @@
 //! (date, machine, versions, command), and the rewrite of the generated
 //! section of `docs/benchmarks.md`.
 
-use crate::harness::{Contender, Options, RowResult, Unit};
+use crate::harness::{group_thousands, Contender, Options, RowResult, Unit};
 use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
@@ -85,6 +85,40 @@ pub fn table(results: &[RowResult]) -> String {
     out
 }
 
+/// The second table: for each timed row, what each runtime's own threads
+/// spent per iteration: CPU time, voluntary context switches (the thread
+/// blocked: parked, or waited for a lock) and involuntary ones (preempted).
+pub fn threads_table(results: &[RowResult]) -> String {
+    let mut out = String::from("| workload |");
+    for contender in Contender::ALL {
+        let _ = write!(out, " {} |", contender.name());
+    }
+    out.push_str("\n|---|");
+    for _ in Contender::ALL {
+        out.push_str("---:|");
+    }
+    out.push('\n');
+    for result in results.iter().filter(|r| r.row.unit() == Unit::Seconds) {
+        let _ = write!(out, "| `{}` |", result.row.name());
+        for contender in Contender::ALL {
+            let (cpu, voluntary, involuntary) = result.threads_per_iteration(contender);
+            let _ =
+                write!(out, " {} / {} / {} |", format_value(cpu, Unit::Seconds), count(voluntary), count(involuntary));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A per-iteration count: whole numbers from 10 up, one decimal below.
+fn count(value: f64) -> String {
+    if value >= 10.0 {
+        group_thousands(value.round() as u64)
+    } else {
+        format!("{value:.1}")
+    }
+}
+
 /// The whole generated section: facts, table, and what each row is.
 pub fn section(results: &[RowResult], options: &Options, env: &Environment) -> String {
     let mut out = String::new();
@@ -119,9 +153,19 @@ pub fn section(results: &[RowResult], options: &Options, env: &Environment) -> S
          run in parentheses. The last column is loopwork's median divided by the better of the two peers' \
          medians: below 1.00 loopwork is faster (or, for memory, smaller).\n\n",
     );
-    out.push_str("| workload | one iteration | iterations per sample |\n|---|---|---:|\n");
+    out.push_str(
+        "Where it went: per iteration, the CPU time of each runtime's own threads (workers, and loopwork's \
+         slow-poll monitor) / their voluntary context switches (a thread blocked: parked for lack of work, or \
+         waited for a lock) / their involuntary ones (preempted). The benchmark thread, which spawns and \
+         blocks in `block_on`, is not counted.\n\n",
+    );
+    out.push_str(&threads_table(results));
+    out.push_str(
+        "\n| workload | one iteration | timed iterations (loopwork / tokio / async-executor) |\n|---|---|---:|\n",
+    );
     for result in results {
-        let _ = writeln!(out, "| `{}` | {} | {} |", result.row.name(), result.row.description(), result.iterations);
+        let counts: Vec<String> = result.iterations.iter().map(|n| group_thousands(*n as u64)).collect();
+        let _ = writeln!(out, "| `{}` | {} | {} |", result.row.name(), result.row.description(), counts.join(" / "));
     }
     let _ = writeln!(out, "{END_MARKER}");
     out

@@ -19,6 +19,10 @@ pub trait Runtime: Sized + 'static {
     /// The name of the runtime's column in the table.
     const NAME: &'static str;
 
+    /// The prefix of the names of the runtime's own threads (workers and
+    /// helpers), whose CPU time and context switches are counted.
+    const THREADS: &'static str;
+
     /// What a task captures to spawn more tasks.
     type Spawner: Spawner;
 
@@ -86,10 +90,12 @@ pub struct Loopwork {
 
 impl Runtime for Loopwork {
     const NAME: &'static str = "loopwork";
+    const THREADS: &'static str = "loopwork";
     type Spawner = loopwork::Handle;
 
     fn start(workers: usize) -> io::Result<Self> {
-        Ok(Loopwork { event_loop: loopwork::EventLoop::builder().workers(workers).build()? })
+        let event_loop = loopwork::EventLoop::builder().workers(workers).thread_name("loopwork-worker").build()?;
+        Ok(Loopwork { event_loop })
     }
 
     fn spawner(&self) -> loopwork::Handle {
@@ -137,10 +143,15 @@ pub struct Tokio {
 
 impl Runtime for Tokio {
     const NAME: &'static str = "tokio";
+    const THREADS: &'static str = "tokio-worker";
     type Spawner = tokio::runtime::Handle;
 
     fn start(workers: usize) -> io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("tokio-worker")
+            .enable_all()
+            .build()?;
         Ok(Tokio { runtime })
     }
 
@@ -195,6 +206,7 @@ pub struct AsyncExecutor {
 
 impl Runtime for AsyncExecutor {
     const NAME: &'static str = "async-executor";
+    const THREADS: &'static str = "async-executor";
     type Spawner = Arc<async_executor::Executor<'static>>;
 
     fn start(workers: usize) -> io::Result<Self> {

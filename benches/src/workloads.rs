@@ -1,10 +1,11 @@
 //! The timed workloads: tokio's `rt_multi_threaded` and `remote_spawn`
 //! benchmarks, written once against [`Runtime`] and [`Spawner`].
 //!
-//! Each function runs its workload `iterations` times back to back and
-//! returns the elapsed time; the setup a criterion benchmark does outside
-//! `b.iter` (channels, counters, the busy background load) stays outside the
-//! timed region here too.
+//! Each function runs its workload back to back until a time budget is
+//! spent (at least once) and returns the elapsed time and the iteration
+//! count; the setup a criterion benchmark does outside `b.iter` (channels,
+//! counters, the busy background load) stays outside the timed region here
+//! too.
 
 use crate::runtime::{Runtime, Spawner};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -125,52 +126,69 @@ impl Workload {
         }
     }
 
-    /// Runs the workload `iterations` times on `runtime` and returns the
-    /// time taken. `workers` sizes the busy workloads' background load.
-    pub fn run<R: Runtime>(self, runtime: &R, workers: usize, iterations: usize) -> Duration {
+    /// Runs the workload on `runtime` back to back until `budget` is spent
+    /// (at least once). `workers` sizes the busy workloads' background load.
+    pub fn run<R: Runtime>(self, runtime: &R, workers: usize, budget: Duration) -> Timing {
         match self {
-            Workload::SpawnManyLocal => spawn_many_local(runtime, iterations),
-            Workload::SpawnManyFromTask => spawn_many_from_task(runtime, iterations),
+            Workload::SpawnManyLocal => spawn_many_local(runtime, budget),
+            Workload::SpawnManyFromTask => spawn_many_from_task(runtime, budget),
             Workload::SpawnManyRemoteIdle => {
                 let mut handles = Vec::with_capacity(NUM_SPAWN);
-                timed(iterations, || spawn_remote_and_await(runtime, NUM_SPAWN, &mut handles))
+                timed(budget, || spawn_remote_and_await(runtime, NUM_SPAWN, &mut handles))
             }
             Workload::SpawnManyRemoteBusy1 => {
                 let background = Background::yielding(&runtime.spawner(), 2 * workers);
                 let mut handles = Vec::with_capacity(NUM_SPAWN);
-                let elapsed = timed(iterations, || spawn_remote_and_await(runtime, NUM_SPAWN, &mut handles));
+                let elapsed = timed(budget, || spawn_remote_and_await(runtime, NUM_SPAWN, &mut handles));
                 background.stop();
                 elapsed
             }
             Workload::SpawnManyRemoteBusy2 => {
                 let background = Background::chains(&runtime.spawner(), workers);
                 let mut handles = Vec::with_capacity(NUM_SPAWN_BUSY2);
-                let elapsed = timed(iterations, || spawn_remote_and_await(runtime, NUM_SPAWN_BUSY2, &mut handles));
+                let elapsed = timed(budget, || spawn_remote_and_await(runtime, NUM_SPAWN_BUSY2, &mut handles));
                 background.stop();
                 elapsed
             }
-            Workload::PingPong => ping_pong(runtime, iterations),
-            Workload::YieldMany => yield_many(runtime, iterations),
-            Workload::ChainedSpawn => chained_spawn(runtime, iterations),
-            Workload::RemoteSpawn { threads } => remote_spawn(runtime, threads, iterations),
+            Workload::PingPong => ping_pong(runtime, budget),
+            Workload::YieldMany => yield_many(runtime, budget),
+            Workload::ChainedSpawn => chained_spawn(runtime, budget),
+            Workload::RemoteSpawn { threads } => remote_spawn(runtime, threads, budget),
         }
     }
 }
 
-/// Runs `iteration` `iterations` times and returns the time it took.
-fn timed(iterations: usize, mut iteration: impl FnMut()) -> Duration {
-    let start = Instant::now();
-    for _ in 0..iterations {
-        iteration();
-    }
-    start.elapsed()
+/// How long some iterations of a workload took.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    /// The time they took together.
+    pub elapsed: Duration,
+    /// How many iterations ran.
+    pub iterations: usize,
 }
 
-fn spawn_many_local<R: Runtime>(runtime: &R, iterations: usize) -> Duration {
+/// Most iterations one sample runs, however fast they are.
+const MAX_ITERATIONS: usize = 100_000;
+
+/// Runs `iteration` until `budget` is spent (at least once).
+fn timed(budget: Duration, mut iteration: impl FnMut()) -> Timing {
+    let start = Instant::now();
+    let mut iterations = 0;
+    loop {
+        iteration();
+        iterations += 1;
+        let elapsed = start.elapsed();
+        if elapsed >= budget || iterations >= MAX_ITERATIONS {
+            return Timing { elapsed, iterations };
+        }
+    }
+}
+
+fn spawn_many_local<R: Runtime>(runtime: &R, budget: Duration) -> Timing {
     let spawner = runtime.spawner();
     let (tx, rx) = mpsc::sync_channel(1000);
     let remaining = Arc::new(AtomicUsize::new(0));
-    timed(iterations, || {
+    timed(budget, || {
         remaining.store(NUM_SPAWN, Relaxed);
         runtime.block_on(async {
             for _ in 0..NUM_SPAWN {
@@ -187,11 +205,11 @@ fn spawn_many_local<R: Runtime>(runtime: &R, iterations: usize) -> Duration {
     })
 }
 
-fn spawn_many_from_task<R: Runtime>(runtime: &R, iterations: usize) -> Duration {
+fn spawn_many_from_task<R: Runtime>(runtime: &R, budget: Duration) -> Timing {
     let spawner = runtime.spawner();
     let (tx, rx) = mpsc::sync_channel(1000);
     let remaining = Arc::new(AtomicUsize::new(0));
-    timed(iterations, || {
+    timed(budget, || {
         remaining.store(NUM_SPAWN, Relaxed);
         let (inner, tx, remaining) = (spawner.clone(), tx.clone(), remaining.clone());
         spawner.spawn_detached(async move {
@@ -223,11 +241,11 @@ fn spawn_remote_and_await<R: Runtime>(runtime: &R, count: usize, handles: &mut V
     });
 }
 
-fn ping_pong<R: Runtime>(runtime: &R, iterations: usize) -> Duration {
+fn ping_pong<R: Runtime>(runtime: &R, budget: Duration) -> Timing {
     let spawner = runtime.spawner();
     let (done_tx, done_rx) = mpsc::sync_channel(1000);
     let remaining = Arc::new(AtomicUsize::new(0));
-    timed(iterations, || {
+    timed(budget, || {
         let done_tx = done_tx.clone();
         let remaining = remaining.clone();
         remaining.store(NUM_PINGS, Relaxed);
@@ -258,10 +276,10 @@ fn ping_pong<R: Runtime>(runtime: &R, iterations: usize) -> Duration {
     })
 }
 
-fn yield_many<R: Runtime>(runtime: &R, iterations: usize) -> Duration {
+fn yield_many<R: Runtime>(runtime: &R, budget: Duration) -> Timing {
     let spawner = runtime.spawner();
     let (tx, rx) = mpsc::sync_channel(YIELD_TASKS);
-    timed(iterations, || {
+    timed(budget, || {
         for _ in 0..YIELD_TASKS {
             let tx = tx.clone();
             spawner.spawn_detached(async move {
@@ -277,7 +295,7 @@ fn yield_many<R: Runtime>(runtime: &R, iterations: usize) -> Duration {
     })
 }
 
-fn chained_spawn<R: Runtime>(runtime: &R, iterations: usize) -> Duration {
+fn chained_spawn<R: Runtime>(runtime: &R, budget: Duration) -> Timing {
     fn link<S: Spawner>(spawner: S, done: mpsc::SyncSender<()>, n: usize) {
         if n == 0 {
             done.send(()).unwrap();
@@ -289,7 +307,7 @@ fn chained_spawn<R: Runtime>(runtime: &R, iterations: usize) -> Duration {
 
     let spawner = runtime.spawner();
     let (done_tx, done_rx) = mpsc::sync_channel(1000);
-    timed(iterations, || {
+    timed(budget, || {
         let done_tx = done_tx.clone();
         runtime.block_on(async {
             let next = spawner.clone();
@@ -299,10 +317,10 @@ fn chained_spawn<R: Runtime>(runtime: &R, iterations: usize) -> Duration {
     })
 }
 
-fn remote_spawn<R: Runtime>(runtime: &R, threads: usize, iterations: usize) -> Duration {
+fn remote_spawn<R: Runtime>(runtime: &R, threads: usize, budget: Duration) -> Timing {
     let spawner = runtime.spawner();
     let per_thread = REMOTE_SPAWN_TASKS / threads;
-    timed(iterations, || {
+    timed(budget, || {
         let barrier = Barrier::new(threads);
         let handles: Vec<_> = std::thread::scope(|scope| {
             let spawning: Vec<_> = (0..threads)

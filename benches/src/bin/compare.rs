@@ -3,18 +3,20 @@
 //! best peer. `--write-docs` also rewrites the table in
 //! `docs/benchmarks.md`.
 
-use loopwork_benches::{format_value, measure, section, table, write_section, Contender, Environment, Options, Row};
+use loopwork_benches::{
+    format_value, measure, section, table, threads_table, write_section, Contender, Environment, Options, Row,
+};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "\
-usage: compare [--filter NAME] [--runs N] [--workers N] [--sample-ms MS] [--write-docs] [--list]
+usage: compare [--filter NAME] [--runs N] [--workers N] [--sample-ms MS] [--samples] [--write-docs] [--list]
 
   --filter NAME   only the rows whose name contains NAME (repeatable)
   --runs N        timed runs per row after the warm-up round (default 10)
   --workers N     worker threads for every runtime (default: the number of cores)
-  --sample-ms MS  about how long one timed sample takes (default 40)
+  --sample-ms MS  how long one sample repeats its workload (default 100; at least one iteration)
   --write-docs    rewrite the generated section of docs/benchmarks.md
   --samples       also print every sample
   --list          print the rows and what they measure, then exit";
@@ -33,7 +35,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         options: Options {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             runs: 10,
-            sample_time: Duration::from_millis(40),
+            sample_time: Duration::from_millis(100),
         },
         write_docs: false,
         samples: false,
@@ -131,6 +133,10 @@ fn main() -> ExitCode {
     eprintln!("done in {:.1} s; load average {}\n", started.elapsed().as_secs_f64(), env.load_after);
 
     print!("{}", table(&results));
+    if results.iter().any(|r| matches!(r.row, Row::Timed(_))) {
+        println!("\nper iteration, the runtime's own threads: CPU time / voluntary / involuntary context switches\n");
+        print!("{}", threads_table(&results));
+    }
 
     if args.write_docs {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
@@ -138,7 +144,7 @@ fn main() -> ExitCode {
             eprintln!("compare: writing {}: {err}", path.display());
             return ExitCode::FAILURE;
         }
-        eprintln!("wrote {}", path.display());
+        eprintln!("wrote {}", path.canonicalize().unwrap_or(path).display());
     }
     ExitCode::SUCCESS
 }

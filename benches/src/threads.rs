@@ -1,0 +1,106 @@
+//! CPU time and context switches of a runtime's own threads, from
+//! `/proc/self/task`: what a sample cost besides its wall time, and how
+//! often the workers went to sleep (voluntary switches) or were preempted
+//! (involuntary ones).
+
+use std::fs;
+use std::ops::{Add, Sub};
+
+/// Counters of a group of threads, summed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ThreadCounters {
+    /// CPU time, in nanoseconds (`/proc/.../schedstat`).
+    pub cpu_ns: u64,
+    /// Voluntary context switches: the thread blocked (parked, waited on a
+    /// lock, slept).
+    pub voluntary_switches: u64,
+    /// Involuntary context switches: the thread was preempted.
+    pub involuntary_switches: u64,
+}
+
+impl ThreadCounters {
+    /// The counters of this process's threads whose name starts with
+    /// `prefix`. Threads that cannot be read (they just exited) count as 0.
+    pub(crate) fn of_threads_named(prefix: &str) -> ThreadCounters {
+        let mut total = ThreadCounters::default();
+        let Ok(tasks) = fs::read_dir("/proc/self/task") else {
+            return total;
+        };
+        for task in tasks.flatten() {
+            let dir = task.path();
+            let named = fs::read_to_string(dir.join("comm")).is_ok_and(|comm| comm.starts_with(prefix));
+            if !named {
+                continue;
+            }
+            let cpu_ns = fs::read_to_string(dir.join("schedstat"))
+                .ok()
+                .and_then(|stat| stat.split_whitespace().next().and_then(|ns| ns.parse().ok()))
+                .unwrap_or(0);
+            let status = fs::read_to_string(dir.join("status")).unwrap_or_default();
+            total = total
+                + ThreadCounters {
+                    cpu_ns,
+                    voluntary_switches: status_field(&status, "voluntary_ctxt_switches:"),
+                    involuntary_switches: status_field(&status, "nonvoluntary_ctxt_switches:"),
+                };
+        }
+        total
+    }
+}
+
+fn status_field(status: &str, name: &str) -> u64 {
+    status.lines().find_map(|line| line.strip_prefix(name)).and_then(|value| value.trim().parse().ok()).unwrap_or(0)
+}
+
+impl Add for ThreadCounters {
+    type Output = ThreadCounters;
+
+    fn add(self, other: ThreadCounters) -> ThreadCounters {
+        ThreadCounters {
+            cpu_ns: self.cpu_ns + other.cpu_ns,
+            voluntary_switches: self.voluntary_switches + other.voluntary_switches,
+            involuntary_switches: self.involuntary_switches + other.involuntary_switches,
+        }
+    }
+}
+
+impl Sub for ThreadCounters {
+    type Output = ThreadCounters;
+
+    /// The growth from `earlier` to `self`; never negative (a thread that
+    /// exited in between takes its counts with it).
+    fn sub(self, earlier: ThreadCounters) -> ThreadCounters {
+        ThreadCounters {
+            cpu_ns: self.cpu_ns.saturating_sub(earlier.cpu_ns),
+            voluntary_switches: self.voluntary_switches.saturating_sub(earlier.voluntary_switches),
+            involuntary_switches: self.involuntary_switches.saturating_sub(earlier.involuntary_switches),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_a_named_thread() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("counters-test".to_owned())
+            .spawn(move || {
+                let start = std::time::Instant::now();
+                while start.elapsed() < std::time::Duration::from_millis(20) {
+                    std::hint::spin_loop();
+                }
+                rx.recv().unwrap();
+            })
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        let counters = ThreadCounters::of_threads_named("counters-test");
+        tx.send(()).unwrap();
+        thread.join().unwrap();
+        assert!(counters.cpu_ns >= 10_000_000, "{counters:?}");
+        assert!(counters.voluntary_switches >= 1, "{counters:?}");
+        assert_eq!(ThreadCounters::of_threads_named("no-such-thread"), ThreadCounters::default());
+    }
+}
