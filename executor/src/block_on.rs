@@ -86,9 +86,11 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
     }
     let cx = Context { shared: shared.clone(), worker: None };
     let _enter = current::enter(&cx);
+    let _reactor = shared.reactor.enter();
     let _running = shared.enter_running();
     let main = Arc::new(MainWaker {
-        parker: Arc::new(Parker::new()),
+        // In strict mode this thread is the loop and sleeps in its reactor.
+        parker: Arc::new(Parker::new((shared.num_workers() == 0).then(|| shared.reactor.clone()))),
         // Woken from the start: the first poll is due at once.
         state: AtomicU64::new(WOKEN),
         shared: shared.clone(),
@@ -140,6 +142,9 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
     let mut popped = shared.strict_pushed().saturating_sub(shared.strict_queue_len());
     let chaos = shared.chaos_seed.map(|seed| Chaos::new(seed, 0));
     loop {
+        // Like asyncio's `_run_once`: take in the I/O events and timers that
+        // are due before the iteration's batch.
+        shared.poll_reactor();
         let ready_at_start = shared.strict_queue_len();
         let mut ran = 0;
         loop {

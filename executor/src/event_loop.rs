@@ -7,8 +7,10 @@ use crate::concurrent::ConcurrentFuture;
 use crate::current;
 use crate::error::{Closed, ExceptionContext};
 use crate::promise::Promise;
-use crate::scheduler::{run_worker, Monitor, PanicHook, Shared, DEFAULT_SLOW_POLL_THRESHOLD};
+use crate::scheduler::{run_worker, Config, Monitor, PanicHook, Shared, DEFAULT_SLOW_POLL_THRESHOLD};
 use crate::task::{Task, TaskInfo};
+use crate::time::TimerHandle;
+use loopwork_reactor::Reactor;
 use parking_lot::Mutex;
 use std::fmt;
 use std::future::Future;
@@ -347,13 +349,14 @@ impl Builder {
     pub fn build(self) -> io::Result<EventLoop> {
         let locals: Vec<_> = (0..self.workers).map(|_| crossbeam_deque::Worker::new_fifo()).collect();
         let stealers = locals.iter().map(crossbeam_deque::Worker::stealer).collect();
-        let shared = Arc::new(Shared::new(
-            stealers,
-            self.on_unhandled_panic,
-            self.max_blocking_threads,
-            self.slow_poll_threshold,
-            self.chaos_seed,
-        ));
+        let reactor = Arc::new(Reactor::new()?);
+        let config = Config {
+            on_unhandled_panic: self.on_unhandled_panic,
+            max_blocking_threads: self.max_blocking_threads,
+            slow_poll_threshold: self.slow_poll_threshold,
+            chaos_seed: self.chaos_seed,
+        };
+        let shared = Arc::new(Shared::new(stealers, reactor, config));
         let event_loop = EventLoop {
             shared: shared.clone(),
             threads: Mutex::new(Vec::with_capacity(self.workers)),
@@ -776,6 +779,81 @@ impl Handle {
         let (queued, handle) = new_callback(move || crate::context::enter(snapshot, callback).0);
         self.shared.push_callback(queued)?;
         Ok(handle)
+    }
+
+    /// Runs `callback` on the loop once `delay` has passed, asyncio's
+    /// `call_later`. Never early; callbacks due at the same moment run in
+    /// the order they were scheduled. The returned handle cancels it.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] if the loop is closed; the callback is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    ///
+    /// // The seeds' demo: three timers and a call_soon.
+    /// let event_loop = loopwork::EventLoop::builder().workers(0).build().unwrap();
+    /// let handle = event_loop.handle();
+    /// let log = Arc::new(Mutex::new(Vec::new()));
+    /// for (delay, name) in [(100, "1"), (300, "3"), (200, "2")] {
+    ///     let log = log.clone();
+    ///     handle.call_later(Duration::from_millis(delay), move || log.lock().unwrap().push(name)).unwrap();
+    /// }
+    /// let soon = log.clone();
+    /// handle.call_soon(move || soon.lock().unwrap().push("soon")).unwrap();
+    /// event_loop.block_on(loopwork::sleep(Duration::from_millis(350)));
+    /// assert_eq!(*log.lock().unwrap(), ["soon", "1", "2", "3"]);
+    /// ```
+    pub fn call_later(&self, delay: Duration, callback: impl FnOnce() + Send + 'static) -> Result<TimerHandle, Closed> {
+        self.call_at(self.time() + delay, callback)
+    }
+
+    /// Runs `callback` on the loop at `when` (on the loop's clock,
+    /// [`time`](Self::time)), asyncio's `call_at`.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] if the loop is closed; the callback is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event_loop = loopwork::EventLoop::new();
+    /// let handle = event_loop.handle();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let when = handle.time() + Duration::from_millis(20);
+    /// handle.call_at(when, move || tx.send(std::time::Instant::now()).unwrap()).unwrap();
+    /// assert!(rx.recv().unwrap() >= when);
+    /// ```
+    pub fn call_at(&self, when: Instant, callback: impl FnOnce() + Send + 'static) -> Result<TimerHandle, Closed> {
+        if self.is_closed() {
+            return Err(Closed);
+        }
+        // The callback runs in a copy of the scheduler's context.
+        let snapshot = crate::context::capture();
+        let (queued, handle) = new_callback(move || crate::context::enter(snapshot, callback).0);
+        Ok(crate::time::call_at(&self.shared, when, queued, handle))
+    }
+
+    /// The loop's clock, asyncio's `loop.time()`: what timers and
+    /// `call_at` deadlines are measured against.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::new();
+    /// let handle = event_loop.handle();
+    /// let t0 = handle.time();
+    /// assert!(handle.time() >= t0);
+    /// ```
+    pub fn time(&self) -> Instant {
+        self.shared.reactor.now()
     }
 
     /// Schedules `callback` from any thread and wakes the loop if it is

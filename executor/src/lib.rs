@@ -56,6 +56,7 @@ mod promise;
 mod scheduler;
 mod structured;
 mod task;
+mod time;
 mod yield_now;
 
 pub use blocking::ThreadPool;
@@ -68,6 +69,15 @@ pub use structured::{
     gather, gather_settled, shield, ChildError, Gather, GatherSettled, GroupClosed, GroupError, Shield, TaskGroup,
 };
 pub use task::{Task, TaskInfo, TaskState};
+pub use time::TimerHandle;
+
+pub use loopwork_reactor::{interval, interval_at, net, sleep, sleep_until, Interval, Sleep};
+
+/// Non-blocking I/O on the loop's reactor: wrap any file descriptor in
+/// [`Async`](io::Async) to await its readiness.
+pub mod io {
+    pub use loopwork_reactor::Async;
+}
 pub use yield_now::{yield_now, YieldNow};
 
 /// The README's example runs as a doctest, so it cannot go stale.

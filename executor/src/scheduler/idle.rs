@@ -97,6 +97,22 @@ impl Idle {
         is_searching && prev & SEARCHING_MASK == 1
     }
 
+    /// Takes `worker` off the sleepers list itself, as unparked and not
+    /// searching (it woke on its own, from the reactor). Returns false if a
+    /// notifier took it off first (it is then counted as searching).
+    pub(crate) fn unpark_self(&self, worker: usize) -> bool {
+        let mut sleepers = self.sleepers.lock();
+        match sleepers.iter().position(|&w| w == worker) {
+            Some(position) => {
+                sleepers.swap_remove(position);
+                // SeqCst: as every update of the word (README).
+                self.state.fetch_add(ONE_UNPARKED, Ordering::SeqCst);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// True while `worker` is on the sleepers list (nobody chose to wake it).
     pub(crate) fn is_parked(&self, worker: usize) -> bool {
         self.sleepers.lock().contains(&worker)

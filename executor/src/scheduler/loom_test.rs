@@ -26,7 +26,7 @@ impl Model {
     fn new(workers: usize) -> Arc<Model> {
         Arc::new(Model {
             idle: Idle::new(workers),
-            parkers: (0..workers).map(|_| Parker::new()).collect(),
+            parkers: (0..workers).map(|_| Parker::new(None)).collect(),
             queued: AtomicUsize::new(0),
             taken: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
@@ -78,7 +78,7 @@ impl Model {
                 if self.closed.load(Ordering::SeqCst) {
                     return;
                 }
-                self.parkers[index].park();
+                let _ = self.parkers[index].park();
                 if !self.idle.is_parked(index) {
                     searching = true;
                     break;

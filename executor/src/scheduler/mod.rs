@@ -21,7 +21,7 @@ mod loom_test;
 
 pub(crate) use chaos::Chaos;
 pub(crate) use monitor::{Monitor, PollSlot, DEFAULT_SLOW_POLL_THRESHOLD};
-pub(crate) use park::Parker;
+pub(crate) use park::{Parker, Woke};
 pub(crate) use worker::{run_worker, WorkerCore};
 
 use crate::blocking::ThreadPool;
@@ -32,6 +32,7 @@ use crate::error::{Closed, ExceptionContext, Source};
 use crate::task::{self, DoneCallback, Header, Notified, Schedule, Task, TaskId, TaskRef};
 use crossbeam_deque::{Injector, Steal, Stealer};
 use idle::Idle;
+use loopwork_reactor::Reactor;
 use parking_lot::{Condvar, Mutex, RwLock};
 use registry::Registry;
 use std::any::Any;
@@ -44,11 +45,21 @@ use std::sync::Arc;
 /// The hook called with a panic nobody observed.
 pub(crate) type PanicHook = Arc<dyn Fn(ExceptionContext) + Send + Sync>;
 
+/// What the builder configures in `Shared`.
+pub(crate) struct Config {
+    pub(crate) on_unhandled_panic: Option<PanicHook>,
+    pub(crate) max_blocking_threads: usize,
+    pub(crate) slow_poll_threshold: std::time::Duration,
+    pub(crate) chaos_seed: Option<u64>,
+}
+
 /// The state every thread of one loop shares. Tasks hold an `Arc` to it, so a
 /// waker that outlives the loop still finds it (closed) and does nothing.
 pub(crate) struct Shared {
     injector: Injector<Notified>,
     stealers: Box<[Stealer<Notified>]>,
+    /// The loop's I/O and timer driver; an idle worker waits in it.
+    pub(crate) reactor: Arc<Reactor>,
     parkers: Box<[Parker]>,
     idle: Idle,
     registry: Registry,
@@ -102,29 +113,24 @@ pub(crate) enum Origin {
 }
 
 impl Shared {
-    pub(crate) fn new(
-        stealers: Vec<Stealer<Notified>>,
-        on_unhandled_panic: Option<PanicHook>,
-        max_blocking_threads: usize,
-        slow_poll_threshold: std::time::Duration,
-        chaos_seed: Option<u64>,
-    ) -> Shared {
+    pub(crate) fn new(stealers: Vec<Stealer<Notified>>, reactor: Arc<Reactor>, config: Config) -> Shared {
         let num_workers = stealers.len();
         Shared {
-            chaos_seed,
-            monitor: Monitor::new(num_workers, slow_poll_threshold),
+            chaos_seed: config.chaos_seed,
+            monitor: Monitor::new(num_workers, config.slow_poll_threshold),
             injector: Injector::new(),
-            parkers: (0..num_workers).map(|_| Parker::new()).collect(),
+            parkers: (0..num_workers).map(|_| Parker::new(Some(reactor.clone()))).collect(),
+            reactor,
             stealers: stealers.into_boxed_slice(),
             idle: Idle::new(num_workers),
             registry: Registry::new(num_workers),
             closed: AtomicBool::new(false),
             next_task_id: AtomicU64::new(1),
             strict: StrictDriver::default(),
-            exception_handler: RwLock::new(on_unhandled_panic),
+            exception_handler: RwLock::new(config.on_unhandled_panic),
             callbacks: CallbackQueue::default(),
             blocking: std::sync::OnceLock::new(),
-            max_blocking_threads,
+            max_blocking_threads: config.max_blocking_threads,
             running: AtomicUsize::new(0),
             stop_requested: AtomicBool::new(false),
             stop_wakers: Mutex::new(Vec::new()),
@@ -567,9 +573,21 @@ impl Shared {
         // A closed loop parks too: it runs nothing more, but the main future
         // can still be woken (its tasks complete as cancelled).
         if self.injector.is_empty() && !ready() {
-            parker.park();
+            // Sleeps in the reactor (the driver always gets its lock): I/O
+            // and timers wake it as well as new tasks.
+            let _ = parker.park();
         }
         self.strict.sleeping.store(false, Ordering::Relaxed);
+    }
+
+    /// Processes the I/O events and timers that are due, without blocking,
+    /// if no other thread is waiting in the reactor: how a loop whose
+    /// threads are all busy still notices I/O and timers.
+    pub(crate) fn poll_reactor(&self) {
+        if let Some(mut driver) = self.reactor.try_lock() {
+            // An error here is retried by the next poll or park.
+            let _ = driver.react(Some(std::time::Duration::ZERO));
+        }
     }
 }
 

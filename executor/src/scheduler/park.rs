@@ -1,36 +1,78 @@
 //! Parking one thread: the worker's (or strict driver's) sleep and wake-up.
 //!
-//! A three-state handshake, the same shape as `std::thread::park`: an
-//! `unpark` that arrives before `park` is remembered, so a wake-up between
-//! "found no work" and "went to sleep" is never lost.
+//! A handshake of the same shape as `std::thread::park`: an `unpark` that
+//! arrives before `park` is remembered, so a wake-up between "found no
+//! work" and "went to sleep" is never lost. A parker that has a reactor
+//! sleeps in it when it can take the reactor's lock — waiting for I/O and
+//! timers with the next deadline as its timeout — and `unpark` interrupts
+//! that wait with `Reactor::notify`; otherwise it sleeps on its condvar.
 
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::{Condvar, Mutex};
+use loopwork_reactor::Reactor;
+use std::sync::Arc;
 
 const EMPTY: usize = 0;
+/// Asleep on the condvar.
 const PARKED: usize = 1;
 const NOTIFIED: usize = 2;
+/// Asleep in the reactor's poller.
+const PARKED_IN_REACTOR: usize = 3;
 
 #[derive(Debug)]
 pub(crate) struct Parker {
     state: AtomicUsize,
     lock: Mutex<()>,
     cvar: Condvar,
+    reactor: Option<Arc<Reactor>>,
+}
+
+/// How a `park` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Woke {
+    /// `unpark` was called (or the condvar woke spuriously).
+    Unparked,
+    /// It drove the reactor, which woke this many wakers: the tasks among
+    /// them may now sit in this thread's own queue.
+    FromReactor(usize),
 }
 
 impl Parker {
-    pub(crate) fn new() -> Parker {
-        Parker { state: AtomicUsize::new(EMPTY), lock: Mutex::new(()), cvar: Condvar::new() }
+    /// A parker that sleeps in `reactor` when it can take its lock.
+    pub(crate) fn new(reactor: Option<Arc<Reactor>>) -> Parker {
+        Parker { state: AtomicUsize::new(EMPTY), lock: Mutex::new(()), cvar: Condvar::new(), reactor }
     }
 
     /// Blocks until `unpark` is called (or returns at once if it already
-    /// was since the last `park`). May also return spuriously; callers
-    /// re-check their condition.
-    pub(crate) fn park(&self) {
+    /// was since the last `park`), or until the reactor it drove woke
+    /// something. May also return spuriously; callers re-check their
+    /// condition.
+    pub(crate) fn park(&self) -> Woke {
         // Acquire pairs with the Release swap in `unpark`: what the unparker
         // did before waking us (pushing a task) is visible after we return.
         if self.state.compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed).is_ok() {
-            return;
+            return Woke::Unparked;
+        }
+        if let Some(mut driver) = self.reactor.as_ref().and_then(|reactor| reactor.try_lock()) {
+            // Relaxed on success: the state only says where to send the
+            // wake-up; the notification itself synchronizes through the
+            // poller. Acquire on failure: as above.
+            match self.state.compare_exchange(EMPTY, PARKED_IN_REACTOR, Ordering::Relaxed, Ordering::Acquire) {
+                Ok(_) => {}
+                Err(NOTIFIED) => {
+                    let _ = self.state.swap(EMPTY, Ordering::Acquire);
+                    return Woke::Unparked;
+                }
+                Err(other) => unreachable!("one thread parks on a parker; found state {other}"),
+            }
+            // An error from the poller is as good as a spurious return: the
+            // caller re-checks and parks again.
+            let woken = driver.react(None).unwrap_or(0);
+            drop(driver);
+            // Acquire: an `unpark` that raced with the return is consumed
+            // here, with what its caller published.
+            let _ = self.state.swap(EMPTY, Ordering::Acquire);
+            return Woke::FromReactor(woken);
         }
         let mut guard = self.lock.lock();
         match self.state.compare_exchange(EMPTY, PARKED, Ordering::Relaxed, Ordering::Relaxed) {
@@ -38,7 +80,7 @@ impl Parker {
             Err(NOTIFIED) => {
                 // Acquire: as above.
                 let _ = self.state.swap(EMPTY, Ordering::Acquire);
-                return;
+                return Woke::Unparked;
             }
             Err(other) => unreachable!("one thread parks on a parker; found state {other}"),
         }
@@ -46,7 +88,7 @@ impl Parker {
             guard = self.cvar.wait(guard);
             // Acquire: as above.
             if self.state.compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed).is_ok() {
-                return;
+                return Woke::Unparked;
             }
         }
     }
@@ -61,6 +103,12 @@ impl Parker {
                 // the notification cannot fall between its check and its wait.
                 drop(self.lock.lock());
                 self.cvar.notify_one();
+            }
+            PARKED_IN_REACTOR => {
+                // A notify that lands before the wait makes it return at once.
+                if let Some(reactor) = &self.reactor {
+                    reactor.notify();
+                }
             }
             other => unreachable!("invalid parker state {other}"),
         }

@@ -1,7 +1,7 @@
 //! A worker thread: run local work, look at the injector now and then, steal
 //! when empty, park when there is nothing anywhere.
 
-use super::{retry_steal, Chaos, Origin, Shared};
+use super::{retry_steal, Chaos, Origin, Shared, Woke};
 use crate::current::{self, Context};
 use crate::task::Notified;
 use crossbeam_deque::Worker;
@@ -46,6 +46,7 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize, local: Worker<Notifi
     }
     let _exit = ExitGuard(&shared);
 
+    let _reactor = shared.reactor.enter();
     let chaos = shared.chaos_seed.map(|seed| Chaos::new(seed, index as u64));
     let cx = Context { shared: shared.clone(), worker: Some(WorkerCore::new(index, local, chaos)) };
     let _enter = current::enter(&cx);
@@ -105,6 +106,10 @@ impl WorkerCore {
             shared.callbacks.run_batch(shared, &shared.monitor.slots[self.index]);
         }
         if tick % GLOBAL_QUEUE_INTERVAL == 0 {
+            // The same interval for I/O and timers: a worker that always has
+            // local work still lets them in (a no-op when an idle worker is
+            // already waiting in the reactor).
+            shared.poll_reactor();
             if let Some(task) = shared.steal_from_injector(&self.local) {
                 return Some(task);
             }
@@ -177,7 +182,19 @@ impl WorkerCore {
             shared.notify_parked();
         }
         while !shared.is_closed() {
-            shared.parkers[self.index].park();
+            let woke = shared.parkers[self.index].park();
+            if let Woke::FromReactor(woken) = woke {
+                if shared.idle.unpark_self(self.index) {
+                    if woken > 0 {
+                        // The tasks the reactor woke are in our queue. Hand
+                        // the reactor to another idle worker before running
+                        // them, so that one long poll here cannot hold up
+                        // I/O and timers for everybody.
+                        shared.notify_parked();
+                    }
+                    return;
+                }
+            }
             if !shared.idle.is_parked(self.index) {
                 // A notifier took us off the sleepers list and counted us as
                 // searching.
