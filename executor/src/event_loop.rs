@@ -799,14 +799,14 @@ impl Handle {
     /// let event_loop = loopwork::EventLoop::builder().workers(0).build().unwrap();
     /// let handle = event_loop.handle();
     /// let log = Arc::new(Mutex::new(Vec::new()));
-    /// for (delay, name) in [(100, "1"), (300, "3"), (200, "2")] {
+    /// for (delay, name) in [(100, "1"), (300, "2"), (200, "3")] {
     ///     let log = log.clone();
     ///     handle.call_later(Duration::from_millis(delay), move || log.lock().unwrap().push(name)).unwrap();
     /// }
     /// let soon = log.clone();
     /// handle.call_soon(move || soon.lock().unwrap().push("soon")).unwrap();
     /// event_loop.block_on(loopwork::sleep(Duration::from_millis(350)));
-    /// assert_eq!(*log.lock().unwrap(), ["soon", "1", "2", "3"]);
+    /// assert_eq!(*log.lock().unwrap(), ["soon", "1", "3", "2"]);
     /// ```
     pub fn call_later(&self, delay: Duration, callback: impl FnOnce() + Send + 'static) -> Result<TimerHandle, Closed> {
         self.call_at(self.time() + delay, callback)

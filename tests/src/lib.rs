@@ -102,3 +102,48 @@ pub fn process_cpu_time() -> Duration {
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
+
+/// Raises this process's open-file limit as close to `wanted` as the hard
+/// limit allows (raising the hard limit too where the process may). Returns
+/// the soft limit in force afterwards.
+pub fn raise_nofile_towards(wanted: u64) -> u64 {
+    if raise_nofile(wanted).is_ok() {
+        return wanted;
+    }
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit fills the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return 0;
+    }
+    let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+    // SAFETY: setrlimit reads the struct it is given.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+        limit.rlim_max
+    } else {
+        limit.rlim_cur
+    }
+}
+
+/// Raises this process's open-file limit to at least `needed`, raising the
+/// hard limit too where the process may (root). Returns why not otherwise.
+pub fn raise_nofile(needed: u64) -> Result<(), String> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit fills the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(format!("getrlimit failed: {}", std::io::Error::last_os_error()));
+    }
+    if limit.rlim_cur >= needed {
+        return Ok(());
+    }
+    let raised = libc::rlimit { rlim_cur: needed, rlim_max: limit.rlim_max.max(needed) };
+    // SAFETY: setrlimit reads the struct it is given.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+        return Err(format!(
+            "RLIMIT_NOFILE is {} (hard {}) and raising it to {needed} failed: {}",
+            limit.rlim_cur,
+            limit.rlim_max,
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
