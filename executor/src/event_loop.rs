@@ -8,7 +8,7 @@ use crate::current;
 use crate::error::{Closed, ExceptionContext};
 use crate::promise::Promise;
 use crate::scheduler::{run_worker, Config, Monitor, PanicHook, Shared, DEFAULT_SLOW_POLL_THRESHOLD};
-use crate::task::{Task, TaskInfo};
+use crate::task::{Task, TaskInfo, TaskName};
 use crate::time::TimerHandle;
 use loopwork_reactor::Reactor;
 use parking_lot::Mutex;
@@ -681,7 +681,7 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.shared.spawn(future, Some(name.into().into_boxed_str())).map_err(|_cancelled| Closed)
+        self.shared.spawn(future, Some(TaskName::new(name.into()))).map_err(|_cancelled| Closed)
     }
 
     /// Returns true once the loop has been closed.

@@ -147,3 +147,44 @@ pub fn raise_nofile(needed: u64) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// An echo server and client over loopwork's TCP, for the `net_` tests.
+pub mod echo {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use loopwork::net::{TcpListener, TcpStream};
+
+    /// The size of every message.
+    pub const MESSAGE: usize = 1024;
+
+    /// Serves every connection on `listener`: echoes until end of file.
+    pub async fn serve(listener: TcpListener) {
+        loop {
+            let (mut stream, _) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(err) => panic!("accept failed: {err}"),
+            };
+            loopwork::spawn(async move {
+                let mut buf = vec![0; MESSAGE];
+                loop {
+                    let n = stream.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        return;
+                    }
+                    stream.write_all(&buf[..n]).await.unwrap();
+                }
+            });
+        }
+    }
+
+    /// One client: `messages` messages of 1 KiB, every byte checked.
+    pub async fn client(addr: std::net::SocketAddr, id: usize, messages: usize) {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let mut reply = vec![0; MESSAGE];
+        for m in 0..messages {
+            let message: Vec<u8> = (0..MESSAGE).map(|i| (i + id * 7 + m * 13) as u8).collect();
+            stream.write_all(&message).await.unwrap();
+            stream.read_exact(&mut reply).await.unwrap();
+            assert_eq!(reply, message, "connection {id}, message {m}");
+        }
+    }
+}

@@ -29,7 +29,7 @@ use crate::callback::{CallbackQueue, Runnable};
 use crate::context::WithContext;
 use crate::current;
 use crate::error::{Closed, ExceptionContext, Source};
-use crate::task::{self, DoneCallback, Header, Notified, Schedule, Task, TaskId, TaskRef};
+use crate::task::{self, DoneCallback, Header, Notified, Schedule, Task, TaskId, TaskName, TaskRef};
 use crossbeam_deque::{Injector, Steal, Stealer};
 use idle::Idle;
 use loopwork_reactor::Reactor;
@@ -41,6 +41,13 @@ use std::future::Future;
 use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+
+/// Most tasks one steal from the injector moves (crossbeam's own bound).
+const INJECTOR_BATCH: usize = 32;
+/// Most tasks a worker takes from the injector at once: enough to drain a
+/// burst of remote spawns in a few visits, few enough to leave the other
+/// workers their share.
+const MAX_INJECTOR_SHARE: usize = 256;
 
 /// The hook called with a panic nobody observed.
 pub(crate) type PanicHook = Arc<dyn Fn(ExceptionContext) + Send + Sync>;
@@ -101,8 +108,12 @@ struct StrictDriver {
 /// How a task came to be scheduled, which decides where it goes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Origin {
-    /// Freshly spawned: to the back of the queue, so tasks start in the order
-    /// they were spawned, as asyncio's do.
+    /// Freshly spawned from a worker: the LIFO slot, as a wake. A spawned
+    /// child usually consumes what its parent just made; running it next, on
+    /// the same worker, keeps that data in cache and keeps chains of spawns
+    /// from bouncing between workers. (Tasks on different workers run in
+    /// parallel, so spawn order was never start order with workers; strict
+    /// mode keeps asyncio's FIFO.)
     Spawn,
     /// Woken by another task or event: the LIFO slot, so a message handed
     /// from one task to the next is processed while it is hot in cache.
@@ -154,7 +165,7 @@ impl Shared {
     pub(crate) fn spawn<F>(
         self: &Arc<Self>,
         future: F,
-        name: Option<Box<str>>,
+        name: Option<TaskName>,
     ) -> Result<Task<F::Output>, Task<F::Output>>
     where
         F: Future + Send + 'static,
@@ -242,7 +253,7 @@ impl Shared {
                     shared.callback_panicked(payload);
                 }
             };
-            return self.spawn(run, Some("callback".into())).map(drop).map_err(|_cancelled| Closed);
+            return self.spawn(run, Some(TaskName::new("callback".to_owned()))).map(drop).map_err(|_cancelled| Closed);
         }
         if self.is_closed() {
             return Err(Closed);
@@ -290,13 +301,34 @@ impl Shared {
         *self.exception_handler.write() = handler;
     }
 
-    /// Moves up to a fair share of the injector into `local` and returns one
-    /// task.
+    /// Moves a fair share of the injector into `local` and returns one task.
     fn steal_from_injector(&self, local: &crossbeam_deque::Worker<Notified>) -> Option<Notified> {
-        // A fair share, not the whole queue: the other workers should get
-        // their part of a burst of remote spawns without stealing it back.
-        let limit = (self.injector.len() / self.num_workers().max(1)).clamp(1, 32);
-        retry_steal(|| self.injector.steal_batch_with_limit_and_pop(local, limit))
+        let first = retry_steal(|| self.injector.steal_batch_with_limit_and_pop(local, INJECTOR_BATCH))?;
+        self.refill_from_injector(local, INJECTOR_BATCH);
+        Some(first)
+    }
+
+    /// Moves up to this worker's fair share of the injector (an even split
+    /// among the workers, at most `MAX_INJECTOR_SHARE`) into `local`, of
+    /// which `taken` were moved already.
+    ///
+    /// A fair share, not the whole queue: the other workers get their part
+    /// of a burst of remote spawns without having to steal it back. And not a
+    /// fixed small batch either: a worker whose own queue never runs dry
+    /// looks at the injector only every 61 ticks, and must take in remote
+    /// work at the rate it arrives, not 32 tasks at a time.
+    fn refill_from_injector(&self, local: &crossbeam_deque::Worker<Notified>, mut taken: usize) {
+        let share = (self.injector.len() / self.num_workers().max(1)).min(MAX_INJECTOR_SHARE);
+        while taken < share {
+            let before = local.len();
+            // crossbeam moves at most 32 a call (and stops at the end of a
+            // block), hence the loop.
+            match self.injector.steal_batch_with_limit(local, (share - taken).min(INJECTOR_BATCH)) {
+                Steal::Success(()) => taken += local.len() - before,
+                Steal::Empty => return,
+                Steal::Retry => std::hint::spin_loop(),
+            }
+        }
     }
 
     /// Pops one task from the injector (strict mode's run queue).

@@ -80,7 +80,14 @@ impl WorkerCore {
 
     /// Schedules a task from this worker's own thread.
     pub(crate) fn push(&self, shared: &Shared, task: Notified, origin: Origin) {
-        let use_lifo_slot = origin == Origin::Wake && self.chaos.as_ref().is_none_or(Chaos::use_lifo_slot);
+        if origin == Origin::Yield && !shared.injector.is_empty() {
+            // A yielding task lets the others run: remote tasks too. Take
+            // this worker's share of the injector first, so a worker kept
+            // busy by tasks that yield still admits remote work promptly
+            // instead of every 61 ticks.
+            shared.refill_from_injector(&self.local, 0);
+        }
+        let use_lifo_slot = origin != Origin::Yield && self.chaos.as_ref().is_none_or(Chaos::use_lifo_slot);
         if use_lifo_slot {
             match self.lifo_slot.replace(Some(task)) {
                 // The slot cannot be stolen, so nothing new is stealable and

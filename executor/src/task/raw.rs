@@ -6,7 +6,7 @@
 //! header's vtable, which were instantiated for the right `F` and `S`.
 
 use super::state::{Outcome, State, TransitionToIdle, TransitionToNotified, TransitionToRunning};
-use super::{Notified, Schedule, TaskId, TaskRef};
+use super::{Notified, Schedule, TaskId, TaskName, TaskRef};
 use crate::error::TaskError;
 use crate::loom::sync::Mutex;
 use crate::loom::UnsafeCell;
@@ -15,7 +15,7 @@ use std::mem;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll, Waker};
 
 /// The part of a task every thread may look at without knowing its types.
@@ -25,17 +25,18 @@ pub(crate) struct Header {
     pub(crate) vtable: &'static Vtable,
     pub(crate) id: TaskId,
     /// `None` means the default name, `Task-{id}`, made only when asked for.
-    pub(crate) name: Option<Box<str>>,
+    /// A thin pointer: most tasks have no name, and they pay one word.
+    pub(crate) name: Option<TaskName>,
     /// The task's slot in the registry shard; written and read only under
     /// that shard's lock, so `Relaxed` is enough.
-    pub(crate) registry_key: AtomicUsize,
+    pub(crate) registry_key: AtomicU32,
     /// When it was spawned, as nanoseconds since `task::EPOCH` (8 bytes
     /// instead of an `Instant`'s 16), read from the loop's coarse clock.
     pub(crate) spawned_at: u64,
     /// How many times it has been polled. Only the thread holding RUNNING
     /// writes it, so a load and a store (no read-modify-write) count it;
     /// `Relaxed` is enough for a statistic read by `all_tasks`.
-    pub(crate) polls: std::sync::atomic::AtomicU32,
+    pub(crate) polls: AtomicU32,
 }
 
 /// The functions that need the task's concrete types.
@@ -124,7 +125,7 @@ pub(crate) fn allocate<F, S>(
     future: F,
     scheduler: S,
     id: TaskId,
-    name: Option<Box<str>>,
+    name: Option<TaskName>,
     spawned_at: u64,
 ) -> NonNull<Header>
 where
@@ -138,9 +139,9 @@ where
             vtable: vtable::<F, S>(),
             id,
             name,
-            registry_key: AtomicUsize::new(usize::MAX),
+            registry_key: AtomicU32::new(u32::MAX),
             spawned_at,
-            polls: std::sync::atomic::AtomicU32::new(0),
+            polls: AtomicU32::new(0),
         },
         scheduler,
         stage: UnsafeCell::new(Stage::Running(future)),
@@ -530,7 +531,7 @@ impl Header {
     /// The task's name: the one it was spawned with, or `Task-{id}`.
     pub(crate) fn name(&self) -> String {
         match &self.name {
-            Some(name) => name.to_string(),
+            Some(name) => name.0.to_string(),
             None => format!("Task-{}", self.id.0),
         }
     }
@@ -550,10 +551,13 @@ pub(crate) fn drop_reference(ptr: NonNull<Header>) {
 /// call sites short.
 impl Header {
     pub(crate) fn registry_key(&self) -> usize {
-        self.registry_key.load(Ordering::Relaxed)
+        self.registry_key.load(Ordering::Relaxed) as usize
     }
 
+    /// Slab keys are indices, so 32 bits (4 billion live tasks a shard) are
+    /// plenty, and the key shares a word with the poll count.
     pub(crate) fn set_registry_key(&self, key: usize) {
+        let key = u32::try_from(key).expect("more than 4 billion live tasks in one registry shard");
         self.registry_key.store(key, Ordering::Relaxed);
     }
 }
