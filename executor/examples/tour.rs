@@ -95,6 +95,57 @@ fn main() {
         "done in about the longest one, not the sum".to_owned()
     });
 
+    section("call_later(0.1), (0.3), (0.2) and a call_soon, scaled to milliseconds", || {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        for (delay, index) in [(10, "1"), (30, "2"), (20, "3")] {
+            let order = order.clone();
+            handle.call_later(Duration::from_millis(delay), move || order.lock().unwrap().push(index)).unwrap();
+        }
+        let soon = order.clone();
+        handle.call_soon(move || soon.lock().unwrap().push("soon")).unwrap();
+        event_loop.block_on(loopwork::sleep(Duration::from_millis(50)));
+        format!("ran {:?}", order.lock().unwrap())
+    });
+
+    section("a TCP echo server and 1,000 concurrent clients on loopback", || {
+        use futures_lite::{AsyncReadExt, AsyncWriteExt};
+        use loopwork::net::{TcpListener, TcpStream};
+        let echoed = event_loop.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = loopwork::spawn(async move {
+                loop {
+                    let (mut stream, _) = listener.accept().await.unwrap();
+                    loopwork::spawn(async move {
+                        let mut buf = [0; 1024];
+                        loop {
+                            match stream.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => stream.write_all(&buf[..n]).await.unwrap(),
+                            }
+                        }
+                    });
+                }
+            });
+            let clients: Vec<_> = (0..1000u32)
+                .map(|i| {
+                    loopwork::spawn(async move {
+                        let mut stream = TcpStream::connect(addr).await.unwrap();
+                        let message = i.to_le_bytes();
+                        stream.write_all(&message).await.unwrap();
+                        let mut reply = [0; 4];
+                        stream.read_exact(&mut reply).await.unwrap();
+                        reply == message
+                    })
+                })
+                .collect();
+            let echoed = loopwork::gather(clients).await.unwrap().into_iter().filter(|ok| *ok).count();
+            server.cancel();
+            echoed
+        });
+        format!("{echoed} of 1,000 clients got their bytes back")
+    });
+
     section("a Promise completed by a callback, awaited by three tasks", || {
         let promise = handle.create_future::<&str>();
         let waiters: Vec<_> = (0..3).map(|_| handle.spawn(promise.clone()).unwrap()).collect();
