@@ -324,7 +324,9 @@ impl Shared {
             // crossbeam moves at most 32 a call (and stops at the end of a
             // block), hence the loop.
             match self.injector.steal_batch_with_limit(local, (share - taken).min(INJECTOR_BATCH)) {
-                Steal::Success(()) => taken += local.len() - before,
+                // Thieves may take from `local` meanwhile, so its growth is a
+                // lower bound; a success moved at least one task.
+                Steal::Success(()) => taken += local.len().saturating_sub(before).max(1),
                 Steal::Empty => return,
                 Steal::Retry => std::hint::spin_loop(),
             }
