@@ -362,7 +362,7 @@ impl Builder {
             threads: Mutex::new(Vec::with_capacity(self.workers)),
             monitor: Mutex::new(None),
         };
-        match Monitor::start(&shared) {
+        match Monitor::start(&shared, &self.thread_name) {
             Ok(thread) => *event_loop.monitor.lock() = Some(thread),
             Err(err) => {
                 event_loop.shared.mark_unstarted_workers(self.workers);

@@ -22,3 +22,37 @@ fn an_idle_loop_with_two_workers_uses_almost_no_cpu() {
     // covering this test process's own noise.
     assert!(used < Duration::from_millis(20), "idle loop used {used:?} of CPU in 2 s");
 }
+
+/// Voluntary context switches of this process's threads named `name`.
+fn context_switches_of(name: &str) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        if comm.trim() == name {
+            let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+            for line in status.lines() {
+                if let Some(n) = line.strip_prefix("voluntary_ctxt_switches:") {
+                    total += n.trim().parse::<u64>().unwrap();
+                }
+            }
+        }
+    }
+    total
+}
+
+#[test]
+fn an_idle_loop_wakes_no_thread_at_all() {
+    let event_loop = EventLoop::builder().workers(2).thread_name("idle-check").build().unwrap();
+    event_loop.block_on(event_loop.handle().spawn(async {}).unwrap()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let before = context_switches_of("loopwork-monito")
+        + context_switches_of("idle-check-0")
+        + context_switches_of("idle-check-1");
+    std::thread::sleep(Duration::from_secs(1));
+    let after = context_switches_of("loopwork-monito")
+        + context_switches_of("idle-check-0")
+        + context_switches_of("idle-check-1");
+    // Other tests of this binary may run loops of their own, but not with
+    // these thread names; allow a stray wake-up or two.
+    assert!(after - before <= 2, "idle threads woke {} times in 1 s", after - before);
+}

@@ -113,6 +113,12 @@ impl Idle {
         }
     }
 
+    /// True if every worker is parked.
+    pub(crate) fn all_parked(&self) -> bool {
+        // SeqCst: part of the Dekker pair in `Monitor::wake_if_sleeping`.
+        self.state.load(Ordering::SeqCst) >> UNPARKED_SHIFT == 0
+    }
+
     /// True while `worker` is on the sleepers list (nobody chose to wake it).
     pub(crate) fn is_parked(&self, worker: usize) -> bool {
         self.sleepers.lock().contains(&worker)

@@ -233,6 +233,7 @@ impl Shared {
     pub(crate) fn notify_parked(&self) {
         if let Some(index) = self.idle.worker_to_notify() {
             self.parkers[index].unpark();
+            self.monitor.wake_if_sleeping();
         }
     }
 

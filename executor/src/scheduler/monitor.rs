@@ -12,7 +12,7 @@ use super::Shared;
 use crate::error::{ExceptionContext, ExceptionKind, Source};
 use crossbeam_utils::CachePadded;
 use parking_lot::{Condvar, Mutex};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -56,6 +56,8 @@ pub(crate) struct Monitor {
     /// Nanoseconds since `task::EPOCH`, refreshed at every sample: the
     /// spawn time of new tasks, read with one load instead of a clock call.
     coarse_now: AtomicU64,
+    /// Set while the monitor sleeps because every worker is parked.
+    sleeping: AtomicBool,
     closed: Mutex<bool>,
     wake: Condvar,
 }
@@ -76,21 +78,27 @@ impl Monitor {
             slots: (0..threads.max(1)).map(|_| CachePadded::new(PollSlot::default())).collect(),
             threshold,
             coarse_now: AtomicU64::new(crate::task::since_epoch(Instant::now())),
+            sleeping: AtomicBool::new(false),
             closed: Mutex::new(false),
             wake: Condvar::new(),
         }
     }
 
     /// Starts the monitor thread of `shared`'s loop.
-    pub(crate) fn start(shared: &Arc<Shared>) -> std::io::Result<std::thread::JoinHandle<()>> {
+    /// Named `{name}-monitor` after the workers' prefix.
+    pub(crate) fn start(shared: &Arc<Shared>, name: &str) -> std::io::Result<std::thread::JoinHandle<()>> {
         let shared = shared.clone();
-        std::thread::Builder::new().name("loopwork-monitor".to_owned()).spawn(move || shared.monitor.run(&shared))
+        std::thread::Builder::new().name(format!("{name}-monitor")).spawn(move || shared.monitor.run(&shared))
     }
 
     /// The time now, within one sampling interval (a quarter of the
-    /// slow-poll threshold), as nanoseconds since `task::EPOCH`.
+    /// slow-poll threshold), as nanoseconds since `task::EPOCH`; read from
+    /// the clock while the monitor sleeps (its samples are stale then).
     pub(crate) fn coarse_now(&self) -> u64 {
-        // Relaxed: see the store in `run`.
+        if self.is_sleeping() {
+            return crate::task::since_epoch(Instant::now());
+        }
+        // Relaxed: see the store in `sample`.
         self.coarse_now.load(Ordering::Relaxed)
     }
 
@@ -118,6 +126,38 @@ impl Monitor {
                     shared.report(slow_poll(shared, current, duration, finished));
                 }
             });
+            if shared.num_workers() > 0 && !*closed && seen.iter().all(|s| s.current == 0) {
+                // Every worker is parked: nothing can be slow. Sleep until
+                // one unparks, so that an idle loop costs no wake-ups at all.
+                // SeqCst store, then the SeqCst load in `all_parked`: the
+                // Dekker pair with `wake_if_sleeping` (see there).
+                self.sleeping.store(true, Ordering::SeqCst);
+                while shared.idle.all_parked() && !*closed {
+                    self.wake.wait(&mut closed);
+                }
+                self.sleeping.store(false, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// True while the monitor sleeps because every worker is parked (the
+    /// coarse clock is stale then).
+    pub(crate) fn is_sleeping(&self) -> bool {
+        // Relaxed: a hint that picks a clock; `wake_if_sleeping` is what
+        // synchronizes.
+        self.sleeping.load(Ordering::Relaxed)
+    }
+
+    /// Called after a worker left the parked state: wakes the monitor if it
+    /// sleeps. The worker's SeqCst update of the idle word comes first, then
+    /// this SeqCst load; the monitor stores `sleeping` and then checks the
+    /// idle word, both SeqCst. So either this load sees `sleeping` (and the
+    /// notify, under the monitor's lock, cannot slip in before its wait), or
+    /// the monitor's check sees the worker unparked and does not sleep.
+    pub(crate) fn wake_if_sleeping(&self) {
+        if self.sleeping.load(Ordering::SeqCst) {
+            let _closed = self.closed.lock();
+            self.wake.notify_all();
         }
     }
 

@@ -192,6 +192,7 @@ impl WorkerCore {
             let woke = shared.parkers[self.index].park();
             if let Woke::FromReactor(woken) = woke {
                 if shared.idle.unpark_self(self.index) {
+                    shared.monitor.wake_if_sleeping();
                     if woken > 0 {
                         // The tasks the reactor woke are in our queue. Hand
                         // the reactor to another idle worker before running
