@@ -96,6 +96,7 @@ pub struct Builder {
     max_blocking_threads: usize,
     slow_poll_threshold: Duration,
     chaos_seed: Option<u64>,
+    paused_clock: bool,
 }
 
 /// `shutdown` ran out of time: these workers were still inside a poll.
@@ -140,6 +141,7 @@ impl Builder {
             max_blocking_threads: DEFAULT_MAX_BLOCKING_THREADS,
             slow_poll_threshold: DEFAULT_SLOW_POLL_THRESHOLD,
             chaos_seed: None,
+            paused_clock: false,
         }
     }
 
@@ -332,6 +334,27 @@ impl Builder {
         self
     }
 
+    /// A virtual clock, for tests: the loop's clock ([`Handle::time`]) moves
+    /// only when [`Handle::advance`] is called or when the loop is idle —
+    /// every worker parked, nothing queued, no I/O awaited — and then jumps
+    /// straight to the next timer. An hour of nested timeouts runs in
+    /// milliseconds; timers still fire in deadline order, never early.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let event_loop = loopwork::EventLoop::builder().workers(2).paused_clock().build().unwrap();
+    /// let started = Instant::now();
+    /// event_loop.block_on(loopwork::sleep(Duration::from_secs(3600)));
+    /// assert!(started.elapsed() < Duration::from_secs(60));
+    /// ```
+    pub fn paused_clock(mut self) -> Builder {
+        self.paused_clock = true;
+        self
+    }
+
     /// Builds the loop and starts its worker threads.
     ///
     /// # Errors
@@ -349,7 +372,7 @@ impl Builder {
     pub fn build(self) -> io::Result<EventLoop> {
         let locals: Vec<_> = (0..self.workers).map(|_| crossbeam_deque::Worker::new_fifo()).collect();
         let stealers = locals.iter().map(crossbeam_deque::Worker::stealer).collect();
-        let reactor = Arc::new(Reactor::new()?);
+        let reactor = Arc::new(if self.paused_clock { Reactor::with_paused_clock()? } else { Reactor::new()? });
         let config = Config {
             on_unhandled_panic: self.on_unhandled_panic,
             max_blocking_threads: self.max_blocking_threads,
@@ -839,6 +862,33 @@ impl Handle {
         let snapshot = crate::context::capture();
         let (queued, handle) = new_callback(move || crate::context::enter(snapshot, callback).0);
         Ok(crate::time::call_at(&self.shared, when, queued, handle))
+    }
+
+    /// Moves a virtual clock (`Builder::paused_clock`) forward by `by`; the
+    /// timers that become due fire.
+    ///
+    /// # Panics
+    ///
+    /// If the loop was not built with `Builder::paused_clock()`: a real clock
+    /// cannot be moved.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event_loop = loopwork::EventLoop::builder().workers(1).paused_clock().build().unwrap();
+    /// let handle = event_loop.handle();
+    /// let t0 = handle.time();
+    /// handle.advance(Duration::from_secs(5));
+    /// assert_eq!(handle.time() - t0, Duration::from_secs(5));
+    /// ```
+    pub fn advance(&self, by: Duration) {
+        assert!(
+            self.shared.reactor.is_paused(),
+            "Handle::advance needs a virtual clock: build the loop with EventLoop::builder().paused_clock()"
+        );
+        self.shared.reactor.advance(by);
     }
 
     /// The loop's clock, asyncio's `loop.time()`: what timers and

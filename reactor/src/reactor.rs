@@ -69,6 +69,16 @@ pub struct Reactor {
     timers: Mutex<TimerQueue>,
     /// What only the lock holder touches; `try_lock` is this mutex's `try_lock`.
     driver: Mutex<Driver>,
+    clock: Clock,
+}
+
+/// Where [`Reactor::now`] reads the time.
+enum Clock {
+    /// `Instant::now()`.
+    Real,
+    /// A virtual time that moves only when told ([`Reactor::advance`],
+    /// [`Reactor::advance_to_next_timer`]): timers never wait in real time.
+    Paused(Mutex<Instant>),
 }
 
 /// The lock holder's buffers, reused from one `react` to the next.
@@ -123,8 +133,99 @@ impl Reactor {
         Ok(Reactor::from_parts(poller, trigger))
     }
 
+    /// Creates a reactor whose clock is virtual: it starts at the real time
+    /// now and then moves only by [`advance`](Reactor::advance) and
+    /// [`advance_to_next_timer`](Reactor::advance_to_next_timer), so an hour of
+    /// timers can run in milliseconds. I/O works as usual.
+    ///
+    /// # Errors
+    ///
+    /// Fails like [`Reactor::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::with_paused_clock()?;
+    /// let start = reactor.now();
+    /// reactor.advance(Duration::from_secs(3600));
+    /// assert_eq!(reactor.now() - start, Duration::from_secs(3600));
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn with_paused_clock() -> io::Result<Reactor> {
+        let mut reactor = Reactor::new()?;
+        reactor.clock = Clock::Paused(Mutex::new(Instant::now()));
+        Ok(reactor)
+    }
+
+    /// True if the clock is virtual (see [`with_paused_clock`](Reactor::with_paused_clock)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!loopwork_reactor::Reactor::new()?.is_paused());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn is_paused(&self) -> bool {
+        matches!(self.clock, Clock::Paused(_))
+    }
+
+    /// Moves a virtual clock forward by `by`; the timers that become due fire
+    /// at the next `react` (a thread waiting in `react` is interrupted).
+    ///
+    /// # Panics
+    ///
+    /// If the clock is real: only a paused clock can be moved.
+    ///
+    /// # Examples
+    ///
+    /// See [`with_paused_clock`](Reactor::with_paused_clock).
+    pub fn advance(&self, by: Duration) {
+        let Clock::Paused(now) = &self.clock else {
+            panic!("Reactor::advance needs a paused clock; build the reactor with Reactor::with_paused_clock")
+        };
+        *now.lock() += by;
+        self.notify();
+    }
+
+    /// Moves a virtual clock to the earliest pending timer, if it lies ahead,
+    /// and interrupts a waiting `react` so that it fires. Returns false if no
+    /// timer is pending (or the clock is real, which this never moves): what
+    /// a loop whose every thread is idle calls to skip the wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::task::Waker;
+    /// use std::time::Duration;
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let reactor = Arc::new(Reactor::with_paused_clock()?);
+    /// let when = reactor.now() + Duration::from_secs(60);
+    /// reactor.insert_timer(when, Waker::noop());
+    /// assert!(reactor.advance_to_next_timer());
+    /// assert_eq!(reactor.now(), when);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn advance_to_next_timer(&self) -> bool {
+        let Clock::Paused(now) = &self.clock else { return false };
+        let Some(next) = self.next_deadline() else { return false };
+        {
+            let mut now = now.lock();
+            if next > *now {
+                *now = next;
+            }
+        }
+        self.notify();
+        true
+    }
+
     fn from_parts(poller: Poller, trigger: Trigger) -> Reactor {
         Reactor {
+            clock: Clock::Real,
             poller,
             trigger,
             sources: Mutex::new(Slab::new()),
@@ -162,7 +263,10 @@ impl Reactor {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn now(&self) -> Instant {
-        Instant::now()
+        match &self.clock {
+            Clock::Real => Instant::now(),
+            Clock::Paused(now) => *now.lock(),
+        }
     }
 
     /// Takes the right to wait in the poller, if nobody holds it.
@@ -412,6 +516,10 @@ impl ReactorLock<'_> {
             let mut timers = reactor.timers.lock();
             let now = reactor.now();
             let until_timer = timers.next_deadline().map(|when| when.saturating_duration_since(now));
+            // A virtual clock does not move while we wait: only timers that
+            // are due already shorten the wait; the others fire when the
+            // clock is advanced (which interrupts the wait).
+            let until_timer = if reactor.is_paused() { until_timer.filter(|d| d.is_zero()) } else { until_timer };
             let wait = match (timeout, until_timer) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, None) => a,

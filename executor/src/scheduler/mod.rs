@@ -608,11 +608,26 @@ impl Shared {
         // A closed loop parks too: it runs nothing more, but the main future
         // can still be woken (its tasks complete as cancelled).
         if self.injector.is_empty() && !ready() {
+            if self.reactor.is_paused() && !self.reactor.has_pending_io() {
+                // Nothing runnable, no I/O to wait for: with a virtual clock,
+                // skip straight to the next timer.
+                self.reactor.advance_to_next_timer();
+            }
             // Sleeps in the reactor (the driver always gets its lock): I/O
             // and timers wake it as well as new tasks.
             let _ = parker.park();
         }
         self.strict.sleeping.store(false, Ordering::Relaxed);
+    }
+
+    /// With a virtual clock (`Builder::paused_clock`): when every worker is
+    /// parked, no queue holds work and no I/O is awaited, jumps the clock to
+    /// the next timer, which the reactor then fires. Called by a worker about
+    /// to park (it is already counted as parked).
+    pub(crate) fn advance_virtual_clock_if_idle(&self) {
+        if self.reactor.is_paused() && self.idle.all_parked() && !self.has_work() && !self.reactor.has_pending_io() {
+            self.reactor.advance_to_next_timer();
+        }
     }
 
     /// Processes the I/O events and timers that are due, without blocking,

@@ -189,6 +189,7 @@ impl WorkerCore {
             shared.notify_parked();
         }
         while !shared.is_closed() {
+            shared.advance_virtual_clock_if_idle();
             let woke = shared.parkers[self.index].park();
             if let Woke::FromReactor(woken) = woke {
                 if shared.idle.unpark_self(self.index) {
