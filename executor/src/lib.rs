@@ -66,7 +66,9 @@ pub use error::{Closed, ExceptionContext, ExceptionKind, Source, TaskError};
 pub use event_loop::{Builder, EventLoop, Handle, ShutdownTimeout};
 pub use promise::{InvalidState, Promise, PromiseError};
 pub use structured::{
-    gather, gather_settled, shield, ChildError, Gather, GatherSettled, GroupClosed, GroupError, Shield, TaskGroup,
+    as_completed, gather, gather_settled, shield, timeout, timeout_at, wait, wait_for, AsCompleted, AsCompletedTimeout,
+    ChildError, Elapsed, Gather, GatherSettled, GroupClosed, GroupError, ReturnWhen, Shield, TaskGroup, TimeoutFuture,
+    Wait,
 };
 pub use task::{Task, TaskInfo, TaskState};
 pub use time::TimerHandle;

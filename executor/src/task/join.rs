@@ -149,6 +149,26 @@ impl<T> Task<T> {
         output.ok_or(InvalidState)
     }
 
+    /// Ready once the task is done, without taking its output: `wait` and
+    /// `as_completed` need to learn *that* a task finished and hand the
+    /// handle back with its result still inside. Registers `cx`'s waker as
+    /// the join waker otherwise (the same slot `poll` uses).
+    pub(crate) fn poll_complete(&self, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: this handle holds a reference and JOIN_INTEREST, as the
+        // vtable function needs.
+        if unsafe { (self.header().vtable.poll_complete)(self.ptr, cx.waker()) } {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// True if the task finished by panicking (asyncio: done with an
+    /// exception that is not `CancelledError`).
+    pub(crate) fn is_panicked(&self) -> bool {
+        self.header().state.load().ended_panicked()
+    }
+
     /// A handle that can cancel the task but not read its result.
     pub(crate) fn abort_handle(&self) -> super::AbortHandle {
         self.header().state.ref_inc();

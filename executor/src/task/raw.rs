@@ -49,6 +49,9 @@ pub(crate) struct Vtable {
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
     /// `Task<T>::poll`: writes `Poll<Result<T, TaskError>>` to the pointer.
     pub(crate) try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
+    /// `Task<T>::poll_complete`: true if complete, else registers the waker
+    /// (leaving the output in place).
+    pub(crate) poll_complete: unsafe fn(NonNull<Header>, &Waker) -> bool,
     /// `Task<T>::try_result` after COMPLETE: writes
     /// `Option<Result<T, TaskError>>` (None if already taken).
     pub(crate) take_output: unsafe fn(NonNull<Header>, *mut ()),
@@ -161,6 +164,7 @@ where
         schedule: schedule::<F, S>,
         dealloc: dealloc::<F, S>,
         try_read_output: try_read_output::<F, S>,
+        poll_complete: poll_complete::<F, S>,
         take_output: take_output_into::<F, S>,
         drop_join_handle: drop_join_handle::<F, S>,
         shutdown: shutdown::<F, S>,
@@ -398,6 +402,23 @@ where
     // SAFETY: `Task<F::Output>::poll` passes a valid `*mut Poll<..>` of
     // exactly this type (the only caller).
     unsafe { *dst.cast::<Poll<Result<F::Output, TaskError>>>() = Poll::Ready(output) };
+}
+
+/// `Task<T>::poll_complete`: the vtable's `poll_complete`.
+///
+/// # Safety
+///
+/// `ptr` comes from `allocate::<F, S>` and the caller is the task's handle
+/// (holding a reference and JOIN_INTEREST, so the join waker is its own).
+unsafe fn poll_complete<F, S>(ptr: NonNull<Header>, waker: &Waker) -> bool
+where
+    F: Future + Send + 'static,
+    S: Schedule,
+{
+    // SAFETY: the vtable was built for these types; the handle's reference
+    // keeps the cell alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    register_unless_complete(cell, waker)
 }
 
 /// Returns true if the task is complete; otherwise stores `waker` to be
