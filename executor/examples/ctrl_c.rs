@@ -1,0 +1,79 @@
+//! asyncio's `KeyboardInterrupt` around `run_until_complete`: on Ctrl-C, list
+//! `all_tasks()`, cancel every task, then close the loop cleanly.
+//!
+//! Rust has no `KeyboardInterrupt` exception, and loopwork has no signal
+//! handling of its own. This example simulates the interrupt: a thread
+//! plays the SIGINT handler 50 ms in and fails the promise that
+//! `run_until_complete` (`block_on`) waits on, which is what raising
+//! `KeyboardInterrupt` into it does in Python. A real program would do the
+//! same from a signal handler, e.g. one installed with the `ctrlc` crate or
+//! `sigaction`. The seed's 1/2/3 seconds are scaled to 100/200/300 ms.
+//!
+//! Run it with `cargo run -p loopwork --example ctrl_c`.
+
+use loopwork::{EventLoop, PromiseError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+async fn do_some_work(x: u64) -> String {
+    println!("Waiting: {x}");
+    loopwork::sleep(Duration::from_millis(x * 100)).await;
+    format!("Done after {x}")
+}
+
+fn main() {
+    let start = Instant::now();
+    let event_loop = EventLoop::builder().workers(0).build().expect("start the loop");
+    let handle = event_loop.handle();
+
+    // asyncio.wait(tasks): done when every task is, or when interrupted.
+    let wait = handle.create_future::<()>();
+    let pending = Arc::new(AtomicUsize::new(3));
+    let tasks: Vec<_> = [1, 2, 3]
+        .into_iter()
+        .map(|x| {
+            let task = handle.spawn(do_some_work(x)).unwrap();
+            let (wait, pending) = (wait.clone(), pending.clone());
+            task.add_done_callback(move || {
+                // AcqRel: the last task to finish sees every other's decrement.
+                if pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    let _ = wait.set_result(());
+                }
+            });
+            task
+        })
+        .collect();
+
+    // The simulated SIGINT handler.
+    let interrupt = wait.clone();
+    let signal_thread = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        println!("^C");
+        let _ = interrupt.set_error("KeyboardInterrupt");
+    });
+
+    match event_loop.block_on(wait) {
+        Ok(()) => println!("every task finished before the interrupt"),
+        Err(PromiseError::Failed(error)) => {
+            println!("caught {error}");
+            println!("all tasks in the loop:");
+            for info in handle.all_tasks() {
+                println!("  {} ({:?})", info.name, info.state);
+            }
+            for task in &tasks {
+                println!("task {} cancelled? {}", task.name(), task.cancel());
+            }
+        }
+        Err(PromiseError::Cancelled) => unreachable!("nobody cancels the wait"),
+    }
+    // Cancelled tasks are dropped at once; awaiting one gives Err(Cancelled).
+    for task in tasks {
+        let name = task.name();
+        println!("task {name}: {:?}", event_loop.block_on(task));
+    }
+    signal_thread.join().unwrap();
+    event_loop.close();
+    println!("loop closed: {}", handle.is_closed());
+    println!("Time: {} ms", start.elapsed().as_millis());
+}
