@@ -20,15 +20,22 @@ pub(crate) const BLOCK_ON_INSIDE_LOOP: &str = "`block_on` was called on a thread
 /// The waker of the future `block_on` drives.
 struct MainWaker {
     parker: Arc<Parker>,
-    /// `seq << 1 | WOKEN`, one word so that a wake is a single
-    /// read-modify-write. `seq` (strict mode) is how many tasks had been
-    /// queued when the future was woken: its poll comes after exactly those,
-    /// as its step would in asyncio's ready queue.
+    /// `seq << SEQ_SHIFT | IDLE | WOKEN`, one word so that a wake is a
+    /// single read-modify-write. `seq` (strict mode) is how many tasks had
+    /// been queued when the future was woken: its poll comes after exactly
+    /// those, as its step would in asyncio's ready queue.
     state: AtomicU64,
+    /// With workers and a virtual clock, this thread holds the clock (see
+    /// `scheduler::virtual_clock`) except while it sleeps unwoken (`IDLE`).
+    holds_clock: bool,
     shared: Arc<Shared>,
 }
 
 const WOKEN: u64 = 1;
+/// Asleep without a pending wake, its clock hold given back; the waker that
+/// clears it takes a hold on the sleeper's behalf.
+const IDLE: u64 = 2;
+const SEQ_SHIFT: u32 = 2;
 
 impl MainWaker {
     /// Clears WOKEN; returns whether it was set.
@@ -47,7 +54,33 @@ impl MainWaker {
     /// How many tasks must have run before the woken future's turn.
     fn wake_seq(&self) -> u64 {
         // Relaxed: as in `is_woken`.
-        self.state.load(Ordering::Relaxed) >> 1
+        self.state.load(Ordering::Relaxed) >> SEQ_SHIFT
+    }
+
+    /// About to sleep: gives back the clock hold unless a wake is pending.
+    /// Returns false if one is (poll again instead of sleeping).
+    fn go_idle(&self) -> bool {
+        if !self.holds_clock {
+            return true;
+        }
+        // Relaxed: the state only decides who owns the hold; the count
+        // itself is ordered by its own SeqCst operations.
+        let idle = self
+            .state
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |state| (state & WOKEN == 0).then_some(state | IDLE));
+        if idle.is_ok() {
+            self.shared.release_virtual_clock();
+        }
+        idle.is_ok()
+    }
+
+    /// Back from sleep: takes the clock hold back, unless the waker that
+    /// woke us already took it for us.
+    fn leave_idle(&self) {
+        // Relaxed: as in `go_idle`.
+        if self.holds_clock && self.state.fetch_and(!IDLE, Ordering::Relaxed) & IDLE != 0 {
+            self.shared.hold_virtual_clock();
+        }
     }
 }
 
@@ -58,12 +91,22 @@ impl Wake for MainWaker {
 
     fn wake_by_ref(self: &Arc<Self>) {
         let seq = self.shared.strict_pushed();
+        if self.holds_clock {
+            // Taken before the wake is visible, so the loop never looks idle
+            // between it and the woken thread's first step; kept only if the
+            // sleeper had given its own hold back.
+            self.shared.hold_virtual_clock();
+        }
         // Always a read-modify-write, even when already woken: it reads the
         // latest value (never a stale WOKEN the driver has just cleared) and
-        // releases this thread's writes to the driver's `take_wake`.
-        let _ = self.state.fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
-            Some(if state & WOKEN != 0 { state } else { (seq << 1) | WOKEN })
+        // releases this thread's writes to the driver's `take_wake`. Setting
+        // WOKEN clears IDLE.
+        let previous = self.state.fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
+            Some(if state & WOKEN != 0 { state } else { (seq << SEQ_SHIFT) | WOKEN })
         });
+        if self.holds_clock && previous.unwrap_or_else(|state| state) & IDLE == 0 {
+            self.shared.release_virtual_clock();
+        }
         self.parker.unpark();
     }
 }
@@ -93,6 +136,7 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
         parker: Arc::new(Parker::new((shared.num_workers() == 0).then(|| shared.reactor.clone()))),
         // Woken from the start: the first poll is due at once.
         state: AtomicU64::new(WOKEN),
+        holds_clock: shared.num_workers() > 0 && shared.reactor.is_paused(),
         shared: shared.clone(),
     });
     let waker = Waker::from(main.clone());
@@ -110,6 +154,9 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
             shared.add_stop_waker(waker.clone());
             ForgetStopWaker(shared, &waker)
         });
+        // While this thread runs its future, a virtual clock stays put
+        // (`go_idle` lends the hold back while it sleeps).
+        let _clock = shared.hold_virtual_clock_scoped();
         loop {
             if until == Until::Stopped && shared.take_stop_request() {
                 return None;
@@ -118,8 +165,9 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
                 if let Poll::Ready(output) = future.as_mut().poll(&mut task_cx) {
                     return Some(output);
                 }
-            } else {
+            } else if main.go_idle() {
                 main.parker.park();
+                main.leave_idle();
             }
         }
     }

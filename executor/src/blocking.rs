@@ -222,6 +222,10 @@ where
 {
     let slot = Arc::new(Mutex::new(Slot { result: None, waker: None }));
     let job_slot = slot.clone();
+    // A virtual clock waits for the job: its result may be what the loop is
+    // waiting for, however long it takes in real time. Released after the
+    // wake, once the woken task is in a queue (or if the job is dropped).
+    let clock_hold = handle.shared().hold_virtual_clock_scoped();
     pool.execute(Box::new(move || {
         let result = catch_unwind(AssertUnwindSafe(f));
         let waker = {
@@ -232,6 +236,7 @@ where
         if let Some(waker) = waker {
             waker.wake();
         }
+        drop(clock_hold);
     }))?;
     handle.spawn(BlockingResult { slot })
 }

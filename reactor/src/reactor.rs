@@ -211,15 +211,22 @@ impl Reactor {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn advance_to_next_timer(&self) -> bool {
+        let pending = self.jump_to_next_timer();
+        if pending {
+            self.notify();
+        }
+        pending
+    }
+
+    /// Moves a virtual clock to the earliest pending timer if it lies ahead; false if no timer
+    /// is pending or the clock is real.
+    fn jump_to_next_timer(&self) -> bool {
         let Clock::Paused(now) = &self.clock else { return false };
         let Some(next) = self.next_deadline() else { return false };
-        {
-            let mut now = now.lock();
-            if next > *now {
-                *now = next;
-            }
+        let mut now = now.lock();
+        if next > *now {
+            *now = next;
         }
-        self.notify();
         true
     }
 
@@ -477,6 +484,30 @@ pub struct ReactorLock<'a> {
 }
 
 impl ReactorLock<'_> {
+    /// [`Reactor::advance_to_next_timer`] for the thread about to wait: the next
+    /// [`react`](ReactorLock::react) fires the timer, so nobody needs interrupting. Holding
+    /// the lock is what makes a virtual clock's jump safe for a scheduler: no other thread
+    /// is firing the timers of an earlier jump meanwhile.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::task::Waker;
+    /// use std::time::Duration;
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let reactor = Arc::new(Reactor::with_paused_clock()?);
+    /// reactor.insert_timer(reactor.now() + Duration::from_secs(60), Waker::noop());
+    /// let mut lock = reactor.try_lock().unwrap();
+    /// assert!(lock.advance_to_next_timer());
+    /// assert_eq!(lock.react(None)?, 1);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn advance_to_next_timer(&mut self) -> bool {
+        self.reactor.jump_to_next_timer()
+    }
+
     /// Waits for I/O events or the next timer, at most `timeout`, then wakes every waiter of
     /// every reported event and every timer that is due, and returns how many wakers it woke.
     ///

@@ -49,6 +49,12 @@ pub fn pending_counted(token: DropToken) -> impl Future<Output = ()> + Send {
     counted(token, std::future::pending::<()>())
 }
 
+/// The number in environment variable `name`, or `default` if it is unset
+/// or not a number: how the suites take their case counts.
+pub fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 /// Runs `body` on a thread and fails the test (instead of hanging it) if it
 /// has not finished within `limit`.
 pub fn with_watchdog<T: Send + 'static>(limit: Duration, name: &str, body: impl FnOnce() -> T + Send + 'static) -> T {

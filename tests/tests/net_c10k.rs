@@ -11,7 +11,7 @@ use std::time::Duration;
 
 #[test]
 fn net_echo_ten_thousand_concurrent_connections_ten_messages_each() {
-    let wanted: usize = std::env::var("LOOPWORK_ECHO_CONNECTIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let wanted = loopwork_tests::env_count("LOOPWORK_ECHO_CONNECTIONS", 10_000);
     // Both ends live in this process: two descriptors a connection, plus
     // headroom for the listener, the poller and the test harness.
     let limit = raise_nofile_towards(2 * wanted as u64 + 256) as usize;

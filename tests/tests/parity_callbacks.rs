@@ -75,8 +75,7 @@ fn a_cancelled_callback_never_runs_in_either_mode() {
 
 #[test]
 fn a_million_threadsafe_callbacks_from_four_threads_run_once_in_per_thread_order() {
-    let per_thread: usize =
-        std::env::var("LOOPWORK_CALLBACKS_PER_THREAD").ok().and_then(|v| v.parse().ok()).unwrap_or(250_000);
+    let per_thread = loopwork_tests::env_count("LOOPWORK_CALLBACKS_PER_THREAD", 250_000);
     let event_loop = EventLoop::builder().workers(2).build().unwrap();
     let handle = event_loop.handle();
     // Callbacks never run two at a time, so plain per-thread "last seen"

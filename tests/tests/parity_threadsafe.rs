@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn run_coroutine_threadsafe_from_eight_threads_returns_every_result() {
-    let per_thread: u64 =
-        std::env::var("LOOPWORK_THREADSAFE_PER_THREAD").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let per_thread = loopwork_tests::env_count("LOOPWORK_THREADSAFE_PER_THREAD", 10_000) as u64;
     for workers in [0, 2] {
         let event_loop = Arc::new(EventLoop::builder().workers(workers).build().unwrap());
         let handle = event_loop.handle();

@@ -31,7 +31,7 @@ impl Future for Flag {
 }
 
 fn rounds() -> usize {
-    std::env::var("LOOPWORK_WAKEUP_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
+    loopwork_tests::env_count("LOOPWORK_WAKEUP_ROUNDS", 10_000)
 }
 
 #[test]

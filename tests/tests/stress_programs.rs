@@ -136,7 +136,7 @@ fn run(program: Program, shared: Shared) -> BoxFuture {
 }
 
 fn cases() -> u32 {
-    std::env::var("LOOPWORK_STRESS_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+    loopwork_tests::env_count("LOOPWORK_STRESS_CASES", 256) as u32
 }
 
 proptest! {

@@ -1,6 +1,7 @@
 //! The virtual clock: an hour of timers in milliseconds, in order.
 
 use loopwork::EventLoop;
+use loopwork_tests::{env_count, with_watchdog};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -60,4 +61,76 @@ fn advance_on_a_real_clock_panics_with_advice() {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle.advance(Duration::from_secs(1)))).unwrap_err();
     let text = err.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| err.downcast_ref::<String>().cloned());
     assert!(text.unwrap().contains("paused_clock"));
+}
+
+#[test]
+fn the_clock_jumps_when_block_on_sets_the_last_timer_as_workers_park() {
+    // The race: a worker checks whether the loop is idle while the block_on
+    // thread is still running, the block_on thread then sets a timer and
+    // sleeps. The block_on thread is the last to go idle, so it must be the
+    // one that gets the clock moved.
+    let rounds = env_count("LOOPWORK_VIRTUAL_CLOCK_ROUNDS", 5_000);
+    for round in 0..rounds {
+        with_watchdog(Duration::from_secs(60), &format!("round {round}"), || {
+            let event_loop = EventLoop::builder().workers(2).paused_clock().build().unwrap();
+            let handle = event_loop.handle();
+            let start = handle.time();
+            event_loop.block_on(async {
+                let child = loopwork::spawn(async {
+                    loopwork::sleep(Duration::from_millis(43)).await;
+                    46
+                });
+                assert_eq!(child.await.unwrap(), 46);
+                let (tx, rx) = loopwork::sync::oneshot::channel();
+                loopwork::spawn(async move { tx.send(7u32).unwrap() });
+                assert_eq!(rx.await.unwrap(), 7);
+                loopwork::sleep(Duration::from_millis(20)).await;
+            });
+            assert_eq!(handle.time() - start, Duration::from_millis(63));
+        });
+    }
+}
+
+#[test]
+fn a_task_woken_by_a_timer_runs_before_the_clock_moves_on() {
+    // Every task reads the clock as it wakes: with the clock moving only
+    // while nothing is runnable, each sees exactly its own deadline.
+    for workers in [0, 2] {
+        with_watchdog(Duration::from_secs(60), &format!("workers={workers}"), move || {
+            let event_loop = EventLoop::builder().workers(workers).paused_clock().build().unwrap();
+            let handle = event_loop.handle();
+            let start = handle.time();
+            let woke_at = event_loop.block_on(async move {
+                let tasks = (1..=200u64).map(|ms| {
+                    let handle = loopwork::get_running_loop().unwrap();
+                    loopwork::spawn(async move {
+                        loopwork::sleep(Duration::from_millis(ms)).await;
+                        handle.time() - start
+                    })
+                });
+                loopwork::gather(tasks).await.unwrap()
+            });
+            let expected: Vec<_> = (1..=200u64).map(Duration::from_millis).collect();
+            assert_eq!(woke_at, expected, "workers={workers}");
+        });
+    }
+}
+
+#[test]
+fn a_blocking_job_holds_the_clock_until_it_ends() {
+    // The job sleeps in real time; the virtual clock must not run a
+    // one-minute timeout out from under it.
+    for workers in [0, 2] {
+        with_watchdog(Duration::from_secs(60), &format!("workers={workers}"), move || {
+            let event_loop = EventLoop::builder().workers(workers).paused_clock().build().unwrap();
+            let result = event_loop.block_on(async {
+                let job = loopwork::run_in_executor(|| {
+                    std::thread::sleep(Duration::from_millis(50));
+                    "done"
+                });
+                loopwork::timeout(Duration::from_secs(60), job).await
+            });
+            assert_eq!(result.unwrap().unwrap(), "done", "workers={workers}");
+        });
+    }
 }

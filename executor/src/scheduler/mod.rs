@@ -14,6 +14,7 @@ mod idle;
 mod monitor;
 mod park;
 mod registry;
+mod virtual_clock;
 mod worker;
 
 #[cfg(all(test, loom))]
@@ -21,7 +22,7 @@ mod loom_test;
 
 pub(crate) use chaos::Chaos;
 pub(crate) use monitor::{Monitor, PollSlot, DEFAULT_SLOW_POLL_THRESHOLD};
-pub(crate) use park::{Parker, Woke};
+pub(crate) use park::Parker;
 pub(crate) use worker::{run_worker, WorkerCore};
 
 use crate::blocking::ThreadPool;
@@ -41,6 +42,7 @@ use std::future::Future;
 use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use virtual_clock::ClockHolds;
 
 /// Most tasks one steal from the injector moves (crossbeam's own bound).
 const INJECTOR_BATCH: usize = 32;
@@ -92,6 +94,8 @@ pub(crate) struct Shared {
     /// How many worker threads have left their loop, for `shutdown`'s wait.
     exited: Mutex<usize>,
     exited_cvar: Condvar,
+    /// What keeps a virtual clock from jumping (see `virtual_clock`).
+    clock_holds: ClockHolds,
 }
 
 /// In strict mode (no workers), the one thread inside `block_on` or
@@ -147,6 +151,7 @@ impl Shared {
             stop_wakers: Mutex::new(Vec::new()),
             exited: Mutex::new(0),
             exited_cvar: Condvar::new(),
+            clock_holds: ClockHolds::default(),
         }
     }
 
@@ -608,26 +613,20 @@ impl Shared {
         // A closed loop parks too: it runs nothing more, but the main future
         // can still be woken (its tasks complete as cancelled).
         if self.injector.is_empty() && !ready() {
-            if self.reactor.is_paused() && !self.reactor.has_pending_io() {
-                // Nothing runnable, no I/O to wait for: with a virtual clock,
-                // skip straight to the next timer.
-                self.reactor.advance_to_next_timer();
-            }
             // Sleeps in the reactor (the driver always gets its lock): I/O
             // and timers wake it as well as new tasks.
-            let _ = parker.park();
+            parker.park_in_reactor_with(
+                |driver| {
+                    if !ready() {
+                        // Nothing runnable: with a virtual clock and nothing
+                        // else pending, skip straight to the next timer.
+                        self.advance_virtual_clock_if_idle(driver);
+                    }
+                },
+                |_woken| {},
+            );
         }
         self.strict.sleeping.store(false, Ordering::Relaxed);
-    }
-
-    /// With a virtual clock (`Builder::paused_clock`): when every worker is
-    /// parked, no queue holds work and no I/O is awaited, jumps the clock to
-    /// the next timer, which the reactor then fires. Called by a worker about
-    /// to park (it is already counted as parked).
-    pub(crate) fn advance_virtual_clock_if_idle(&self) {
-        if self.reactor.is_paused() && self.idle.all_parked() && !self.has_work() && !self.reactor.has_pending_io() {
-            self.reactor.advance_to_next_timer();
-        }
     }
 
     /// Processes the I/O events and timers that are due, without blocking,

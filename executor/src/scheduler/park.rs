@@ -9,7 +9,7 @@
 
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::{Condvar, Mutex};
-use loopwork_reactor::Reactor;
+use loopwork_reactor::{Reactor, ReactorLock};
 use std::sync::Arc;
 
 const EMPTY: usize = 0;
@@ -27,16 +27,6 @@ pub(crate) struct Parker {
     reactor: Option<Arc<Reactor>>,
 }
 
-/// How a `park` ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Woke {
-    /// `unpark` was called (or the condvar woke spuriously).
-    Unparked,
-    /// It drove the reactor, which woke this many wakers: the tasks among
-    /// them may now sit in this thread's own queue.
-    FromReactor(usize),
-}
-
 impl Parker {
     /// A parker that sleeps in `reactor` when it can take its lock.
     pub(crate) fn new(reactor: Option<Arc<Reactor>>) -> Parker {
@@ -44,14 +34,27 @@ impl Parker {
     }
 
     /// Blocks until `unpark` is called (or returns at once if it already
-    /// was since the last `park`), or until the reactor it drove woke
-    /// something. May also return spuriously; callers re-check their
-    /// condition.
-    pub(crate) fn park(&self) -> Woke {
+    /// was since the last `park`), or until the reactor it drove returned.
+    /// May also return spuriously; callers re-check their condition.
+    pub(crate) fn park(&self) {
+        self.park_in_reactor_with(|_| {}, |_| {});
+    }
+
+    /// `park`, with two hooks run while this thread holds the reactor's lock,
+    /// if it gets it: `before_wait` just before it waits in the poller (where
+    /// a virtual clock may be moved: nobody else is firing timers), and
+    /// `after_react` with the number of wakers the wait woke, before the lock
+    /// is released (where a worker claims the tasks it woke, before another
+    /// thread can take the reactor and look at the loop).
+    pub(crate) fn park_in_reactor_with(
+        &self,
+        before_wait: impl FnOnce(&mut ReactorLock<'_>),
+        after_react: impl FnOnce(usize),
+    ) {
         // Acquire pairs with the Release swap in `unpark`: what the unparker
         // did before waking us (pushing a task) is visible after we return.
         if self.state.compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed).is_ok() {
-            return Woke::Unparked;
+            return;
         }
         if let Some(mut driver) = self.reactor.as_ref().and_then(|reactor| reactor.try_lock()) {
             // Relaxed on success: the state only says where to send the
@@ -61,18 +64,20 @@ impl Parker {
                 Ok(_) => {}
                 Err(NOTIFIED) => {
                     let _ = self.state.swap(EMPTY, Ordering::Acquire);
-                    return Woke::Unparked;
+                    return;
                 }
                 Err(other) => unreachable!("one thread parks on a parker; found state {other}"),
             }
+            before_wait(&mut driver);
             // An error from the poller is as good as a spurious return: the
             // caller re-checks and parks again.
             let woken = driver.react(None).unwrap_or(0);
+            after_react(woken);
             drop(driver);
             // Acquire: an `unpark` that raced with the return is consumed
             // here, with what its caller published.
             let _ = self.state.swap(EMPTY, Ordering::Acquire);
-            return Woke::FromReactor(woken);
+            return;
         }
         let mut guard = self.lock.lock();
         match self.state.compare_exchange(EMPTY, PARKED, Ordering::Relaxed, Ordering::Relaxed) {
@@ -80,7 +85,7 @@ impl Parker {
             Err(NOTIFIED) => {
                 // Acquire: as above.
                 let _ = self.state.swap(EMPTY, Ordering::Acquire);
-                return Woke::Unparked;
+                return;
             }
             Err(other) => unreachable!("one thread parks on a parker; found state {other}"),
         }
@@ -88,7 +93,7 @@ impl Parker {
             guard = self.cvar.wait(guard);
             // Acquire: as above.
             if self.state.compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed).is_ok() {
-                return Woke::Unparked;
+                return;
             }
         }
     }

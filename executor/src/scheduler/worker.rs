@@ -1,7 +1,7 @@
 //! A worker thread: run local work, look at the injector now and then, steal
 //! when empty, park when there is nothing anywhere.
 
-use super::{retry_steal, Chaos, Origin, Shared, Woke};
+use super::{retry_steal, Chaos, Origin, Shared};
 use crate::current::{self, Context};
 use crate::task::Notified;
 use crossbeam_deque::Worker;
@@ -188,21 +188,24 @@ impl WorkerCore {
             // searching and so woke nobody. Wake someone (maybe ourselves).
             shared.notify_parked();
         }
+        // This worker may be the last thread of the loop to go idle.
+        shared.wake_virtual_clock_if_idle();
         while !shared.is_closed() {
-            shared.advance_virtual_clock_if_idle();
-            let woke = shared.parkers[self.index].park();
-            if let Woke::FromReactor(woken) = woke {
-                if shared.idle.unpark_self(self.index) {
-                    shared.monitor.wake_if_sleeping();
-                    if woken > 0 {
-                        // The tasks the reactor woke are in our queue. Hand
-                        // the reactor to another idle worker before running
-                        // them, so that one long poll here cannot hold up
-                        // I/O and timers for everybody.
-                        shared.notify_parked();
-                    }
-                    return;
-                }
+            let mut claimed = false;
+            shared.parkers[self.index].park_in_reactor_with(
+                |driver| shared.advance_virtual_clock_if_idle(driver),
+                // The tasks the reactor woke are in our queue. We count
+                // ourselves as unparked before the reactor is free again, so
+                // whoever takes it next does not find the loop idle.
+                |woken| claimed = woken > 0 && shared.idle.unpark_self(self.index),
+            );
+            if claimed {
+                shared.monitor.wake_if_sleeping();
+                // Hand the reactor to another idle worker before running
+                // them, so that one long poll here cannot hold up I/O and
+                // timers for everybody.
+                shared.notify_parked();
+                return;
             }
             if !shared.idle.is_parked(self.index) {
                 // A notifier took us off the sleepers list and counted us as
