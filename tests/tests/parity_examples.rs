@@ -136,6 +136,25 @@ fn promise_example_is_pending_until_the_callback_sets_its_result() {
 }
 
 #[test]
+fn event_example_wakes_both_waiters_when_the_call_later_callback_sets_it() {
+    let lines = run_example("event");
+    assert_eq!(
+        lines[..7],
+        [
+            "event start state: false",
+            "coro1 waiting for event",
+            "coro2 waiting for event",
+            "setting event in callback",
+            "coro1 triggered",
+            "coro2 triggered",
+            "event end state: true",
+        ]
+    );
+    // The callback is a timer: never early.
+    assert!(millis_after(&lines, "took", "took") >= 100, "{lines:#?}");
+}
+
+#[test]
 fn background_loop_example_runs_callbacks_in_turn_and_coroutines_concurrently() {
     let lines = run_example("background_loop");
     assert_in_order(
