@@ -16,6 +16,7 @@
 //! |---|---|
 //! | `runtime` | [`Runtime`], [`Spawner`] and their implementations [`Loopwork`], [`Tokio`], [`AsyncExecutor`] |
 //! | `workloads` | [`Workload`]: tokio's `rt_multi_threaded` and `remote_spawn` benchmarks |
+//! | `workloads_sync` | [`SyncWorkload`]: lock, semaphore, mpsc and oneshot, each on its runtime's own primitives |
 //! | `memory` | resident bytes per idle task |
 //! | `threads` | [`ThreadCounters`]: CPU time and context switches of a runtime's threads |
 //! | `harness` | [`measure`]: calibration, warm-up, interleaved samples, [`Stats`] |
@@ -27,9 +28,11 @@ mod report;
 mod runtime;
 mod threads;
 mod workloads;
+mod workloads_sync;
 
 pub use harness::{measure, Contender, Options, Row, RowResult, Stats, Unit};
 pub use report::{format_value, section, table, threads_table, write_section, Environment, BEGIN_MARKER, END_MARKER};
 pub use runtime::{AsyncExecutor, Loopwork, Runtime, Spawner, Tokio, Unwrapped};
 pub use threads::ThreadCounters;
 pub use workloads::Workload;
+pub use workloads_sync::SyncWorkload;

@@ -8,6 +8,7 @@
 //! too.
 
 use crate::runtime::{Runtime, Spawner};
+use crate::workloads_sync::SyncWorkload;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{mpsc, Arc, Barrier};
@@ -59,12 +60,15 @@ pub enum Workload {
         /// How many foreign threads share the spawns.
         threads: usize,
     },
+    /// A lock, semaphore or channel workload, on each runtime's own
+    /// primitives.
+    Sync(SyncWorkload),
 }
 
 impl Workload {
     /// Every workload, in table order.
     pub fn all() -> Vec<Workload> {
-        vec![
+        let mut all = vec![
             Workload::SpawnManyLocal,
             Workload::SpawnManyFromTask,
             Workload::SpawnManyRemoteIdle,
@@ -76,7 +80,9 @@ impl Workload {
             Workload::RemoteSpawn { threads: 1 },
             Workload::RemoteSpawn { threads: 2 },
             Workload::RemoteSpawn { threads: 4 },
-        ]
+        ];
+        all.extend(SyncWorkload::all().map(Workload::Sync));
+        all
     }
 
     /// The row name (tokio's benchmark name where there is one).
@@ -91,6 +97,7 @@ impl Workload {
             Workload::YieldMany => "yield_many".to_owned(),
             Workload::ChainedSpawn => "chained_spawn".to_owned(),
             Workload::RemoteSpawn { threads } => format!("remote_spawn/threads/{threads}"),
+            Workload::Sync(workload) => workload.name().to_owned(),
         }
     }
 
@@ -123,6 +130,7 @@ impl Workload {
                 "12,800 empty tasks spawned by {threads} foreign thread(s) started together at a barrier \
                  (thread start included), then awaited"
             ),
+            Workload::Sync(workload) => workload.description().to_owned(),
         }
     }
 
@@ -154,6 +162,7 @@ impl Workload {
             Workload::YieldMany => yield_many(runtime, budget),
             Workload::ChainedSpawn => chained_spawn(runtime, budget),
             Workload::RemoteSpawn { threads } => remote_spawn(runtime, threads, budget),
+            Workload::Sync(workload) => workload.run(runtime, budget),
         }
     }
 }
@@ -171,7 +180,7 @@ pub struct Timing {
 const MAX_ITERATIONS: usize = 100_000;
 
 /// Runs `iteration` until `budget` is spent (at least once).
-fn timed(budget: Duration, mut iteration: impl FnMut()) -> Timing {
+pub(crate) fn timed(budget: Duration, mut iteration: impl FnMut()) -> Timing {
     let start = Instant::now();
     let mut iterations = 0;
     loop {
