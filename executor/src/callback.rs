@@ -177,6 +177,10 @@ impl CallbackQueue {
             return;
         }
         for _ in 0..CALLBACK_BATCH {
+            if shared.is_closed() {
+                // `close` discards what is still queued; nothing more runs.
+                break;
+            }
             let Some(callback) = retry_steal(|| self.queue.steal()) else { break };
             slot.begin(None);
             let outcome = callback.run();

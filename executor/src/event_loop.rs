@@ -541,9 +541,12 @@ impl EventLoop {
     ///
     /// # Panics
     ///
-    /// If called from one of this loop's own worker threads, which cannot
-    /// join itself: close the loop from outside, or use `Handle::stop` once
-    /// it exists.
+    /// If the loop is running (a thread is inside [`block_on`](Self::block_on)
+    /// or [`run_forever`](Self::run_forever), this one included), as asyncio
+    /// raises "Cannot close a running event loop": call [`Handle::stop`], let
+    /// `run_forever` return, then close. Also if called from one of this
+    /// loop's own worker threads, which cannot join itself: close the loop
+    /// from outside.
     ///
     /// # Examples
     ///
@@ -588,6 +591,11 @@ impl EventLoop {
     }
 
     fn shutdown_until(&self, deadline: Option<Instant>) -> Result<(), ShutdownTimeout> {
+        assert!(
+            !self.shared.is_running(),
+            "cannot close a running event loop (a thread is inside block_on or run_forever): call Handle::stop(), \
+             wait for run_forever to return, then close it"
+        );
         let on_own_worker = current::with_current(|cx| {
             cx.is_some_and(|cx| Arc::ptr_eq(&cx.shared, &self.shared) && cx.worker.is_some())
         });

@@ -408,6 +408,28 @@ impl Reactor {
         drop(waker);
     }
 
+    /// Removes every pending timer without waking it, as a loop that closes does: what the
+    /// wakers keep alive (the callbacks of `call_later`) is dropped now, not when the last
+    /// handle to the reactor goes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// reactor.insert_timer(reactor.now() + Duration::from_secs(60), std::task::Waker::noop());
+    /// reactor.clear_timers();
+    /// assert_eq!(reactor.next_deadline(), None);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn clear_timers(&self) {
+        // Dropped outside the lock: a waker's drop may run arbitrary code.
+        let wakers = self.timers.lock().take_all();
+        drop(wakers);
+    }
+
     /// Points a pending timer at a new waker; false if it already fired or was removed.
     pub(crate) fn set_timer_waker(&self, id: TimerId, waker: &Waker) -> bool {
         // The guard is a temporary of this statement; the displaced waker drops after it.

@@ -133,6 +133,11 @@ impl TimerQueue {
         }
     }
 
+    /// Empties the queue, handing back the wakers for the caller to drop after unlocking.
+    pub(crate) fn take_all(&mut self) -> BTreeMap<TimerId, Waker> {
+        std::mem::take(&mut self.timers)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.timers.len()
     }

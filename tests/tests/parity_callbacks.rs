@@ -225,3 +225,96 @@ fn call_soon_on_a_closed_loop_is_an_error() {
         assert_eq!(handle.call_soon_threadsafe(|| {}).unwrap_err(), loopwork::Closed);
     }
 }
+
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn closing_a_running_loop_panics_with_advice_and_leaves_it_open() {
+    // asyncio: "Cannot close a running event loop".
+    for workers in [0, 2] {
+        let event_loop = EventLoop::builder().workers(workers).build().unwrap();
+        let handle = event_loop.handle();
+        let from_inside = event_loop.block_on(async {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| event_loop.close())).unwrap_err()
+        });
+        assert!(panic_text(from_inside).contains("Handle::stop"), "workers={workers}");
+        assert!(!handle.is_closed(), "workers={workers}");
+
+        // From another thread while this one is in run_forever.
+        std::thread::scope(|scope| {
+            let closer = scope.spawn(|| {
+                while !handle.is_running() {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| event_loop.close()));
+                handle.stop();
+                refused
+            });
+            event_loop.run_forever();
+            assert!(panic_text(closer.join().unwrap().unwrap_err()).contains("running"), "workers={workers}");
+        });
+        assert!(!handle.is_closed(), "workers={workers}");
+        // Once it has stopped running, close works, and again is a no-op.
+        event_loop.close();
+        event_loop.close();
+        assert!(handle.is_closed());
+    }
+}
+
+#[test]
+fn close_discards_pending_callbacks_and_timers() {
+    for workers in [0, 1] {
+        let event_loop = EventLoop::builder().workers(workers).build().unwrap();
+        let handle = event_loop.handle();
+        let ran = Arc::new(AtomicUsize::new(0));
+        // A worker that is busy until the close keeps the callbacks queued.
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        if workers > 0 {
+            let (busy_tx, busy_rx) = std::sync::mpsc::channel();
+            handle
+                .call_soon_threadsafe(move || {
+                    busy_tx.send(()).unwrap();
+                    let _ = release_rx.recv_timeout(Duration::from_secs(10));
+                })
+                .unwrap();
+            busy_rx.recv().unwrap();
+        }
+        let callbacks = Arc::new(());
+        for _ in 0..100 {
+            let (soon_ran, token) = (ran.clone(), callbacks.clone());
+            handle
+                .call_soon(move || {
+                    let _token = token;
+                    soon_ran.fetch_add(1, Ordering::SeqCst);
+                })
+                .unwrap();
+            let (later_ran, token) = (ran.clone(), callbacks.clone());
+            handle
+                .call_later(Duration::from_secs(60), move || {
+                    let _token = token;
+                    later_ran.fetch_add(1, Ordering::SeqCst);
+                })
+                .unwrap();
+        }
+        // The busy callback returns once the close has begun.
+        let closing = handle.clone();
+        let releaser = std::thread::spawn(move || {
+            while !closing.is_closed() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            drop(release_tx);
+        });
+        event_loop.close();
+        releaser.join().unwrap();
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "workers={workers}: a discarded callback ran");
+        // Every queued closure was dropped, not leaked.
+        assert_eq!(Arc::strong_count(&callbacks), 1, "workers={workers}");
+        assert!(handle.call_soon(|| {}).is_err());
+    }
+}

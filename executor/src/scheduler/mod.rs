@@ -375,6 +375,9 @@ impl Shared {
         }
         self.drain_injector();
         self.callbacks.clear();
+        // No timer fires in a closed loop; what its wakers hold (a
+        // `call_later` callback) goes now, not with the last `Handle`.
+        self.reactor.clear_timers();
         for stealer in self.stealers.iter() {
             while let Some(task) = retry_steal(|| stealer.steal()) {
                 drop(task);
