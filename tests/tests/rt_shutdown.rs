@@ -2,6 +2,7 @@
 
 use loopwork::{Closed, EventLoop};
 use loopwork_tests::{pending_counted, DropCounter};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -146,5 +147,53 @@ fn spawning_while_another_thread_closes_loses_nothing() {
         assert!(accepted <= 8_000);
         // Accepted or refused, every future is dropped exactly once.
         assert_eq!(drops.dropped(), 8_000);
+    }
+}
+
+#[test]
+fn threadsafe_submissions_while_another_thread_closes_run_or_are_refused() {
+    // asyncio's call_soon_threadsafe / run_coroutine_threadsafe from 4
+    // foreign threads racing a close: each submission is refused with
+    // Err(Closed) or accepted, and an accepted one either runs or is
+    // discarded by the close. Every closure and future is dropped once.
+    for _ in 0..20 {
+        let event_loop = EventLoop::builder().workers(2).build().unwrap();
+        let handle = event_loop.handle();
+        let drops = DropCounter::new();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let submitters: Vec<_> = (0..4)
+            .map(|_| {
+                let (handle, drops, ran) = (handle.clone(), drops.clone(), ran.clone());
+                std::thread::spawn(move || {
+                    let mut accepted = 0;
+                    for i in 0..2_000 {
+                        let token = drops.token();
+                        let ran = ran.clone();
+                        let submitted = if i % 2 == 0 {
+                            handle
+                                .call_soon_threadsafe(move || {
+                                    let _token = token;
+                                    ran.fetch_add(1, Ordering::SeqCst);
+                                })
+                                .is_ok()
+                        } else {
+                            handle
+                                .run_coroutine_threadsafe(async move {
+                                    let _token = token;
+                                    ran.fetch_add(1, Ordering::SeqCst);
+                                })
+                                .is_ok()
+                        };
+                        accepted += usize::from(submitted);
+                    }
+                    accepted
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_micros(300));
+        event_loop.close();
+        let accepted: usize = submitters.into_iter().map(|s| s.join().unwrap()).sum();
+        assert!(ran.load(Ordering::SeqCst) <= accepted);
+        assert_eq!(drops.dropped(), 8_000, "a submission vanished or was dropped twice");
     }
 }
