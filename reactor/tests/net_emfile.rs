@@ -1,5 +1,5 @@
 //! Running out of descriptors: `accept` hands EMFILE to the caller and the listener keeps
-//! working once descriptors are free again.
+//! working once descriptors are free again; while starved, nothing spins.
 //!
 //! The server runs in a child process (this test binary, re-run with an environment
 //! variable) whose RLIMIT_NOFILE is lowered to 64, so the limit touches no other test; the
@@ -22,6 +22,9 @@ const TEST: &str = "net_accept_emfile_goes_to_the_caller_and_the_listener_recove
 const CONNECTIONS: usize = 200;
 const WAVE: usize = 100;
 const NOFILE: u64 = 64;
+/// How long the first wave holds its connections open before talking: the server is
+/// starved of descriptors all that time, with connections waiting in its backlog.
+const STARVED: Duration = Duration::from_millis(500);
 
 #[test]
 fn net_accept_emfile_goes_to_the_caller_and_the_listener_recovers() {
@@ -53,6 +56,9 @@ fn net_accept_emfile_goes_to_the_caller_and_the_listener_recovers() {
                 stream
             })
             .collect();
+        if wave == 0 {
+            std::thread::sleep(STARVED);
+        }
         for (i, mut client) in clients.into_iter().enumerate() {
             let byte = (wave * WAVE + i) as u8;
             client.write_all(&[byte]).unwrap();
@@ -67,11 +73,20 @@ fn net_accept_emfile_goes_to_the_caller_and_the_listener_recovers() {
     assert!(status.success(), "the server failed: {status}; its output: {report:?}");
     let summary =
         report.iter().find_map(|line| line.split_once("accepted=").map(|(_, rest)| rest)).expect("no summary");
-    let (accepted, emfile) = summary.split_once(" emfile=").unwrap();
+    let (accepted, rest) = summary.split_once(" emfile=").unwrap();
+    let (emfile, cpu) = rest.split_once(" cpu_ms=").unwrap();
     assert_eq!(accepted.parse::<usize>().unwrap(), CONNECTIONS);
     let emfile: usize = emfile.parse().unwrap();
     assert!(emfile > 0, "the server never ran out of descriptors, so the test proved nothing");
-    eprintln!("accept returned EMFILE {emfile} times; all {CONNECTIONS} connections were served");
+    // Anything spinning while starved (a level-triggered listener woken over and over, a
+    // retry inside the reactor) would burn the whole starved half second and more; serving
+    // 200 connections takes a few tens of milliseconds. The bound is generous.
+    let cpu_ms: u64 = cpu.parse().unwrap();
+    assert!(
+        Duration::from_millis(cpu_ms) < STARVED * 3 / 4,
+        "the server used {cpu_ms} ms of CPU, most of a starved {STARVED:?}: something spins"
+    );
+    eprintln!("accept returned EMFILE {emfile} times; all {CONNECTIONS} connections were served; {cpu_ms} ms CPU");
 }
 
 /// The child: an accept loop under RLIMIT_NOFILE = 64.
@@ -106,7 +121,9 @@ fn server() {
         for handler in handlers {
             handler.await;
         }
-        println!("accepted={accepted} emfile={emfile}");
+        let cpu = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+        let cpu_ms = cpu.tv_sec as u64 * 1_000 + cpu.tv_nsec as u64 / 1_000_000;
+        println!("accepted={accepted} emfile={emfile} cpu_ms={cpu_ms}");
     });
 }
 
