@@ -15,23 +15,37 @@
 //! | module | what |
 //! |---|---|
 //! | `runtime` | [`Runtime`], [`Spawner`] and their implementations [`Loopwork`], [`Tokio`], [`AsyncExecutor`] |
-//! | `workloads` | [`Workload`]: tokio's `rt_multi_threaded` and `remote_spawn` benchmarks |
+//! | `net` | [`Net`]: each runtime's own TCP sockets ([`LoopworkNet`], [`TokioNet`], [`AsyncIoNet`]) |
+//! | `workloads` | [`Workload`]: tokio's `rt_multi_threaded` and `remote_spawn` benchmarks, thread-safe submission, timers, `all_tasks`, CPU-bound tasks |
 //! | `workloads_sync` | [`SyncWorkload`]: lock, semaphore, mpsc and oneshot, each on its runtime's own primitives |
-//! | `memory` | resident bytes per idle task |
+//! | `net_workloads` | TCP echo on loopback, idle connections |
+//! | `latency` | [`LatencyWorkload`]: round trips from a foreign thread and over TCP, and their percentiles |
+//! | `memory` | resident and live heap bytes per idle task |
+//! | `alloc` | [`CountingAllocator`]: the global allocator of `compare`, counting live bytes while asked to |
 //! | `threads` | [`ThreadCounters`]: CPU time and context switches of a runtime's threads |
 //! | `harness` | [`measure`]: calibration, warm-up, interleaved samples, [`Stats`] |
 //! | `report` | the markdown [`table`], the [`Environment`] it ran in, [`write_section`] for `docs/benchmarks.md` |
 
+mod alloc;
 mod harness;
+mod latency;
 mod memory;
+mod net;
+mod net_workloads;
 mod report;
 mod runtime;
 mod threads;
 mod workloads;
+mod workloads_loop;
 mod workloads_sync;
 
+pub use alloc::CountingAllocator;
 pub use harness::{measure, Contender, Options, Row, RowResult, Stats, Unit};
-pub use report::{format_value, section, table, threads_table, write_section, Environment, BEGIN_MARKER, END_MARKER};
+pub use latency::LatencyWorkload;
+pub use net::{AsyncIoNet, LoopworkNet, Net, TokioNet};
+pub use report::{
+    format_value, ratio_cell, section, table, threads_table, write_section, Environment, BEGIN_MARKER, END_MARKER,
+};
 pub use runtime::{AsyncExecutor, Loopwork, Runtime, Spawner, Tokio, Unwrapped};
 pub use threads::ThreadCounters;
 pub use workloads::Workload;

@@ -68,7 +68,10 @@ pub fn table(results: &[RowResult]) -> String {
     for result in results {
         let _ = write!(out, "| `{}` |", result.row.name());
         for contender in Contender::ALL {
-            let stats = result.stats(contender);
+            let Some(stats) = result.stats(contender) else {
+                out.push_str(" — |");
+                continue;
+            };
             let unit = result.row.unit();
             // min and max in the median's unit, so the three read together.
             let scale = scale(stats.median, unit);
@@ -80,9 +83,17 @@ pub fn table(results: &[RowResult]) -> String {
                 number(stats.max, scale)
             );
         }
-        let _ = writeln!(out, " {:.2} |", result.ratio());
+        let _ = writeln!(out, " {} |", ratio_cell(result));
     }
     out
+}
+
+/// The ratio column: two decimals, or why there is no ratio.
+pub fn ratio_cell(result: &RowResult) -> String {
+    match result.ratio() {
+        Some(ratio) => format!("{ratio:.2}"),
+        None => "loopwork only".to_owned(),
+    }
 }
 
 /// The second table: for each timed row, what each runtime's own threads
@@ -98,9 +109,13 @@ pub fn threads_table(results: &[RowResult]) -> String {
         out.push_str("---:|");
     }
     out.push('\n');
-    for result in results.iter().filter(|r| r.row.unit() == Unit::Seconds) {
+    for result in results.iter().filter(|r| r.row.counts_threads()) {
         let _ = write!(out, "| `{}` |", result.row.name());
         for contender in Contender::ALL {
+            if result.stats(contender).is_none() {
+                out.push_str(" — |");
+                continue;
+            }
             let (cpu, voluntary, involuntary) = result.threads_per_iteration(contender);
             let _ =
                 write!(out, " {} / {} / {} |", format_value(cpu, Unit::Seconds), count(voluntary), count(involuntary));
@@ -149,9 +164,12 @@ pub fn section(results: &[RowResult], options: &Options, env: &Environment) -> S
     let _ = writeln!(out, "- command: `{}`\n", env.command);
     out.push_str(&table(results));
     out.push_str(
-        "\nTimes are per iteration of the workload; each cell is the median, with the fastest and slowest \
-         run in parentheses. The last column is loopwork's median divided by the better of the two peers' \
-         medians: below 1.00 loopwork is faster (or, for memory, smaller).\n\n",
+        "\nTimes are per iteration of the workload (a `/p50` or `/p99` row: that percentile of one sample's \
+         round trips; `idle_cpu`: CPU seconds per window); each cell is the median, with the fastest and \
+         slowest run in parentheses. The last column is loopwork's median divided by the better of the two \
+         peers' medians (for the speedup row, the better peer's speedup divided by loopwork's): below 1.00 \
+         loopwork is ahead. A loopwork-only row has no peer equivalent; its cell is loopwork's absolute \
+         value.\n\n",
     );
     out.push_str(
         "Where it went: per iteration, the CPU time of each runtime's own threads (workers, and loopwork's \
@@ -205,10 +223,15 @@ pub fn write_section(path: &Path, section: &str) -> io::Result<()> {
     std::fs::write(path, updated)
 }
 
-/// A value with its unit, three significant digits: `2.13 ms`, `412 B`.
+/// A value with its unit, three significant digits: `2.13 ms`, `412 B`,
+/// `1.94×`.
 pub fn format_value(value: f64, unit: Unit) -> String {
     let scale = scale(value, unit);
-    format!("{} {}", number(value, scale), scale.suffix)
+    if scale.suffix == "×" {
+        format!("{}×", number(value, scale))
+    } else {
+        format!("{} {}", number(value, scale), scale.suffix)
+    }
 }
 
 /// How a value is shown: multiplied by `factor`, followed by `suffix`.
@@ -223,10 +246,11 @@ struct Scale {
 fn scale(value: f64, unit: Unit) -> Scale {
     let (factor, suffix) = match unit {
         Unit::Bytes => (1.0, "B"),
-        Unit::Seconds if value >= 1.0 => (1.0, "s"),
-        Unit::Seconds if value >= 1e-3 => (1e3, "ms"),
-        Unit::Seconds if value >= 1e-6 => (1e6, "µs"),
-        Unit::Seconds => (1e9, "ns"),
+        Unit::Speedup => (1.0, "×"),
+        _ if value >= 1.0 => (1.0, "s"),
+        _ if value >= 1e-3 => (1e3, "ms"),
+        _ if value >= 1e-6 => (1e6, "µs"),
+        _ => (1e9, "ns"),
     };
     Scale { factor, suffix, whole: unit == Unit::Bytes }
 }
@@ -309,6 +333,8 @@ mod tests {
         assert_eq!(format_value(0.000_812_4, Unit::Seconds), "812 µs");
         assert_eq!(format_value(41.5e-9, Unit::Seconds), "41.5 ns");
         assert_eq!(format_value(412.4, Unit::Bytes), "412 B");
+        assert_eq!(format_value(1.944, Unit::Speedup), "1.94×");
+        assert_eq!(format_value(0.000_012_34, Unit::Latency), "12.3 µs");
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! implementations: loopwork, tokio's multi-thread runtime, and an
 //! `async_executor::Executor` run by a pool of threads.
 //!
-//! A workload only ever uses [`Runtime`] (start, `block_on`, shut down) and
-//! [`Spawner`] (spawn from anywhere, yield), so the code that runs on each
-//! runtime is the same code, monomorphized three times.
+//! A workload only ever uses [`Runtime`] (start, `block_on`, shut down, its
+//! TCP types) and [`Spawner`] (spawn, submit from a foreign thread, yield,
+//! sleep), so the code that runs on each runtime is the same code,
+//! monomorphized three times.
 
+use crate::net::{AsyncIoNet, LoopworkNet, Net, TokioNet};
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -13,18 +15,22 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// A runtime under test.
 pub trait Runtime: Sized + 'static {
     /// The name of the runtime's column in the table.
     const NAME: &'static str;
 
-    /// The prefix of the names of the runtime's own threads (workers and
+    /// The prefixes of the names of the runtime's own threads (workers and
     /// helpers), whose CPU time and context switches are counted.
-    const THREADS: &'static str;
+    const THREADS: &'static [&'static str];
 
     /// What a task captures to spawn more tasks.
     type Spawner: Spawner;
+
+    /// The runtime's own TCP sockets.
+    type Net: Net;
 
     /// Starts the runtime with `workers` worker threads.
     ///
@@ -61,8 +67,34 @@ pub trait Spawner: Clone + Send + Sync + 'static {
     where
         F: Future<Output = ()> + Send + 'static;
 
+    /// Runs `callback` on the runtime soon; callable from any thread.
+    /// loopwork's is `Handle::call_soon_threadsafe`, asyncio's callback
+    /// queue. The peers have no callback queue: their closest analogue is a
+    /// tiny task that calls `callback`, spawned through their handle.
+    fn call_soon_threadsafe(&self, callback: impl FnOnce() + Send + 'static);
+
+    /// Submits `future` from a thread outside the runtime and blocks that
+    /// thread until the output is back, asyncio's
+    /// `run_coroutine_threadsafe(coro, loop).result()`.
+    ///
+    /// The default spawns the future and blocks on its join handle with
+    /// `futures_lite::future::block_on` (a thread parker); a runtime with a
+    /// facility of its own for this overrides it.
+    fn run_coroutine_threadsafe<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + Unpin + 'static,
+    {
+        futures_lite::future::block_on(self.spawn(future))
+    }
+
     /// The runtime's own "let the others run" (asyncio's `sleep(0)`).
     fn yield_now() -> impl Future<Output = ()> + Send;
+
+    /// The runtime's own timer: completes once `duration` has passed. Like
+    /// every peer's, it is registered with the timer queue at its first
+    /// poll and removed from it if dropped first.
+    fn sleep(duration: Duration) -> impl Future<Output = ()> + Send;
 }
 
 /// A join handle whose output is a `Result`, unwrapped: a benchmark task
@@ -90,8 +122,9 @@ pub struct Loopwork {
 
 impl Runtime for Loopwork {
     const NAME: &'static str = "loopwork";
-    const THREADS: &'static str = "loopwork";
+    const THREADS: &'static [&'static str] = &["loopwork"];
     type Spawner = loopwork::Handle;
+    type Net = LoopworkNet;
 
     fn start(workers: usize) -> io::Result<Self> {
         let event_loop = loopwork::EventLoop::builder().workers(workers).thread_name("loopwork-worker").build()?;
@@ -130,8 +163,28 @@ impl Spawner for loopwork::Handle {
         drop(loopwork::Handle::spawn(self, future).expect("the loop is open while a workload runs"));
     }
 
+    fn call_soon_threadsafe(&self, callback: impl FnOnce() + Send + 'static) {
+        // The `CallbackHandle` is only needed to cancel.
+        drop(loopwork::Handle::call_soon_threadsafe(self, callback).expect("the loop is open while a workload runs"));
+    }
+
+    fn run_coroutine_threadsafe<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + Unpin + 'static,
+    {
+        loopwork::Handle::run_coroutine_threadsafe(self, future)
+            .expect("the loop is open while a workload runs")
+            .result()
+            .expect("a benchmark task failed")
+    }
+
     fn yield_now() -> impl Future<Output = ()> + Send {
         loopwork::yield_now()
+    }
+
+    fn sleep(duration: Duration) -> impl Future<Output = ()> + Send {
+        loopwork::sleep(duration)
     }
 }
 
@@ -143,8 +196,9 @@ pub struct Tokio {
 
 impl Runtime for Tokio {
     const NAME: &'static str = "tokio";
-    const THREADS: &'static str = "tokio-worker";
+    const THREADS: &'static [&'static str] = &["tokio-worker"];
     type Spawner = tokio::runtime::Handle;
+    type Net = TokioNet;
 
     fn start(workers: usize) -> io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -188,8 +242,26 @@ impl Spawner for tokio::runtime::Handle {
         drop(tokio::runtime::Handle::spawn(self, future));
     }
 
+    fn call_soon_threadsafe(&self, callback: impl FnOnce() + Send + 'static) {
+        drop(tokio::runtime::Handle::spawn(self, async move { callback() }));
+    }
+
+    fn run_coroutine_threadsafe<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + Unpin + 'static,
+    {
+        // tokio's own way for a thread outside the runtime to wait for a task.
+        tokio::runtime::Handle::block_on(self, tokio::runtime::Handle::spawn(self, future))
+            .expect("a benchmark task failed")
+    }
+
     fn yield_now() -> impl Future<Output = ()> + Send {
         tokio::task::yield_now()
+    }
+
+    fn sleep(duration: Duration) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep(duration)
     }
 }
 
@@ -206,8 +278,11 @@ pub struct AsyncExecutor {
 
 impl Runtime for AsyncExecutor {
     const NAME: &'static str = "async-executor";
-    const THREADS: &'static str = "async-executor";
+    // async-io drives its reactor and timers from its own "async-io" thread
+    // while no thread is in `async_io::block_on`, as here.
+    const THREADS: &'static [&'static str] = &["async-executor", "async-io"];
     type Spawner = Arc<async_executor::Executor<'static>>;
+    type Net = AsyncIoNet;
 
     fn start(workers: usize) -> io::Result<Self> {
         let (stop, stopped) = async_channel::bounded::<()>(1);
@@ -275,7 +350,16 @@ impl Spawner for Arc<async_executor::Executor<'static>> {
         async_executor::Executor::spawn(self, future).detach();
     }
 
+    fn call_soon_threadsafe(&self, callback: impl FnOnce() + Send + 'static) {
+        async_executor::Executor::spawn(self, async move { callback() }).detach();
+    }
+
     fn yield_now() -> impl Future<Output = ()> + Send {
         futures_lite::future::yield_now()
+    }
+
+    async fn sleep(duration: Duration) {
+        // smol's timer: async-io's `Timer`, in async-io's reactor.
+        async_io::Timer::after(duration).await;
     }
 }

@@ -19,16 +19,17 @@ pub struct ThreadCounters {
 }
 
 impl ThreadCounters {
-    /// The counters of this process's threads whose name starts with
-    /// `prefix`. Threads that cannot be read (they just exited) count as 0.
-    pub(crate) fn of_threads_named(prefix: &str) -> ThreadCounters {
+    /// The counters of this process's threads whose name starts with one of
+    /// `prefixes`. Threads that cannot be read (they just exited) count as 0.
+    pub(crate) fn of_threads_named(prefixes: &[&str]) -> ThreadCounters {
         let mut total = ThreadCounters::default();
         let Ok(tasks) = fs::read_dir("/proc/self/task") else {
             return total;
         };
         for task in tasks.flatten() {
             let dir = task.path();
-            let named = fs::read_to_string(dir.join("comm")).is_ok_and(|comm| comm.starts_with(prefix));
+            let named = fs::read_to_string(dir.join("comm"))
+                .is_ok_and(|comm| prefixes.iter().any(|prefix| comm.starts_with(prefix)));
             if !named {
                 continue;
             }
@@ -96,11 +97,11 @@ mod tests {
             })
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(30));
-        let counters = ThreadCounters::of_threads_named("counters-test");
+        let counters = ThreadCounters::of_threads_named(&["counters-test"]);
         tx.send(()).unwrap();
         thread.join().unwrap();
         assert!(counters.cpu_ns >= 10_000_000, "{counters:?}");
         assert!(counters.voluntary_switches >= 1, "{counters:?}");
-        assert_eq!(ThreadCounters::of_threads_named("no-such-thread"), ThreadCounters::default());
+        assert_eq!(ThreadCounters::of_threads_named(&["no-such-thread"]), ThreadCounters::default());
     }
 }

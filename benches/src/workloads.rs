@@ -1,5 +1,7 @@
 //! The timed workloads: tokio's `rt_multi_threaded` and `remote_spawn`
-//! benchmarks, written once against [`Runtime`] and [`Spawner`].
+//! benchmarks, written once against [`Runtime`] and [`Spawner`], and the
+//! list of every timed workload (the others live in `workloads_loop`,
+//! `workloads_sync` and `net_workloads`).
 //!
 //! Each function runs its workload back to back until a time budget is
 //! spent (at least once) and returns the elapsed time and the iteration
@@ -7,7 +9,9 @@
 //! counters, the busy background load) stays outside the timed region here
 //! too.
 
+use crate::net_workloads::{self, ECHO_CLIENTS, ECHO_MESSAGES};
 use crate::runtime::{Runtime, Spawner};
+use crate::workloads_loop::{self, CALLBACKS, LIVE_TASKS, PRIMES, TIMERS, TIMER_TASKS};
 use crate::workloads_sync::SyncWorkload;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
@@ -63,6 +67,18 @@ pub enum Workload {
     /// A lock, semaphore or channel workload, on each runtime's own
     /// primitives.
     Sync(SyncWorkload),
+    /// 100,000 callbacks submitted from the benchmark thread with
+    /// `call_soon_threadsafe` (a tiny spawned task on the peers).
+    CallSoonThreadsafe,
+    /// 100,000 timers inserted, every second one cancelled, the rest fired.
+    Timers,
+    /// 32 clients × 100 messages of 1 KiB echoed over loopback TCP.
+    TcpEcho,
+    /// The seeds' `is_prime` by trial division on 16 primes near 10^12, a
+    /// task per number.
+    Primes,
+    /// `Handle::all_tasks()` with 10,000 live tasks; loopwork only.
+    AllTasks,
 }
 
 impl Workload {
@@ -82,7 +98,20 @@ impl Workload {
             Workload::RemoteSpawn { threads: 4 },
         ];
         all.extend(SyncWorkload::all().map(Workload::Sync));
+        all.extend([
+            Workload::CallSoonThreadsafe,
+            Workload::Timers,
+            Workload::TcpEcho,
+            Workload::Primes,
+            Workload::AllTasks,
+        ]);
         all
+    }
+
+    /// Whether only loopwork has the facility measured (no peer has an
+    /// equivalent).
+    pub fn loopwork_only(self) -> bool {
+        self == Workload::AllTasks
     }
 
     /// The row name (tokio's benchmark name where there is one).
@@ -98,6 +127,11 @@ impl Workload {
             Workload::ChainedSpawn => "chained_spawn".to_owned(),
             Workload::RemoteSpawn { threads } => format!("remote_spawn/threads/{threads}"),
             Workload::Sync(workload) => workload.name().to_owned(),
+            Workload::CallSoonThreadsafe => "call_soon_threadsafe".to_owned(),
+            Workload::Timers => "timers".to_owned(),
+            Workload::TcpEcho => "tcp_echo".to_owned(),
+            Workload::Primes => "cpu_is_prime".to_owned(),
+            Workload::AllTasks => "all_tasks".to_owned(),
         }
     }
 
@@ -131,6 +165,33 @@ impl Workload {
                  (thread start included), then awaited"
             ),
             Workload::Sync(workload) => workload.description().to_owned(),
+            Workload::CallSoonThreadsafe => format!(
+                "{} callbacks submitted from the benchmark thread (a foreign thread), each decrementing an \
+                 atomic, the last signalling a channel: loopwork's `Handle::call_soon_threadsafe`; tokio and \
+                 async-executor have no callback queue, so the closest analogue, a tiny task spawned through \
+                 their handle, stands in",
+                group(CALLBACKS)
+            ),
+            Workload::Timers => format!(
+                "{} timers due 1 ms after creation, inserted by {TIMER_TASKS} tasks (first poll), every second \
+                 one cancelled (dropped) right after insertion, the rest awaited until fired (`loopwork::sleep`, \
+                 `tokio::time::sleep`, async-io `Timer`)",
+                group(TIMERS)
+            ),
+            Workload::TcpEcho => format!(
+                "{ECHO_CLIENTS} client tasks × {ECHO_MESSAGES} messages of 1 KiB, each written then read back \
+                 from an echo server on the same runtime over loopback (connections opened before timing; \
+                 loopwork::net, tokio::net, async-io `Async<TcpStream>`; `TCP_NODELAY` on)"
+            ),
+            Workload::Primes => format!(
+                "the seeds' `is_prime` (trial division by odd numbers up to the square root) on the first \
+                 {PRIMES} primes above 10^12, one task per number, spawned from the benchmark thread and awaited"
+            ),
+            Workload::AllTasks => format!(
+                "one `Handle::all_tasks()` snapshot with {} live tasks pending; no peer has an equivalent \
+                 (loopwork only; target < 50 ms)",
+                group(LIVE_TASKS)
+            ),
         }
     }
 
@@ -163,8 +224,18 @@ impl Workload {
             Workload::ChainedSpawn => chained_spawn(runtime, budget),
             Workload::RemoteSpawn { threads } => remote_spawn(runtime, threads, budget),
             Workload::Sync(workload) => workload.run(runtime, budget),
+            Workload::CallSoonThreadsafe => workloads_loop::call_soon_threadsafe(runtime, budget),
+            Workload::Timers => workloads_loop::timers(runtime, budget),
+            Workload::TcpEcho => net_workloads::tcp_echo(runtime, budget),
+            Workload::Primes => workloads_loop::is_prime_tasks(runtime, budget),
+            Workload::AllTasks => workloads_loop::all_tasks(runtime, budget),
         }
     }
+}
+
+/// `100000` as `100,000`.
+fn group(n: usize) -> String {
+    crate::harness::group_thousands(n as u64)
 }
 
 /// How long some iterations of a workload took.

@@ -4,9 +4,15 @@
 //! `docs/benchmarks.md`.
 
 use loopwork_benches::{
-    format_value, measure, section, table, threads_table, write_section, Contender, Environment, Options, Row,
+    format_value, measure, ratio_cell, section, table, threads_table, write_section, Contender, Environment, Options,
+    Row,
 };
 use std::path::Path;
+
+// Counts live heap bytes for the `idle_task_heap` row; a flag load per
+// allocation otherwise.
+#[global_allocator]
+static ALLOCATOR: loopwork_benches::CountingAllocator = loopwork_benches::CountingAllocator;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -118,11 +124,11 @@ fn main() -> ExitCode {
         };
         let medians: Vec<String> = Contender::ALL
             .iter()
-            .map(|c| format!("{} {}", c.name(), format_value(result.stats(*c).median, row.unit())))
+            .filter_map(|c| Some(format!("{} {}", c.name(), format_value(result.stats(*c)?.median, row.unit()))))
             .collect();
-        eprintln!("{:<28} {}  ratio {:.2}", row.name(), medians.join(", "), result.ratio());
+        eprintln!("{:<28} {}  ratio {}", row.name(), medians.join(", "), ratio_cell(&result));
         if args.samples {
-            for (contender, samples) in Contender::ALL.iter().zip(&result.samples) {
+            for (contender, samples) in Contender::ALL.iter().zip(&result.samples).filter(|(_, s)| !s.is_empty()) {
                 let shown: Vec<String> = samples.iter().map(|s| format_value(*s, row.unit())).collect();
                 eprintln!("    {:<16} {}", contender.name(), shown.join("  "));
             }
@@ -133,7 +139,7 @@ fn main() -> ExitCode {
     eprintln!("done in {:.1} s; load average {}\n", started.elapsed().as_secs_f64(), env.load_after);
 
     print!("{}", table(&results));
-    if results.iter().any(|r| matches!(r.row, Row::Timed(_))) {
+    if results.iter().any(|r| r.row.counts_threads()) {
         println!("\nper iteration, the runtime's own threads: CPU time / voluntary / involuntary context switches\n");
         print!("{}", threads_table(&results));
     }
