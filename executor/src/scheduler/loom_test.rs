@@ -1,21 +1,23 @@
 //! loom models of the parking protocol: a wake-up is never lost when work
-//! is published while the last searcher goes to sleep.
+//! is published while the last searcher goes to sleep; and the reactor is
+//! handed on, so a worker stuck in a long poll does not leave I/O unwatched.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p loopwork --lib --release scheduler::loom_test`.
 //!
 //! The run queue is modelled by a counter of published tasks; the workers
 //! follow `worker.rs`'s order: search, park (re-checking as the last
-//! searcher), and on wake-up search again.
+//! searcher), and on wake-up search again. They use the real `Idle` and
+//! `Parker`; the reactor is `ModelReactor`, a poller that loom can explore.
 
 use super::idle::Idle;
-use super::park::Parker;
+use super::park::{Driver, DriverLock, Parker};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use loom::sync::Arc;
+use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 use loom::thread;
 
 struct Model {
     idle: Idle,
-    parkers: Vec<Parker>,
+    parkers: Vec<Parker<ModelReactor>>,
     /// Published, not yet taken tasks.
     queued: AtomicUsize,
     taken: AtomicUsize,
@@ -78,7 +80,7 @@ impl Model {
                 if self.closed.load(Ordering::SeqCst) {
                     return;
                 }
-                let _ = self.parkers[index].park();
+                self.parkers[index].park();
                 if !self.idle.is_parked(index) {
                     searching = true;
                     break;
@@ -129,5 +131,202 @@ fn two_tasks_published_while_two_workers_search_and_park_are_run() {
             worker.join().unwrap();
         }
         assert_eq!(model.taken.load(Ordering::SeqCst), 2);
+    });
+}
+
+/// The reactor's poller, as loom can run it: one thread at a time holds the
+/// right to wait; it sleeps until the network delivers events or somebody
+/// notifies it (a notification is remembered, as the poller's eventfd is).
+#[derive(Debug, Default)]
+struct ModelReactor {
+    driver: Mutex<()>,
+    poller: Mutex<Poller>,
+    ready: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Poller {
+    events: usize,
+    notified: bool,
+}
+
+impl ModelReactor {
+    /// An I/O event arrives: its waiter becomes a task for whoever reacts.
+    fn deliver(&self) {
+        self.poller.lock().unwrap().events += 1;
+        self.ready.notify_all();
+    }
+}
+
+struct ModelLock<'a> {
+    reactor: &'a ModelReactor,
+    _driver: MutexGuard<'a, ()>,
+}
+
+impl Driver for ModelReactor {
+    type Lock<'a> = ModelLock<'a>;
+
+    fn try_lock(&self) -> Option<ModelLock<'_>> {
+        self.driver.try_lock().ok().map(|driver| ModelLock { reactor: self, _driver: driver })
+    }
+
+    fn notify(&self) {
+        self.poller.lock().unwrap().notified = true;
+        self.ready.notify_all();
+    }
+}
+
+impl DriverLock for ModelLock<'_> {
+    fn react(&mut self) -> usize {
+        let mut poller = self.reactor.poller.lock().unwrap();
+        while poller.events == 0 && !poller.notified {
+            poller = self.reactor.ready.wait(poller).unwrap();
+        }
+        poller.notified = false;
+        std::mem::take(&mut poller.events)
+    }
+}
+
+/// Two workers and one reactor. The first I/O event's task runs a long
+/// poll: it does not return until the second event's task has run. That is
+/// only possible if, while the first worker is stuck in it, the other one
+/// waits in the reactor and picks up the second event: the hand-off.
+struct HandOff {
+    idle: Idle,
+    /// A std `Arc`, as `Parker` takes: sharing it is not what is modelled.
+    reactor: std::sync::Arc<ModelReactor>,
+    parkers: Vec<Parker<ModelReactor>>,
+    /// Tasks the reactor woke on each worker: its own queue (the wakes go to
+    /// the LIFO slot, which nobody steals).
+    local: Vec<AtomicUsize>,
+    started: AtomicUsize,
+    /// The long poll has begun; then the second event is due.
+    long_poll_began: (Mutex<bool>, Condvar),
+    /// The second task has run; then the long poll may end.
+    second_ran: (Mutex<bool>, Condvar),
+    closed: AtomicBool,
+}
+
+impl HandOff {
+    fn new() -> Arc<HandOff> {
+        let reactor = std::sync::Arc::new(ModelReactor::default());
+        Arc::new(HandOff {
+            idle: Idle::new(2),
+            parkers: (0..2).map(|_| Parker::new(Some(reactor.clone()))).collect(),
+            reactor,
+            local: (0..2).map(|_| AtomicUsize::new(0)).collect(),
+            started: AtomicUsize::new(0),
+            long_poll_began: (Mutex::new(false), Condvar::new()),
+            second_ran: (Mutex::new(false), Condvar::new()),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    fn notify_parked(&self) {
+        if let Some(index) = self.idle.worker_to_notify() {
+            self.parkers[index].unpark();
+        }
+    }
+
+    fn set(flag: &(Mutex<bool>, Condvar)) {
+        *flag.0.lock().unwrap() = true;
+        flag.1.notify_all();
+    }
+
+    fn wait(flag: &(Mutex<bool>, Condvar)) {
+        let mut set = flag.0.lock().unwrap();
+        while !*set {
+            set = flag.1.wait(set).unwrap();
+        }
+    }
+
+    fn run_task(&self) {
+        if self.started.fetch_add(1, Ordering::SeqCst) == 0 {
+            HandOff::set(&self.long_poll_began);
+            HandOff::wait(&self.second_ran);
+            self.close();
+        } else {
+            HandOff::set(&self.second_ran);
+        }
+    }
+
+    /// `run_worker`'s loop and `WorkerCore::park`, without the queues that
+    /// play no part here.
+    fn worker(&self, index: usize) {
+        let mut searching = false;
+        loop {
+            if self.closed.load(Ordering::SeqCst) {
+                return;
+            }
+            if self.local[index].fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+                if searching && self.idle.transition_worker_from_searching() {
+                    self.notify_parked();
+                }
+                searching = false;
+                self.run_task();
+                continue;
+            }
+            if !searching && self.idle.transition_worker_to_searching() {
+                searching = true;
+            }
+            // Nothing to steal: the only tasks sit in their workers' LIFO slots.
+            self.idle.transition_worker_to_parked(index, searching);
+            searching = false;
+            loop {
+                if self.closed.load(Ordering::SeqCst) {
+                    return;
+                }
+                let mut claimed = false;
+                self.parkers[index].park_in_reactor_with(
+                    |_| {},
+                    |woken| {
+                        if woken > 0 {
+                            self.local[index].fetch_add(woken, Ordering::SeqCst);
+                            claimed = self.idle.unpark_self(index);
+                        }
+                    },
+                );
+                if claimed {
+                    // The hand-off.
+                    self.notify_parked();
+                    break;
+                }
+                if !self.idle.is_parked(index) {
+                    searching = true;
+                    break;
+                }
+            }
+        }
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        for parker in &self.parkers {
+            parker.unpark();
+        }
+    }
+}
+
+#[test]
+fn a_worker_in_a_long_poll_hands_the_reactor_to_an_idle_one() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(2);
+    builder.check(|| {
+        let model = HandOff::new();
+        let workers: Vec<_> = (0..2)
+            .map(|index| {
+                let model = model.clone();
+                thread::spawn(move || model.worker(index))
+            })
+            .collect();
+        model.reactor.deliver();
+        HandOff::wait(&model.long_poll_began);
+        // If nobody took the reactor over, this event is never seen, the
+        // long poll never ends, and loom reports a deadlock.
+        model.reactor.deliver();
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        assert_eq!(model.started.load(Ordering::SeqCst), 2);
     });
 }

@@ -6,11 +6,56 @@
 //! sleeps in it when it can take the reactor's lock — waiting for I/O and
 //! timers with the next deadline as its timeout — and `unpark` interrupts
 //! that wait with `Reactor::notify`; otherwise it sleeps on its condvar.
+//!
+//! The reactor is reached through [`Driver`], so that the loom models can put
+//! a model of the poller in its place (`loom_test.rs`).
 
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::{Condvar, Mutex};
 use loopwork_reactor::{Reactor, ReactorLock};
 use std::sync::Arc;
+
+/// What a parker can sleep in: one thread at a time waits in it, and
+/// `notify` makes that wait (or the next one) return.
+pub(crate) trait Driver {
+    /// The right to wait; whoever holds it is the one waiting thread.
+    type Lock<'a>: DriverLock
+    where
+        Self: 'a;
+
+    /// Takes the right to wait, if nobody holds it.
+    fn try_lock(&self) -> Option<Self::Lock<'_>>;
+
+    /// Interrupts the waiting thread, or makes the next wait return at once.
+    fn notify(&self);
+}
+
+/// A held [`Driver`].
+pub(crate) trait DriverLock {
+    /// Waits for events (or a notification), dispatches them, and returns
+    /// how many wakers it woke.
+    fn react(&mut self) -> usize;
+}
+
+impl Driver for Reactor {
+    type Lock<'a> = ReactorLock<'a>;
+
+    fn try_lock(&self) -> Option<ReactorLock<'_>> {
+        Reactor::try_lock(self)
+    }
+
+    fn notify(&self) {
+        Reactor::notify(self);
+    }
+}
+
+impl DriverLock for ReactorLock<'_> {
+    fn react(&mut self) -> usize {
+        // An error from the poller is as good as a spurious return: the
+        // caller re-checks and parks again.
+        ReactorLock::react(self, None).unwrap_or(0)
+    }
+}
 
 const EMPTY: usize = 0;
 /// Asleep on the condvar.
@@ -20,16 +65,16 @@ const NOTIFIED: usize = 2;
 const PARKED_IN_REACTOR: usize = 3;
 
 #[derive(Debug)]
-pub(crate) struct Parker {
+pub(crate) struct Parker<D: Driver = Reactor> {
     state: AtomicUsize,
     lock: Mutex<()>,
     cvar: Condvar,
-    reactor: Option<Arc<Reactor>>,
+    reactor: Option<Arc<D>>,
 }
 
-impl Parker {
+impl<D: Driver> Parker<D> {
     /// A parker that sleeps in `reactor` when it can take its lock.
-    pub(crate) fn new(reactor: Option<Arc<Reactor>>) -> Parker {
+    pub(crate) fn new(reactor: Option<Arc<D>>) -> Parker<D> {
         Parker { state: AtomicUsize::new(EMPTY), lock: Mutex::new(()), cvar: Condvar::new(), reactor }
     }
 
@@ -48,7 +93,7 @@ impl Parker {
     /// thread can take the reactor and look at the loop).
     pub(crate) fn park_in_reactor_with(
         &self,
-        before_wait: impl FnOnce(&mut ReactorLock<'_>),
+        before_wait: impl FnOnce(&mut D::Lock<'_>),
         after_react: impl FnOnce(usize),
     ) {
         // Acquire pairs with the Release swap in `unpark`: what the unparker
@@ -69,9 +114,7 @@ impl Parker {
                 Err(other) => unreachable!("one thread parks on a parker; found state {other}"),
             }
             before_wait(&mut driver);
-            // An error from the poller is as good as a spurious return: the
-            // caller re-checks and parks again.
-            let woken = driver.react(None).unwrap_or(0);
+            let woken = driver.react();
             after_react(woken);
             drop(driver);
             // Acquire: an `unpark` that raced with the return is consumed
