@@ -591,11 +591,6 @@ impl EventLoop {
     }
 
     fn shutdown_until(&self, deadline: Option<Instant>) -> Result<(), ShutdownTimeout> {
-        assert!(
-            !self.shared.is_running(),
-            "cannot close a running event loop (a thread is inside block_on or run_forever): call Handle::stop(), \
-             wait for run_forever to return, then close it"
-        );
         let on_own_worker = current::with_current(|cx| {
             cx.is_some_and(|cx| Arc::ptr_eq(&cx.shared, &self.shared) && cx.worker.is_some())
         });
@@ -603,6 +598,11 @@ impl EventLoop {
             !on_own_worker,
             "an event loop cannot be closed from one of its own worker threads (it would wait for itself); \
              close it from the thread that owns it"
+        );
+        assert!(
+            !self.shared.is_running(),
+            "cannot close a running event loop (a thread is inside block_on or run_forever): call Handle::stop(), \
+             wait for run_forever to return, then close it"
         );
         self.shared.close();
         // Not joined: it leaves at its next wake-up, which `close` brought
