@@ -5,10 +5,18 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use crate::timer::Timers;
 use crate::Reactor;
 
 thread_local! {
-    static CURRENT: RefCell<Option<Arc<Reactor>>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<Entered>> = const { RefCell::new(None) };
+}
+
+/// The reactor a thread entered, and the timer shard it was given for its timers.
+#[derive(Debug)]
+struct Entered {
+    reactor: Arc<Reactor>,
+    timer_shard: usize,
 }
 
 impl Reactor {
@@ -35,7 +43,8 @@ impl Reactor {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn enter(self: &Arc<Self>) -> EnterGuard {
-        let previous = CURRENT.with(|current| current.replace(Some(self.clone())));
+        let entered = Entered { reactor: self.clone(), timer_shard: self.timers().shard_for_entering_thread() };
+        let previous = CURRENT.with(|current| current.replace(Some(entered)));
         EnterGuard { previous, _not_send: PhantomData }
     }
 
@@ -55,12 +64,24 @@ impl Reactor {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn current() -> Option<Arc<Reactor>> {
-        CURRENT.with(|current| current.borrow().clone())
+        CURRENT.with(|current| current.borrow().as_ref().map(|entered| entered.reactor.clone()))
     }
 
     /// Runs `f` with the current reactor without touching its reference count.
     pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Arc<Reactor>>) -> R) -> R {
-        CURRENT.with(|current| f(current.borrow().as_ref()))
+        CURRENT.with(|current| f(current.borrow().as_ref().map(|entered| &entered.reactor)))
+    }
+
+    /// The timer shard of the calling thread: its own if it entered this reactor.
+    pub(crate) fn timer_shard(&self) -> usize {
+        let entered = CURRENT.try_with(|current| {
+            current
+                .borrow()
+                .as_ref()
+                .filter(|entered| std::ptr::eq(Arc::as_ptr(&entered.reactor), self))
+                .map(|entered| entered.timer_shard)
+        });
+        entered.ok().flatten().unwrap_or_else(Timers::shard_for_other_thread)
     }
 }
 
@@ -91,7 +112,7 @@ impl Reactor {
 /// ```
 #[must_use = "the reactor stops being current when the guard is dropped"]
 pub struct EnterGuard {
-    previous: Option<Arc<Reactor>>,
+    previous: Option<Entered>,
     _not_send: PhantomData<*const ()>,
 }
 

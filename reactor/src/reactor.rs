@@ -12,7 +12,7 @@ use polling::{Events, Poller};
 use slab::Slab;
 
 use crate::source::Source;
-use crate::timer::{TimerId, TimerQueue, Wait};
+use crate::timer::{TimerId, Timers};
 
 /// How sources are registered with the poller.
 ///
@@ -66,7 +66,7 @@ pub struct Reactor {
     trigger: Trigger,
     /// Registered sources by key; the lock holder looks events up here.
     sources: Mutex<Slab<Arc<Source>>>,
-    timers: Mutex<TimerQueue>,
+    timers: Timers,
     /// What only the lock holder touches; `try_lock` is this mutex's `try_lock`.
     driver: Mutex<Driver>,
     clock: Clock,
@@ -230,13 +230,17 @@ impl Reactor {
         true
     }
 
+    pub(crate) fn timers(&self) -> &Timers {
+        &self.timers
+    }
+
     fn from_parts(poller: Poller, trigger: Trigger) -> Reactor {
         Reactor {
             clock: Clock::Real,
             poller,
             trigger,
             sources: Mutex::new(Slab::new()),
-            timers: Mutex::new(TimerQueue::new()),
+            timers: Timers::new(),
             driver: Mutex::new(Driver { events: Events::new(), wakers: Vec::new() }),
         }
     }
@@ -337,7 +341,7 @@ impl Reactor {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.timers.lock().next_deadline()
+        self.timers.next_deadline()
     }
 
     /// True if some task waits for I/O on one of this reactor's sources.
@@ -378,7 +382,7 @@ impl Reactor {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn insert_timer(&self, when: Instant, waker: &Waker) -> TimerId {
-        let (id, interrupt) = self.timers.lock().insert(when, waker.clone());
+        let (id, interrupt) = self.timers.insert(self.timer_shard(), when, waker.clone());
         if interrupt {
             self.notify();
         }
@@ -404,7 +408,7 @@ impl Reactor {
     /// ```
     pub fn remove_timer(&self, id: TimerId) {
         // Dropped outside the lock: a waker's drop may run arbitrary code.
-        let waker = self.timers.lock().remove(id);
+        let waker = self.timers.remove(id);
         drop(waker);
     }
 
@@ -426,24 +430,21 @@ impl Reactor {
     /// ```
     pub fn clear_timers(&self) {
         // Dropped outside the lock: a waker's drop may run arbitrary code.
-        let wakers = self.timers.lock().take_all();
+        let wakers = self.timers.take_all();
         drop(wakers);
     }
 
     /// Points a pending timer at a new waker; false if it already fired or was removed.
     pub(crate) fn set_timer_waker(&self, id: TimerId, waker: &Waker) -> bool {
-        // The guard is a temporary of this statement; the displaced waker drops after it.
-        let replaced = self.timers.lock().set_waker(id, waker);
+        // The displaced waker drops here, after the shard's lock is released.
+        let replaced = self.timers.set_waker(id, waker);
         replaced.is_ok()
     }
 
     /// Moves a pending timer to a new deadline, keeping its waker; `None` if it already fired.
     pub(crate) fn reschedule_timer(&self, id: TimerId, when: Instant) -> Option<TimerId> {
-        let (id, interrupt) = {
-            let mut timers = self.timers.lock();
-            let waker = timers.remove(id)?;
-            timers.insert(when, waker)
-        };
+        let waker = self.timers.remove(id)?;
+        let (id, interrupt) = self.timers.insert(self.timer_shard(), when, waker);
         if interrupt {
             self.notify();
         }
@@ -482,7 +483,7 @@ impl fmt::Debug for Reactor {
         f.debug_struct("Reactor")
             .field("trigger", &self.trigger)
             .field("sources", &self.sources.lock().len())
-            .field("timers", &self.timers.lock().len())
+            .field("timers", &self.timers.len())
             .finish_non_exhaustive()
     }
 }
@@ -565,28 +566,7 @@ impl ReactorLock<'_> {
         let reactor = self.reactor;
         let driver = &mut *self.driver;
 
-        let wait = {
-            let mut timers = reactor.timers.lock();
-            let now = reactor.now();
-            let until_timer = timers.next_deadline().map(|when| when.saturating_duration_since(now));
-            // A virtual clock does not move while we wait: only timers that
-            // are due already shorten the wait; the others fire when the
-            // clock is advanced (which interrupts the wait).
-            let until_timer = if reactor.is_paused() { until_timer.filter(|d| d.is_zero()) } else { until_timer };
-            let wait = match (timeout, until_timer) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, None) => a,
-                (None, b) => b,
-            };
-            // Published under the timer lock, so a timer inserted from now on either sees
-            // this wait (and interrupts it if earlier) or was already in the queue above.
-            timers.wait = match wait {
-                Some(Duration::ZERO) => Wait::Unblocked,
-                Some(wait) => now.checked_add(wait).map_or(Wait::Forever, Wait::Until),
-                None => Wait::Forever,
-            };
-            wait
-        };
+        let wait = reactor.timers.begin_wait(timeout, reactor.now(), reactor.is_paused());
 
         driver.events.clear();
         let waited = reactor.poller.wait(&mut driver.events, wait);
@@ -601,11 +581,8 @@ impl ReactorLock<'_> {
                 }
             }
         }
-        {
-            let mut timers = reactor.timers.lock();
-            timers.wait = Wait::Unblocked;
-            timers.fire(reactor.now(), &mut wakers);
-        }
+        reactor.timers.unblock();
+        reactor.timers.fire(reactor.now(), &mut wakers);
 
         let woken = wakers.len();
         for waker in wakers.drain(..) {

@@ -135,6 +135,38 @@ fn time_a_timer_inserted_from_another_thread_interrupts_a_long_react() {
 }
 
 #[test]
+fn time_timers_set_from_other_threads_while_the_wait_is_computed_always_interrupt_it() {
+    // The race of the notify protocol: the setter's timer lands in a shard the waiting
+    // thread has already read, around the moment it publishes its deadline. A lost
+    // interrupt would leave the wait at its 30 s timeout; the watchdog's bound is generous.
+    let reactor = Arc::new(Reactor::new().unwrap());
+    // A far timer in every round keeps the wait finite but long.
+    reactor.insert_timer(reactor.now() + Duration::from_secs(30), Waker::noop());
+    for round in 0..2_000 {
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        let setter = {
+            let reactor = reactor.clone();
+            let waker = Waker::from(flag.clone());
+            std::thread::spawn(move || {
+                // Spread the insertions around the start of the wait.
+                for _ in 0..round % 64 {
+                    std::hint::spin_loop();
+                }
+                reactor.insert_timer(reactor.now() + Duration::from_micros(100), &waker);
+            })
+        };
+        let start = Instant::now();
+        let mut lock = reactor.try_lock().unwrap();
+        while !flag.0.load(Ordering::Acquire) {
+            lock.react(Some(Duration::from_secs(30))).unwrap();
+            assert!(start.elapsed() < Duration::from_secs(10), "round {round}: an interrupt was lost");
+        }
+        drop(lock);
+        setter.join().unwrap();
+    }
+}
+
+#[test]
 fn time_a_later_timer_from_another_thread_does_not_interrupt() {
     let reactor = Arc::new(Reactor::new().unwrap());
     let early = reactor.now() + Duration::from_millis(100);
