@@ -49,6 +49,10 @@ const BLOCKING_ON_LOOP_THREAD: &str = "ConcurrentFuture::result blocks the calli
      loopwork loop thread, where blocking would stall the loop (or deadlock it). Await the ConcurrentFuture \
      instead: it is a Future";
 
+/// How long `result` keeps checking for the result (`spin::spin_until`)
+/// before it parks the thread.
+const RESULT_SPIN: Duration = Duration::from_micros(20);
+
 /// Wakes a thread blocked in `result`.
 struct ThreadWaker(Thread);
 
@@ -129,6 +133,10 @@ impl<T> ConcurrentFuture<T> {
         if current::is_inside_loop() {
             panic!("{}", BLOCKING_ON_LOOP_THREAD);
         }
+        // A result that is a few microseconds away is waited for without
+        // sleeping: a sleep and its wake-up cost a futex call on each side
+        // and tens of microseconds of latency on a virtual machine.
+        crate::spin::spin_until(RESULT_SPIN, || self.task.is_done());
         let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
         let mut cx = Context::from_waker(&waker);
         loop {

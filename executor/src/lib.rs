@@ -54,6 +54,7 @@ mod event_loop;
 mod loom;
 mod promise;
 mod scheduler;
+mod spin;
 mod structured;
 mod task;
 mod time;
