@@ -47,14 +47,18 @@ use parking_lot::Mutex;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TimerId {
-    // Field order is the ordering: deadline first, then sequence number (FIFO among equals;
-    // unique, so the shard never decides).
+    // Field order is the ordering: deadline first, then sequence number (FIFO among equals).
     when: Instant,
+    /// `number << SHARD_BITS | shard`: the number, unique and shared by all shards, decides
+    /// the order; the low bits say where the timer is, without growing the id.
     seq: u64,
-    shard: u32,
 }
 
 impl TimerId {
+    fn shard(&self) -> usize {
+        (self.seq & (SHARDS as u64 - 1)) as usize
+    }
+
     /// The deadline this timer was set for.
     ///
     /// # Examples
@@ -82,7 +86,8 @@ pub(crate) struct Gone;
 /// How many shards a queue has: more than the worker threads of a loop on most machines, so
 /// that each worker (which enters the reactor once) has one to itself; the thread that fires
 /// visits every one, which costs a lock and an atomic load each.
-const SHARDS: usize = 8;
+const SHARDS: usize = 1 << SHARD_BITS;
+const SHARD_BITS: u32 = 3;
 
 /// `wait`: nobody is blocked in the poller, or the one who is has already been notified, so a
 /// new timer needs no wake-up (the next wait computes its timeout from the queue).
@@ -170,8 +175,8 @@ impl Timers {
         // Relaxed: the numbers only order timers. A timer set after another (in
         // happens-before) gets a larger number, as every read-modify-write of one atomic
         // sees the value of the one before it in its modification order.
-        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-        let id = TimerId { when, seq, shard: shard as u32 };
+        let number = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let id = TimerId { when, seq: number << SHARD_BITS | shard as u64 };
         let shard = &self.shards[shard];
         let became_first = {
             let mut queue = shard.queue.lock();
@@ -211,7 +216,7 @@ impl Timers {
     }
 
     pub(crate) fn remove(&self, id: TimerId) -> Option<Waker> {
-        let shard = &self.shards[id.shard as usize];
+        let shard = &self.shards[id.shard()];
         let mut queue = shard.queue.lock();
         let was_first = queue.first_key_value().is_some_and(|(first, _)| *first == id);
         let waker = queue.remove(&id)?;
@@ -225,7 +230,7 @@ impl Timers {
     /// else the replaced waker, for the caller to drop after unlocking (a waker's drop may run
     /// executor code that touches the queue).
     pub(crate) fn set_waker(&self, id: TimerId, waker: &Waker) -> Result<Option<Waker>, Gone> {
-        let mut queue = self.shards[id.shard as usize].queue.lock();
+        let mut queue = self.shards[id.shard()].queue.lock();
         match queue.get_mut(&id) {
             Some(current) if current.will_wake(waker) => Ok(None),
             Some(current) => Ok(Some(std::mem::replace(current, waker.clone()))),
