@@ -67,9 +67,12 @@ pub enum Workload {
     /// A lock, semaphore or channel workload, on each runtime's own
     /// primitives.
     Sync(SyncWorkload),
-    /// 100,000 callbacks submitted from the benchmark thread with
-    /// `call_soon_threadsafe` (a tiny spawned task on the peers).
-    CallSoonThreadsafe,
+    /// 100,000 callbacks submitted with `call_soon_threadsafe` (a tiny
+    /// spawned task on the peers) from `threads` foreign threads at once.
+    CallSoonThreadsafe {
+        /// How many foreign threads share the callbacks.
+        threads: usize,
+    },
     /// 100,000 timers inserted, every second one cancelled, the rest fired.
     Timers,
     /// 32 clients × 100 messages of 1 KiB echoed over loopback TCP.
@@ -99,7 +102,9 @@ impl Workload {
         ];
         all.extend(SyncWorkload::all().map(Workload::Sync));
         all.extend([
-            Workload::CallSoonThreadsafe,
+            Workload::CallSoonThreadsafe { threads: 1 },
+            Workload::CallSoonThreadsafe { threads: 2 },
+            Workload::CallSoonThreadsafe { threads: 4 },
             Workload::Timers,
             Workload::TcpEcho,
             Workload::Primes,
@@ -127,7 +132,7 @@ impl Workload {
             Workload::ChainedSpawn => "chained_spawn".to_owned(),
             Workload::RemoteSpawn { threads } => format!("remote_spawn/threads/{threads}"),
             Workload::Sync(workload) => workload.name().to_owned(),
-            Workload::CallSoonThreadsafe => "call_soon_threadsafe".to_owned(),
+            Workload::CallSoonThreadsafe { threads } => format!("call_soon_threadsafe/threads/{threads}"),
             Workload::Timers => "timers".to_owned(),
             Workload::TcpEcho => "tcp_echo".to_owned(),
             Workload::Primes => "cpu_is_prime".to_owned(),
@@ -165,11 +170,11 @@ impl Workload {
                  (thread start included), then awaited"
             ),
             Workload::Sync(workload) => workload.description().to_owned(),
-            Workload::CallSoonThreadsafe => format!(
-                "{} callbacks submitted from the benchmark thread (a foreign thread), each decrementing an \
-                 atomic, the last signalling a channel: loopwork's `Handle::call_soon_threadsafe`; tokio and \
-                 async-executor have no callback queue, so the closest analogue, a tiny task spawned through \
-                 their handle, stands in",
+            Workload::CallSoonThreadsafe { threads } => format!(
+                "{} callbacks submitted by {threads} foreign thread(s) started together at a barrier (thread \
+                 start included), each decrementing an atomic, the last signalling a channel: loopwork's \
+                 `Handle::call_soon_threadsafe`; tokio and async-executor have no callback queue, so the \
+                 closest analogue, a tiny task spawned through their handle, stands in",
                 group(CALLBACKS)
             ),
             Workload::Timers => format!(
@@ -224,7 +229,7 @@ impl Workload {
             Workload::ChainedSpawn => chained_spawn(runtime, budget),
             Workload::RemoteSpawn { threads } => remote_spawn(runtime, threads, budget),
             Workload::Sync(workload) => workload.run(runtime, budget),
-            Workload::CallSoonThreadsafe => workloads_loop::call_soon_threadsafe(runtime, budget),
+            Workload::CallSoonThreadsafe { threads } => workloads_loop::call_soon_threadsafe(runtime, threads, budget),
             Workload::Timers => workloads_loop::timers(runtime, budget),
             Workload::TcpEcho => net_workloads::tcp_echo(runtime, budget),
             Workload::Primes => workloads_loop::is_prime_tasks(runtime, budget),

@@ -8,7 +8,7 @@ use crate::workloads::{timed, Timing};
 use std::any::Any;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{mpsc, Arc, OnceLock};
+use std::sync::{mpsc, Arc, Barrier, OnceLock};
 use std::time::Duration;
 
 /// Callbacks submitted per `call_soon_threadsafe` iteration.
@@ -26,22 +26,34 @@ pub(crate) const LIVE_TASKS: usize = 10_000;
 pub(crate) const PRIMES: usize = 16;
 const PRIMES_FROM: u64 = 1_000_000_000_000;
 
-/// 100,000 callbacks from the benchmark thread, each decrementing a
-/// counter; the last one signals the channel the benchmark thread waits on.
-pub(crate) fn call_soon_threadsafe<R: Runtime>(runtime: &R, budget: Duration) -> Timing {
+/// [`CALLBACKS`] callbacks from `threads` foreign threads started together
+/// at a barrier (as tokio's `remote_spawn` starts its spawners), each
+/// decrementing a counter; the last one signals the channel the benchmark
+/// thread waits on.
+pub(crate) fn call_soon_threadsafe<R: Runtime>(runtime: &R, threads: usize, budget: Duration) -> Timing {
     let spawner = runtime.spawner();
+    let per_thread = CALLBACKS / threads;
     let (tx, rx) = mpsc::sync_channel(1);
     let remaining = Arc::new(AtomicUsize::new(0));
     timed(budget, || {
-        remaining.store(CALLBACKS, Relaxed);
-        for _ in 0..CALLBACKS {
-            let (tx, remaining) = (tx.clone(), remaining.clone());
-            spawner.call_soon_threadsafe(move || {
-                if remaining.fetch_sub(1, Relaxed) == 1 {
-                    tx.send(()).unwrap();
-                }
-            });
-        }
+        remaining.store(per_thread * threads, Relaxed);
+        let barrier = Barrier::new(threads);
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                let (barrier, spawner, tx, remaining) = (&barrier, &spawner, &tx, &remaining);
+                scope.spawn(move || {
+                    barrier.wait();
+                    for _ in 0..per_thread {
+                        let (tx, remaining) = (tx.clone(), remaining.clone());
+                        spawner.call_soon_threadsafe(move || {
+                            if remaining.fetch_sub(1, Relaxed) == 1 {
+                                tx.send(()).unwrap();
+                            }
+                        });
+                    }
+                });
+            }
+        });
         rx.recv().unwrap();
     })
 }
