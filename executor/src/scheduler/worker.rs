@@ -136,7 +136,13 @@ impl WorkerCore {
                 self.lifo_streak.set(streak);
                 return Some(task);
             }
-            // The streak is over: the slot's task waits its turn at the back.
+            // The streak is over: the slot's task waits its turn at the
+            // back, behind this worker's share of any remote work, which a
+            // worker kept busy by a chain of spawns would otherwise reach
+            // only every 61 ticks.
+            if !shared.injector.is_empty() {
+                shared.refill_from_injector(&self.local, 0);
+            }
             self.local.push(task);
         }
         self.lifo_streak.set(0);
