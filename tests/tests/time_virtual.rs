@@ -134,3 +134,42 @@ fn a_blocking_job_holds_the_clock_until_it_ends() {
         });
     }
 }
+
+#[test]
+fn an_hour_of_nested_timeouts_runs_in_moments_each_at_its_virtual_instant() {
+    for workers in [0, 2] {
+        let event_loop = EventLoop::builder().workers(workers).paused_clock().build().unwrap();
+        let handle = event_loop.handle();
+        let start = handle.time();
+        let started = Instant::now();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let minutes = |n: u64| Duration::from_secs(60 * n);
+        let outer = event_loop.block_on({
+            let (log, handle) = (log.clone(), handle.clone());
+            async move {
+                let note = |what: &str| log.lock().unwrap().push((what.to_owned(), handle.time() - start));
+                loopwork::timeout(minutes(60), async {
+                    // Expires at 30 minutes, dropping a two-hour sleep.
+                    let first = loopwork::timeout(minutes(30), loopwork::sleep(minutes(120))).await;
+                    note(if first.is_err() { "first expired" } else { "first finished" });
+                    // Finishes at 40 minutes, inside its 20.
+                    let second = loopwork::timeout(minutes(20), loopwork::sleep(minutes(10))).await;
+                    note(if second.is_err() { "second expired" } else { "second finished" });
+                    // Would end at 80 minutes: the outer hour expires first.
+                    loopwork::sleep(minutes(40)).await;
+                    note("never");
+                })
+                .await
+            }
+        });
+        assert!(outer.is_err(), "workers={workers}: the outer hour did not expire");
+        assert_eq!(
+            *log.lock().unwrap(),
+            [("first expired".to_owned(), minutes(30)), ("second finished".to_owned(), minutes(40))],
+            "workers={workers}"
+        );
+        assert_eq!(handle.time() - start, minutes(60), "workers={workers}");
+        assert!(started.elapsed() < Duration::from_secs(10), "workers={workers}: took {:?}", started.elapsed());
+        event_loop.close();
+    }
+}
