@@ -49,6 +49,19 @@ pub fn pending_counted(token: DropToken) -> impl Future<Output = ()> + Send {
     counted(token, std::future::pending::<()>())
 }
 
+/// What the seeds' asyncio `Event` example prints, in order: two waiters,
+/// and a `call_later` callback that sets the event. Checked against the
+/// example program and against the same scenario run in-process.
+pub const SEED_EVENT_EXAMPLE: [&str; 7] = [
+    "event start state: false",
+    "coro1 waiting for event",
+    "coro2 waiting for event",
+    "setting event in callback",
+    "coro1 triggered",
+    "coro2 triggered",
+    "event end state: true",
+];
+
 /// The number in environment variable `name`, or `default` if it is unset
 /// or not a number: how the suites take their case counts.
 pub fn env_count(name: &str, default: usize) -> usize {
