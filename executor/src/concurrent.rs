@@ -136,7 +136,15 @@ impl<T> ConcurrentFuture<T> {
         // A result that is a few microseconds away is waited for without
         // sleeping: a sleep and its wake-up cost a futex call on each side
         // and tens of microseconds of latency on a virtual machine.
-        crate::spin::spin_until(RESULT_SPIN, || self.task.is_done());
+        // The spin never outlasts the caller's deadline.
+        let spin = deadline
+            .map_or(RESULT_SPIN, |deadline| deadline.saturating_duration_since(Instant::now()).min(RESULT_SPIN));
+        if crate::spin::spin_until(spin, || self.task.is_done()) {
+            // Done: the poll returns the output without registering a waker.
+            if let Poll::Ready(output) = Pin::new(&mut self.task).poll(&mut Context::from_waker(Waker::noop())) {
+                return Ok(output);
+            }
+        }
         let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
         let mut cx = Context::from_waker(&waker);
         loop {
