@@ -336,9 +336,19 @@ impl Builder {
 
     /// A virtual clock, for tests: the loop's clock ([`Handle::time`]) moves
     /// only when [`Handle::advance`] is called or when the loop is idle —
-    /// every worker parked, nothing queued, no I/O awaited — and then jumps
-    /// straight to the next timer. An hour of nested timeouts runs in
+    /// every worker parked, nothing queued, no I/O awaited, no thread inside
+    /// `block_on` / `run_forever` running or woken, no job of
+    /// [`run_in_executor`](crate::run_in_executor) in flight — and then
+    /// jumps straight to the next timer. An hour of nested timeouts runs in
     /// milliseconds; timers still fire in deadline order, never early.
+    ///
+    /// What it cannot see: threads outside the loop (the clock may jump
+    /// while one works), and real time. So a blocking job that itself waits
+    /// for loop time (blocks on a `sleep` through `run_coroutine_threadsafe`)
+    /// never finishes, since the job holds the clock; and a task waiting for
+    /// I/O holds it until the I/O happens (a `timeout` around a read from a
+    /// silent peer does not expire; nor does a waker left by an abandoned read
+    /// go away before the source's next event).
     ///
     /// # Examples
     ///

@@ -538,7 +538,8 @@ impl ReactorLock<'_> {
     /// polls without blocking. The wait may also end early with nothing to wake (a
     /// notification, or a spurious return of the poller): callers loop.
     ///
-    /// Wakers run after every reactor lock is released, I/O waiters before timers (as
+    /// Wakers run after the source table and timer locks are released (the caller still
+    /// holds this lock, the right to wait), I/O waiters before timers (as
     /// asyncio runs I/O callbacks before the timers of the same round), timers earliest
     /// deadline first and in the order they were set among equal deadlines.
     ///

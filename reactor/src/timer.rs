@@ -5,7 +5,7 @@
 //! its own (in turn), other threads pick one by a per-thread number, and the thread holding
 //! the reactor lock fires the due timers of every shard. A sequence number shared by all
 //! shards keeps timers with equal deadlines in the order they were set, whichever threads
-//! set them.
+//! set them; firing locks every shard at once, so what it takes is one instant's view.
 //!
 //! Whether a new timer must interrupt the thread blocked in the poller is decided without a
 //! common lock, by a Dekker pair on two kinds of atomics: the waiting thread publishes its
@@ -263,6 +263,9 @@ impl Timers {
             let published = match wait {
                 Some(Duration::ZERO) => UNBLOCKED,
                 Some(wait) => now.checked_add(wait).map_or(NEVER, |until| self.encode(until)),
+                // A virtual clock moves only by `advance`, which interrupts the wait itself:
+                // a new timer needs to interrupt it only if it is due already.
+                None if paused => self.encode(now).saturating_add(1).min(NEVER - 1),
                 None => NEVER,
             };
             // SeqCst: the `wait` half of the Dekker pair. A timer that became some shard's
@@ -285,27 +288,33 @@ impl Timers {
 
     /// Moves every timer due at `now` into `wakers`, earliest first and FIFO among equal
     /// deadlines, across shards.
+    ///
+    /// Every shard is locked (in index order) before any is drained, so the timers taken are
+    /// those of one instant: if a timer set on one thread is taken, so is every timer set
+    /// before it on any thread (in happens-before), and FIFO holds across shards.
     pub(crate) fn fire(&self, now: Instant, wakers: &mut Vec<Waker>) {
         let now_encoded = self.encode(now);
+        // SeqCst: as every access to `earliest`. Nothing due anywhere: no lock at all.
+        if self.shards.iter().all(|shard| shard.earliest.load(Ordering::SeqCst) > now_encoded) {
+            return;
+        }
+        let mut queues: [_; SHARDS] = std::array::from_fn(|index| self.shards[index].queue.lock());
         let mut due = Vec::new();
         let mut shards_with_due = 0;
-        for shard in self.shards.iter() {
-            // SeqCst: as every access to `earliest`. A shard whose first timer is not due
-            // is skipped without its lock.
-            if shard.earliest.load(Ordering::SeqCst) > now_encoded {
-                continue;
-            }
+        for (shard, queue) in self.shards.iter().zip(queues.iter_mut()) {
             let before = due.len();
-            let mut queue = shard.queue.lock();
             while let Some(entry) = queue.first_entry() {
                 if entry.key().when > now {
                     break;
                 }
                 due.push(entry.remove_entry());
             }
-            shard.update_earliest(&queue, self);
-            shards_with_due += usize::from(due.len() > before);
+            if due.len() > before {
+                shard.update_earliest(queue, self);
+                shards_with_due += 1;
+            }
         }
+        drop(queues);
         if shards_with_due > 1 {
             // Each shard's are in order already; interleave them by id.
             due.sort_unstable_by_key(|(id, _)| *id);

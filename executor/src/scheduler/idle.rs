@@ -115,7 +115,9 @@ impl Idle {
 
     /// True if every worker is parked.
     pub(crate) fn all_parked(&self) -> bool {
-        // SeqCst: part of the Dekker pair in `Monitor::wake_if_sleeping`.
+        // SeqCst: the load half of two Dekker pairs, with
+        // `Monitor::wake_if_sleeping` and with the virtual clock's idle
+        // check (`virtual_clock.rs`).
         self.state.load(Ordering::SeqCst) >> UNPARKED_SHIFT == 0
     }
 

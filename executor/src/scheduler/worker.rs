@@ -63,9 +63,9 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize, local: Worker<Notifi
     while !shared.is_closed() {
         if let Some(task) = core.next_task(&shared) {
             core.run_task(&shared, task);
-        } else if let Some(task) = core.steal_work(&shared).or_else(|| core.spin_for_work(&shared)) {
+        } else if let Some(task) = core.steal_work(&shared) {
             core.run_task(&shared, task);
-        } else {
+        } else if !core.spin_for_work(&shared) {
             core.park(&shared);
         }
     }
@@ -89,12 +89,9 @@ impl WorkerCore {
 
     /// Schedules a task from this worker's own thread.
     pub(crate) fn push(&self, shared: &Shared, task: Notified, origin: Origin) {
-        if origin == Origin::Yield && !shared.injector.is_empty() {
-            // A yielding task lets the others run: remote tasks too. Take
-            // this worker's share of the injector first, so a worker kept
-            // busy by tasks that yield still admits remote work promptly
-            // instead of every 61 ticks.
-            shared.refill_from_injector(&self.local, 0);
+        if origin == Origin::Yield {
+            // A yielding task lets the others run: remote tasks too.
+            self.admit_remote_work(shared);
         }
         let use_lifo_slot = origin != Origin::Yield && self.chaos.as_ref().is_none_or(Chaos::use_lifo_slot);
         if use_lifo_slot {
@@ -137,16 +134,22 @@ impl WorkerCore {
                 return Some(task);
             }
             // The streak is over: the slot's task waits its turn at the
-            // back, behind this worker's share of any remote work, which a
-            // worker kept busy by a chain of spawns would otherwise reach
-            // only every 61 ticks.
-            if !shared.injector.is_empty() {
-                shared.refill_from_injector(&self.local, 0);
-            }
+            // back, behind this worker's share of any remote work.
+            self.admit_remote_work(shared);
             self.local.push(task);
         }
         self.lifo_streak.set(0);
         self.local.pop().or_else(|| shared.steal_from_injector(&self.local))
+    }
+
+    /// Moves this worker's share of the injector, if it holds anything, to
+    /// the back of its deque: a worker kept busy by tasks that yield or by a
+    /// chain of spawns then admits remote work within a few tasks, instead
+    /// of only at the every-61-ticks check.
+    fn admit_remote_work(&self, shared: &Shared) {
+        if !shared.injector.is_empty() {
+            shared.refill_from_injector(&self.local, 0);
+        }
     }
 
     /// A searcher that found work stops searching.
@@ -208,16 +211,21 @@ impl WorkerCore {
     }
 
     /// A searcher that found nothing looks again for a little while before
-    /// it parks (see `SEARCH_SPIN`). It stays counted as searching, so a
-    /// notifier meanwhile relies on it instead of waking another worker.
-    fn spin_for_work(&self, shared: &Shared) -> Option<Notified> {
-        if !self.searching.get() {
-            return None;
-        }
-        if crate::spin::spin_until(SEARCH_SPIN, || shared.has_work()) {
-            return self.steal_work(shared);
-        }
-        None
+    /// it parks (see `SEARCH_SPIN`); true if work appeared (a task or a
+    /// callback batch), for the caller to go round its loop again instead of
+    /// parking. It stays counted as searching, so a notifier meanwhile relies
+    /// on it instead of waking another worker.
+    fn spin_for_work(&self, shared: &Shared) -> bool {
+        self.searching.get() && crate::spin::spin_until(SEARCH_SPIN, || shared.has_work())
+    }
+
+    /// True if this worker's own queue (its LIFO slot or its deque) holds a
+    /// task: what the reactor's wakes, scheduled from this thread, leave.
+    fn has_local_work(&self) -> bool {
+        let slot = self.lifo_slot.take();
+        let occupied = slot.is_some();
+        self.lifo_slot.set(slot);
+        occupied || !self.local.is_empty()
     }
 
     fn park(&self, shared: &Shared) {
@@ -235,8 +243,11 @@ impl WorkerCore {
                 |driver| shared.advance_virtual_clock_if_idle(driver),
                 // The tasks the reactor woke are in our queue. We count
                 // ourselves as unparked before the reactor is free again, so
-                // whoever takes it next does not find the loop idle.
-                |woken| claimed = woken > 0 && shared.idle.unpark_self(self.index),
+                // whoever takes it next does not find the loop idle. The
+                // queue is what counts, not the number of wakers woken: a
+                // failed poller wait reports none but may have fired timers,
+                // and a wake may have gone to another loop or thread.
+                |_woken| claimed = self.has_local_work() && shared.idle.unpark_self(self.index),
             );
             if claimed {
                 shared.monitor.wake_if_sleeping();
