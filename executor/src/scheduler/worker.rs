@@ -163,25 +163,12 @@ impl WorkerCore {
 
     fn run_task(&self, shared: &Shared, task: Notified) {
         self.leave_searching(shared);
+        let slot = &shared.monitor.slots[self.index];
         match &self.chaos {
-            None => shared.run_watched(&shared.monitor.slots[self.index], task),
-            Some(chaos) => self.run_task_with_chaos(shared, task, chaos),
+            None => shared.run_watched(slot, task),
+            // Chaos: an injected yield sends the task to the back.
+            Some(chaos) => shared.run_with_chaos(slot, task, chaos, |task| self.local.push(task)),
         }
-    }
-
-    /// `run_task` in chaos mode: maybe a yield first, maybe a spurious
-    /// wake-up after. Out of line and cold, so that the default path is
-    /// compiled as if chaos mode did not exist (inline, it cost 25
-    /// instructions a poll, 6% of `yield_many`, under callgrind).
-    #[cold]
-    #[inline(never)]
-    fn run_task_with_chaos(&self, shared: &Shared, task: Notified, chaos: &Chaos) {
-        if chaos.inject_yield() {
-            // Chaos: this task waits its turn at the back instead.
-            self.local.push(task);
-            return;
-        }
-        shared.run_watched_with_chaos(&shared.monitor.slots[self.index], task, Some(chaos));
     }
 
     /// Steals half of a random victim's queue, or a share of the injector.
