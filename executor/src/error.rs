@@ -180,7 +180,7 @@ pub enum ExceptionKind {
     /// A panic nobody observed; this is its payload.
     UnhandledPanic(Box<dyn Any + Send + 'static>),
     /// One poll of a task ran longer than the slow-poll threshold, blocking
-    /// its worker (asyncio's "Executing <Task> took 0.2 seconds").
+    /// its worker (asyncio's "Executing `<Task>` took 0.2 seconds").
     SlowPoll {
         /// How long the poll had run when this was reported.
         duration: std::time::Duration,

@@ -45,12 +45,14 @@
 
 mod block_on;
 mod blocking;
+mod builder;
 mod callback;
 mod concurrent;
 pub mod context;
 mod current;
 mod error;
 mod event_loop;
+mod handle;
 mod loom;
 mod promise;
 mod scheduler;
@@ -61,10 +63,12 @@ mod time;
 mod yield_now;
 
 pub use blocking::ThreadPool;
+pub use builder::Builder;
 pub use callback::CallbackHandle;
 pub use concurrent::{ConcurrentFuture, Timeout};
 pub use error::{Closed, ExceptionContext, ExceptionKind, Source, TaskError};
-pub use event_loop::{Builder, EventLoop, Handle, ShutdownTimeout};
+pub use event_loop::{EventLoop, ShutdownTimeout};
+pub use handle::Handle;
 pub use promise::{InvalidState, Promise, PromiseError};
 pub use structured::{
     as_completed, gather, gather_settled, shield, timeout, timeout_at, wait, wait_for, AsCompleted, AsCompletedTimeout,

@@ -2,7 +2,7 @@
 //! and awaited by any number of tasks.
 
 use crate::error::Closed;
-use crate::event_loop::Handle;
+use crate::handle::Handle;
 use parking_lot::Mutex;
 use std::error::Error;
 use std::fmt;
