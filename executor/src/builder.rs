@@ -38,7 +38,7 @@ type ThreadHook = Arc<dyn Fn() + Send + Sync>;
 pub struct Builder {
     workers: usize,
     thread_name: String,
-    thread_stack_size: Option<usize>,
+    thread_stack_size: usize,
     on_thread_start: Option<ThreadHook>,
     on_thread_stop: Option<ThreadHook>,
     on_unhandled_panic: Option<PanicHook>,
@@ -48,12 +48,16 @@ pub struct Builder {
     paused_clock: bool,
 }
 
+/// The default stack of a worker thread: a Linux main thread's. Measured
+/// in docs/architecture.md ("Large futures").
+const DEFAULT_WORKER_STACK: usize = 8 << 20;
+
 impl Builder {
     pub(crate) fn new() -> Builder {
         Builder {
             workers: num_cpus::get(),
             thread_name: "loopwork-worker".to_owned(),
-            thread_stack_size: None,
+            thread_stack_size: DEFAULT_WORKER_STACK,
             on_thread_start: None,
             on_thread_stop: None,
             on_unhandled_panic: None,
@@ -100,7 +104,12 @@ impl Builder {
         self
     }
 
-    /// The stack size of each worker thread, in bytes (default: std's).
+    /// The stack size of each worker thread, in bytes (default 8 MiB, a
+    /// Linux main thread's, rather than std's 2 MiB: an unoptimized build
+    /// copies a future several times while polling it, so a future that
+    /// runs under `block_on` on the main thread also runs on a worker). The
+    /// OS maps the pages a thread touches, so an unused stack costs address
+    /// space, not memory.
     ///
     /// # Examples
     ///
@@ -109,7 +118,7 @@ impl Builder {
     /// # drop(event_loop);
     /// ```
     pub fn thread_stack_size(mut self, bytes: usize) -> Builder {
-        self.thread_stack_size = Some(bytes);
+        self.thread_stack_size = bytes;
         self
     }
 
@@ -322,10 +331,9 @@ impl Builder {
             }
         }
         for (index, local) in locals.into_iter().enumerate() {
-            let mut thread = std::thread::Builder::new().name(format!("{}-{index}", self.thread_name));
-            if let Some(bytes) = self.thread_stack_size {
-                thread = thread.stack_size(bytes);
-            }
+            let thread = std::thread::Builder::new()
+                .name(format!("{}-{index}", self.thread_name))
+                .stack_size(self.thread_stack_size);
             let shared = shared.clone();
             let (on_start, on_stop) = (self.on_thread_start.clone(), self.on_thread_stop.clone());
             let spawned = thread.spawn(move || {

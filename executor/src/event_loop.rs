@@ -131,8 +131,12 @@ impl EventLoop {
     /// assert_eq!(n, 6);
     /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        block_on::block_on(&self.shared, future, Until::Complete)
-            .expect("block_on returns only once its future completes")
+        let output = if crate::task::is_large::<F>() {
+            block_on::block_on(&self.shared, Box::pin(future), Until::Complete)
+        } else {
+            block_on::block_on(&self.shared, future, Until::Complete)
+        };
+        output.expect("block_on returns only once its future completes")
     }
 
     /// Runs the loop on the calling thread until [`Handle::stop`] is called,

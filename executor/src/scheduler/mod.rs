@@ -173,6 +173,23 @@ impl Shared {
         name: Option<TaskName>,
     ) -> Result<Task<F::Output>, Task<F::Output>>
     where
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        if task::is_large::<F>() {
+            self.spawn_moved(Box::pin(future), name)
+        } else {
+            self.spawn_moved(future, name)
+        }
+    }
+
+    /// `spawn` of a future small enough to be moved into its task cell.
+    fn spawn_moved<F>(
+        self: &Arc<Self>,
+        future: F,
+        name: Option<TaskName>,
+    ) -> Result<Task<F::Output>, Task<F::Output>>
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
