@@ -123,7 +123,7 @@ impl ThreadPool {
     /// pool.shutdown(std::time::Duration::from_secs(1)).unwrap();
     /// ```
     pub fn shutdown(&self, timeout: Duration) -> Result<(), usize> {
-        self.shutdown_until(Some(Instant::now() + timeout))
+        self.shutdown_until(Some(loopwork_reactor::deadline_after(Instant::now(), timeout)))
     }
 
     pub(crate) fn shutdown_until(&self, deadline: Option<Instant>) -> Result<(), usize> {

@@ -212,7 +212,9 @@ impl Builder {
     /// `slow_callback_duration`). Always on, in release builds too: a monitor
     /// thread notices a stuck worker while it is still stuck, reporting it
     /// with the task's name (within a quarter of the threshold), and reports
-    /// again when the poll returns.
+    /// again when the poll returns. `Duration::ZERO` reports every poll the
+    /// monitor catches running (it looks every millisecond then);
+    /// `Duration::MAX` reports none.
     ///
     /// # Examples
     ///

@@ -201,7 +201,8 @@ impl EventLoop {
     }
 
     /// Like [`close`](Self::close), but waits at most `timeout` for the
-    /// workers to leave.
+    /// workers to leave. `Duration::ZERO` does not wait for a busy worker;
+    /// `Duration::MAX` waits as long as `close` does.
     ///
     /// # Errors
     ///
@@ -225,7 +226,7 @@ impl EventLoop {
     /// event_loop.shutdown(Duration::from_secs(1)).unwrap();
     /// ```
     pub fn shutdown(&self, timeout: Duration) -> Result<(), ShutdownTimeout> {
-        self.shutdown_until(Some(Instant::now() + timeout))
+        self.shutdown_until(Some(loopwork_reactor::deadline_after(Instant::now(), timeout)))
     }
 
     fn shutdown_until(&self, deadline: Option<Instant>) -> Result<(), ShutdownTimeout> {
