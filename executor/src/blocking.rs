@@ -61,7 +61,12 @@ struct PoolState {
 }
 
 impl ThreadPool {
-    /// A pool of at most `max_threads` threads (at least 1).
+    /// A pool of at most `max_threads` threads.
+    ///
+    /// # Panics
+    ///
+    /// If `max_threads` is 0: the pool could never run a job (asyncio's
+    /// `ThreadPoolExecutor(max_workers=0)` raises `ValueError`).
     ///
     /// # Examples
     ///
@@ -75,10 +80,11 @@ impl ThreadPool {
         ThreadPool {
             inner: Arc::new(PoolInner {
                 sender: Mutex::new(Some(sender)),
+        assert!(max_threads > 0, "ThreadPool::new: max_threads must be at least 1, or no job could ever run");
                 receiver,
                 state: Mutex::new(PoolState::default()),
                 exited: Condvar::new(),
-                max_threads: max_threads.max(1),
+                max_threads,
                 name: name.to_owned(),
             }),
         }

@@ -3,7 +3,7 @@
 use crate::blocking::DEFAULT_MAX_BLOCKING_THREADS;
 use crate::error::ExceptionContext;
 use crate::event_loop::EventLoop;
-use crate::scheduler::{run_worker, Config, Monitor, PanicHook, Shared, DEFAULT_SLOW_POLL_THRESHOLD};
+use crate::scheduler::{run_worker, Config, Monitor, PanicHook, Shared, DEFAULT_SLOW_POLL_THRESHOLD, MAX_WORKERS};
 use loopwork_reactor::Reactor;
 use parking_lot::Mutex;
 use std::fmt;
@@ -72,6 +72,12 @@ impl Builder {
     ///
     /// `0` is strict mode: no threads; every task runs on the thread inside
     /// [`EventLoop::block_on`], one at a time, in asyncio's exact order.
+    /// More workers than cores is allowed (they take turns on the cores); if
+    /// the OS refuses a thread, [`build`](Self::build) returns the error.
+    ///
+    /// # Panics
+    ///
+    /// If `count` is above 65,534, the most a loop can count.
     ///
     /// # Examples
     ///
@@ -84,6 +90,10 @@ impl Builder {
     /// assert_eq!(ran_on, caller);
     /// ```
     pub fn workers(mut self, count: usize) -> Builder {
+        assert!(
+            count <= MAX_WORKERS,
+            "Builder::workers: count {count} is above the limit of {MAX_WORKERS} worker threads per loop"
+        );
         self.workers = count;
         self
     }
@@ -196,6 +206,11 @@ impl Builder {
     /// The most threads the loop's blocking pool (`run_in_executor`) may
     /// start (default 512). Idle pool threads exit after 10 s.
     ///
+    /// # Panics
+    ///
+    /// If `count` is 0: the pool could never run a job (asyncio's
+    /// `ThreadPoolExecutor(max_workers=0)` raises `ValueError`).
+    ///
     /// # Examples
     ///
     /// ```
@@ -203,6 +218,7 @@ impl Builder {
     /// # drop(event_loop);
     /// ```
     pub fn max_blocking_threads(mut self, count: usize) -> Builder {
+        assert!(count > 0, "Builder::max_blocking_threads: count must be at least 1, or no job could ever run");
         self.max_blocking_threads = count;
         self
     }

@@ -21,6 +21,7 @@ mod worker;
 mod loom_test;
 
 pub(crate) use chaos::Chaos;
+pub(crate) use idle::MAX_WORKERS;
 pub(crate) use monitor::{Monitor, PollSlot, DEFAULT_SLOW_POLL_THRESHOLD};
 pub(crate) use park::Parker;
 pub(crate) use worker::{run_worker, WorkerCore};
@@ -173,7 +174,6 @@ impl Shared {
         name: Option<TaskName>,
     ) -> Result<Task<F::Output>, Task<F::Output>>
     where
-    where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
@@ -190,6 +190,7 @@ impl Shared {
         future: F,
         name: Option<TaskName>,
     ) -> Result<Task<F::Output>, Task<F::Output>>
+    where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
