@@ -64,15 +64,18 @@ fn paths<const N: usize>(event_loop: &loopwork::EventLoop) -> Vec<(&'static str,
         ("Handle::spawn_named", stack_used(|| handle.spawn_named("big", future_of::<N>()).unwrap())),
         ("run_coroutine_threadsafe", stack_used(|| handle.run_coroutine_threadsafe(future_of::<N>()).unwrap())),
         ("EventLoop::block_on", stack_used(|| event_loop.block_on(future_of::<N>()))),
-        ("loopwork::run", std::thread::scope(|scope| {
-            // `run` needs a thread outside any loop; painting needs a large stack.
-            std::thread::Builder::new()
-                .stack_size(PAINT + (8 << 20))
-                .spawn_scoped(scope, || stack_used(|| loopwork::run(future_of::<N>())))
-                .expect("spawn a measuring thread")
-                .join()
-                .expect("the measuring thread panicked")
-        })),
+        (
+            "loopwork::run",
+            std::thread::scope(|scope| {
+                // `run` needs a thread outside any loop; painting needs a large stack.
+                std::thread::Builder::new()
+                    .stack_size(PAINT + (8 << 20))
+                    .spawn_scoped(scope, || stack_used(|| loopwork::run(future_of::<N>())))
+                    .expect("spawn a measuring thread")
+                    .join()
+                    .expect("the measuring thread panicked")
+            }),
+        ),
     ];
     // Inside the loop: the spawning frame is a task's poll on this thread.
     let inside = event_loop.block_on(async {
@@ -104,7 +107,8 @@ fn spawn_cost<const N: usize>() -> (f64, f64) {
         event_loop.block_on(async {
             let started = Instant::now();
             for _ in 0..rounds {
-                let task = if boxed { loopwork::spawn(Box::pin(future_of::<N>())) } else { loopwork::spawn(future_of::<N>()) };
+                let task =
+                    if boxed { loopwork::spawn(Box::pin(future_of::<N>())) } else { loopwork::spawn(future_of::<N>()) };
                 black_box(task.await.unwrap());
             }
             started.elapsed().as_nanos() as f64 / rounds as f64
