@@ -49,9 +49,9 @@ impl<T, E: From<TaskError>> Child<T, E> {
 }
 
 /// One child per future, in argument order. `for_each` rather than a
-/// `map` and `collect`: each future is then moved once, from the iterator
-/// into `Child::new`, which keeps a large one boxed (an unoptimized build
-/// copies it at every adapter otherwise).
+/// `map` and `collect`: an unoptimized build copies an item at every
+/// adapter, and here the copies end in `Child::new`, which keeps a large
+/// future boxed.
 fn children<I, F, T, E>(futures: I) -> Vec<Option<Child<T, E>>>
 where
     I: IntoIterator<Item = F>,

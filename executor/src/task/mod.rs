@@ -27,8 +27,8 @@ use std::ptr::NonNull;
 /// (`spawn`, `block_on`, a `TaskGroup` child, a `gather` child), so that
 /// from there on only a pointer is moved. An unoptimized build copies a
 /// future about a dozen times on the way into its task cell; a 1 MiB future
-/// would overflow a 2 MiB thread stack. An optimized build copies it once or
-/// twice, and a copy costs less than the extra allocation below the release
+/// would overflow a 2 MiB thread stack. An optimized build copies it one to
+/// four times, and a copy costs less than the extra allocation below the release
 /// threshold. How the numbers were measured: docs/architecture.md, "Large
 /// futures".
 pub(crate) const BOX_THRESHOLD: usize = if cfg!(debug_assertions) { 2048 } else { 16384 };
