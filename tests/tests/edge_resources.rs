@@ -9,10 +9,12 @@
 //!
 //! Out of threads: `RLIMIT_NPROC` is not enforced for root (uid 0, or any
 //! holder of `CAP_SYS_RESOURCE`), which is how these tests often run. The
-//! child therefore sets the limit and then gives up root for `nobody`
-//! (uid 65534): the kernel counts its threads against the limit from then
-//! on and refuses a new thread with `EAGAIN`, as it would for any user out
-//! of processes. Run as another user already, the child only sets the limit.
+//! child therefore sets the limit and then gives up root for a uid of its
+//! own (100,000 plus its pid, so that no other process — another child run
+//! at the same time — counts against the same limit): the kernel counts its
+//! threads against the limit from then on and refuses a new thread with
+//! `EAGAIN`, as it would for any user out of processes. Run as another user
+//! already, the child only sets the limit.
 
 use loopwork::{EventLoop, TaskError};
 use std::process::Command;
@@ -20,7 +22,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 const CHILD: &str = "LOOPWORK_EDGE_CHILD";
-const NOBODY: libc::uid_t = 65534;
 
 /// In the parent: runs test `name` again in a child process and asserts it
 /// passed. In the child: returns true, and the test does the starving.
@@ -66,8 +67,9 @@ fn limit_threads(more: u64) {
     // every thread of the process.
     unsafe {
         if libc::getuid() == 0 {
-            assert_eq!(libc::setgid(NOBODY), 0, "setgid(nobody)");
-            assert_eq!(libc::setuid(NOBODY), 0, "setuid(nobody)");
+            let uid = 100_000 + std::process::id();
+            assert_eq!(libc::setgid(uid), 0, "setgid({uid})");
+            assert_eq!(libc::setuid(uid), 0, "setuid({uid})");
         }
     }
     assert!(more > 0 || std::thread::Builder::new().spawn(|| ()).is_err(), "the thread limit does not hold");
