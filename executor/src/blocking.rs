@@ -54,6 +54,14 @@ struct PoolInner {
     name: String,
 }
 
+/// Why [`ThreadPool::execute`] did not take a job.
+enum Rejected {
+    /// The pool was shut down.
+    Closed,
+    /// No pool thread runs and the OS refused to start one.
+    NoThread(std::io::Error),
+}
+
 #[derive(Default)]
 struct PoolState {
     threads: usize,
@@ -61,12 +69,18 @@ struct PoolState {
 }
 
 impl ThreadPool {
-    /// A pool of at most `max_threads` threads (at least 1).
+    /// A pool of at most `max_threads` threads.
+    ///
+    /// # Panics
+    ///
+    /// If `max_threads` is 0: the pool could never run a job (asyncio's
+    /// `ThreadPoolExecutor(max_workers=0)` raises `ValueError`).
     ///
     /// # Examples
     ///
     /// See [`ThreadPool`].
     pub fn new(max_threads: usize) -> ThreadPool {
+        assert!(max_threads > 0, "ThreadPool::new: max_threads must be at least 1, or no job could ever run");
         ThreadPool::named(max_threads, "loopwork-blocking")
     }
 
@@ -78,15 +92,17 @@ impl ThreadPool {
                 receiver,
                 state: Mutex::new(PoolState::default()),
                 exited: Condvar::new(),
-                max_threads: max_threads.max(1),
+                max_threads,
                 name: name.to_owned(),
             }),
         }
     }
 
-    /// Runs `job` on a pool thread.
-    fn execute(&self, job: Job) -> Result<(), Closed> {
-        let sender = self.inner.sender.lock().clone().ok_or(Closed)?;
+    /// Runs `job` on a pool thread: an idle one, a new one, or — if the OS
+    /// refuses a new thread — the next busy one to finish. If no thread is
+    /// left to run it, the job is dropped and the OS's error returned.
+    fn execute(&self, job: Job) -> Result<(), Rejected> {
+        let sender = self.inner.sender.lock().clone().ok_or(Rejected::Closed)?;
         {
             let mut state = self.inner.state.lock();
             if state.idle > 0 {
@@ -100,13 +116,16 @@ impl ThreadPool {
                 // which keeps no handle per thread ever started.
                 let spawned =
                     std::thread::Builder::new().name(self.inner.name.clone()).spawn(move || pool_thread(&inner));
-                if spawned.is_err() {
-                    // The job waits for a busy thread to finish.
+                if let Err(err) = spawned {
                     state.threads -= 1;
+                    if state.threads == 0 {
+                        return Err(Rejected::NoThread(err));
+                    }
+                    // The job waits for a busy thread to finish.
                 }
             }
         }
-        sender.send(job).map_err(|_| Closed)
+        sender.send(job).map_err(|_| Rejected::Closed)
     }
 
     /// Stops accepting jobs, lets the threads finish the jobs already
@@ -123,7 +142,7 @@ impl ThreadPool {
     /// pool.shutdown(std::time::Duration::from_secs(1)).unwrap();
     /// ```
     pub fn shutdown(&self, timeout: Duration) -> Result<(), usize> {
-        self.shutdown_until(Some(Instant::now() + timeout))
+        self.shutdown_until(Some(loopwork_reactor::deadline_after(Instant::now(), timeout)))
     }
 
     pub(crate) fn shutdown_until(&self, deadline: Option<Instant>) -> Result<(), usize> {
@@ -226,7 +245,7 @@ where
     // waiting for, however long it takes in real time. Released after the
     // wake, once the woken task is in a queue (or if the job is dropped).
     let clock_hold = handle.shared().hold_virtual_clock_scoped();
-    pool.execute(Box::new(move || {
+    let submitted = pool.execute(Box::new(move || {
         let result = catch_unwind(AssertUnwindSafe(f));
         let waker = {
             let mut slot = job_slot.lock();
@@ -237,6 +256,18 @@ where
             waker.wake();
         }
         drop(clock_hold);
-    }))?;
+    }));
+    match submitted {
+        Ok(()) => {}
+        Err(Rejected::Closed) => return Err(Closed),
+        // The job was dropped unrun; its task fails with the reason, as if
+        // the job had panicked with it, rather than wait forever.
+        Err(Rejected::NoThread(err)) => {
+            slot.lock().result = Some(Err(Box::new(format!(
+                "run_in_executor: the blocking pool has no thread and the OS refused to start one ({err}); \
+                 the function did not run"
+            ))));
+        }
+    }
     handle.spawn(BlockingResult { slot })
 }

@@ -3,7 +3,7 @@
 use crate::blocking::DEFAULT_MAX_BLOCKING_THREADS;
 use crate::error::ExceptionContext;
 use crate::event_loop::EventLoop;
-use crate::scheduler::{run_worker, Config, Monitor, PanicHook, Shared, DEFAULT_SLOW_POLL_THRESHOLD};
+use crate::scheduler::{run_worker, Config, Monitor, PanicHook, Shared, DEFAULT_SLOW_POLL_THRESHOLD, MAX_WORKERS};
 use loopwork_reactor::Reactor;
 use parking_lot::Mutex;
 use std::fmt;
@@ -38,7 +38,7 @@ type ThreadHook = Arc<dyn Fn() + Send + Sync>;
 pub struct Builder {
     workers: usize,
     thread_name: String,
-    thread_stack_size: Option<usize>,
+    thread_stack_size: usize,
     on_thread_start: Option<ThreadHook>,
     on_thread_stop: Option<ThreadHook>,
     on_unhandled_panic: Option<PanicHook>,
@@ -48,12 +48,16 @@ pub struct Builder {
     paused_clock: bool,
 }
 
+/// The default stack of a worker thread: a Linux main thread's. Measured
+/// in docs/architecture.md ("Large futures").
+const DEFAULT_WORKER_STACK: usize = 8 << 20;
+
 impl Builder {
     pub(crate) fn new() -> Builder {
         Builder {
             workers: num_cpus::get(),
             thread_name: "loopwork-worker".to_owned(),
-            thread_stack_size: None,
+            thread_stack_size: DEFAULT_WORKER_STACK,
             on_thread_start: None,
             on_thread_stop: None,
             on_unhandled_panic: None,
@@ -68,6 +72,12 @@ impl Builder {
     ///
     /// `0` is strict mode: no threads; every task runs on the thread inside
     /// [`EventLoop::block_on`], one at a time, in asyncio's exact order.
+    /// More workers than cores is allowed (they take turns on the cores); if
+    /// the OS refuses a thread, [`build`](Self::build) returns the error.
+    ///
+    /// # Panics
+    ///
+    /// If `count` is above 65,534, the most a loop can count.
     ///
     /// # Examples
     ///
@@ -80,6 +90,10 @@ impl Builder {
     /// assert_eq!(ran_on, caller);
     /// ```
     pub fn workers(mut self, count: usize) -> Builder {
+        assert!(
+            count <= MAX_WORKERS,
+            "Builder::workers: count {count} is above the limit of {MAX_WORKERS} worker threads per loop"
+        );
         self.workers = count;
         self
     }
@@ -100,7 +114,12 @@ impl Builder {
         self
     }
 
-    /// The stack size of each worker thread, in bytes (default: std's).
+    /// The stack size of each worker thread, in bytes (default 8 MiB, a
+    /// Linux main thread's, rather than std's 2 MiB: an unoptimized build
+    /// copies a future several times while polling it, so a future that
+    /// runs under `block_on` on the main thread also runs on a worker). The
+    /// OS maps the pages a thread touches, so an unused stack costs address
+    /// space, not memory.
     ///
     /// # Examples
     ///
@@ -109,7 +128,7 @@ impl Builder {
     /// # drop(event_loop);
     /// ```
     pub fn thread_stack_size(mut self, bytes: usize) -> Builder {
-        self.thread_stack_size = Some(bytes);
+        self.thread_stack_size = bytes;
         self
     }
 
@@ -187,6 +206,11 @@ impl Builder {
     /// The most threads the loop's blocking pool (`run_in_executor`) may
     /// start (default 512). Idle pool threads exit after 10 s.
     ///
+    /// # Panics
+    ///
+    /// If `count` is 0: the pool could never run a job (asyncio's
+    /// `ThreadPoolExecutor(max_workers=0)` raises `ValueError`).
+    ///
     /// # Examples
     ///
     /// ```
@@ -194,6 +218,7 @@ impl Builder {
     /// # drop(event_loop);
     /// ```
     pub fn max_blocking_threads(mut self, count: usize) -> Builder {
+        assert!(count > 0, "Builder::max_blocking_threads: count must be at least 1, or no job could ever run");
         self.max_blocking_threads = count;
         self
     }
@@ -203,7 +228,9 @@ impl Builder {
     /// `slow_callback_duration`). Always on, in release builds too: a monitor
     /// thread notices a stuck worker while it is still stuck, reporting it
     /// with the task's name (within a quarter of the threshold), and reports
-    /// again when the poll returns.
+    /// again when the poll returns. `Duration::ZERO` reports every poll the
+    /// monitor catches running (it looks every millisecond then);
+    /// `Duration::MAX` reports none.
     ///
     /// # Examples
     ///
@@ -322,10 +349,9 @@ impl Builder {
             }
         }
         for (index, local) in locals.into_iter().enumerate() {
-            let mut thread = std::thread::Builder::new().name(format!("{}-{index}", self.thread_name));
-            if let Some(bytes) = self.thread_stack_size {
-                thread = thread.stack_size(bytes);
-            }
+            let thread = std::thread::Builder::new()
+                .name(format!("{}-{index}", self.thread_name))
+                .stack_size(self.thread_stack_size);
             let shared = shared.clone();
             let (on_start, on_stop) = (self.on_thread_start.clone(), self.on_thread_stop.clone());
             let spawned = thread.spawn(move || {

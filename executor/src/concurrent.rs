@@ -95,7 +95,8 @@ impl<T> ConcurrentFuture<T> {
 
     /// Like [`result`](Self::result), but gives up after `timeout`, leaving
     /// the future usable: a later `result` or `result_timeout` can still
-    /// get the value.
+    /// get the value. `Duration::ZERO` only looks; `Duration::MAX` waits as
+    /// long as [`result`](Self::result) does.
     ///
     /// # Errors
     ///
@@ -126,7 +127,7 @@ impl<T> ConcurrentFuture<T> {
     /// assert_eq!(future.result().unwrap(), "late");
     /// ```
     pub fn result_timeout(&mut self, timeout: Duration) -> Result<Result<T, TaskError>, Timeout> {
-        self.wait_until(Some(Instant::now() + timeout))
+        self.wait_until(Some(loopwork_reactor::deadline_after(Instant::now(), timeout)))
     }
 
     fn wait_until(&mut self, deadline: Option<Instant>) -> Result<Result<T, TaskError>, Timeout> {

@@ -131,8 +131,12 @@ impl EventLoop {
     /// assert_eq!(n, 6);
     /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        block_on::block_on(&self.shared, future, Until::Complete)
-            .expect("block_on returns only once its future completes")
+        let output = if crate::task::is_large::<F>() {
+            block_on::block_on(&self.shared, Box::pin(future), Until::Complete)
+        } else {
+            block_on::block_on(&self.shared, future, Until::Complete)
+        };
+        output.expect("block_on returns only once its future completes")
     }
 
     /// Runs the loop on the calling thread until [`Handle::stop`] is called,
@@ -197,7 +201,8 @@ impl EventLoop {
     }
 
     /// Like [`close`](Self::close), but waits at most `timeout` for the
-    /// workers to leave.
+    /// workers to leave. `Duration::ZERO` does not wait for a busy worker;
+    /// `Duration::MAX` waits as long as `close` does.
     ///
     /// # Errors
     ///
@@ -221,7 +226,7 @@ impl EventLoop {
     /// event_loop.shutdown(Duration::from_secs(1)).unwrap();
     /// ```
     pub fn shutdown(&self, timeout: Duration) -> Result<(), ShutdownTimeout> {
-        self.shutdown_until(Some(Instant::now() + timeout))
+        self.shutdown_until(Some(loopwork_reactor::deadline_after(Instant::now(), timeout)))
     }
 
     fn shutdown_until(&self, deadline: Option<Instant>) -> Result<(), ShutdownTimeout> {

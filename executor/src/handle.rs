@@ -179,6 +179,9 @@ impl Handle {
     /// Runs `callback` on the loop once `delay` has passed, asyncio's
     /// `call_later`. Never early; callbacks due at the same moment run in
     /// the order they were scheduled. The returned handle cancels it.
+    /// `Duration::ZERO` runs it at the next timer check, after the callbacks
+    /// already queued; a delay too long to add to the clock
+    /// (`Duration::MAX`) never runs it (see [`deadline_after`](crate::reactor::deadline_after)).
     ///
     /// # Errors
     ///
@@ -204,11 +207,12 @@ impl Handle {
     /// assert_eq!(*log.lock().unwrap(), ["soon", "1", "3", "2"]);
     /// ```
     pub fn call_later(&self, delay: Duration, callback: impl FnOnce() + Send + 'static) -> Result<TimerHandle, Closed> {
-        self.call_at(self.time() + delay, callback)
+        self.call_at(loopwork_reactor::deadline_after(self.time(), delay), callback)
     }
 
     /// Runs `callback` on the loop at `when` (on the loop's clock,
-    /// [`time`](Self::time)), asyncio's `call_at`.
+    /// [`time`](Self::time)), asyncio's `call_at`. A `when` already past
+    /// runs it at the next timer check; one decades ahead, never.
     ///
     /// # Errors
     ///
@@ -237,7 +241,8 @@ impl Handle {
     }
 
     /// Moves a virtual clock (`Builder::paused_clock`) forward by `by`; the
-    /// timers that become due fire.
+    /// timers that become due fire. A `by` too long to add (`Duration::MAX`)
+    /// moves it about 30 years, past every finite delay set before.
     ///
     /// # Panics
     ///

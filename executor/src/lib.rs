@@ -144,6 +144,11 @@ where
 /// comes back as `Err(TaskError::Panicked)`. Cancelling the task stops the
 /// wait, not `f` (a thread cannot be interrupted); its result is dropped.
 ///
+/// If the OS refuses a new pool thread (out of threads or memory), `f`
+/// waits for a busy pool thread; if the pool has none, `f` does not run and
+/// the task fails with `Err(TaskError::Panicked)` carrying the OS's error in
+/// its message.
+///
 /// # Panics
 ///
 /// If called outside a loopwork loop.

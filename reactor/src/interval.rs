@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 
-use crate::{sleep, sleep_until, Sleep};
+use crate::{deadline_after, sleep, sleep_until, Sleep};
 
 /// Ticks every `period`, the first tick at once.
 ///
@@ -22,7 +22,8 @@ use crate::{sleep, sleep_until, Sleep};
 /// # Panics
 ///
 /// Panics if `period` is zero. The interval panics when first polled on a thread with no
-/// current reactor.
+/// current reactor. A period too long to add to the clock (`Duration::MAX`) is not an error:
+/// the first tick comes at once and the next one never.
 ///
 /// # Examples
 ///
@@ -178,7 +179,8 @@ impl Stream for Interval {
 
 /// The tick after `scheduled`, skipping every one that `now` has already passed.
 fn next_tick(scheduled: Instant, period: Duration, now: Instant) -> Instant {
-    let next = scheduled + period;
+    // A next tick past what `Instant` can represent (`Duration::MAX`) never comes.
+    let Some(next) = scheduled.checked_add(period) else { return deadline_after(now, period) };
     if next >= now {
         return next;
     }
@@ -187,7 +189,8 @@ fn next_tick(scheduled: Instant, period: Duration, now: Instant) -> Instant {
     let periods = behind.div_ceil(period_nanos);
     let total = period_nanos * periods;
     // Both quotient and remainder fit: `total` is within one period of `now - scheduled`.
-    scheduled + Duration::new((total / 1_000_000_000) as u64, (total % 1_000_000_000) as u32)
+    let total = Duration::new((total / 1_000_000_000) as u64, (total % 1_000_000_000) as u32);
+    scheduled.checked_add(total).unwrap_or_else(|| deadline_after(now, period))
 }
 
 #[cfg(test)]
@@ -206,5 +209,16 @@ mod tests {
         let late = start + Duration::from_secs(10_000);
         let next = next_tick(start, period, late);
         assert!(next >= late && next - late < period);
+    }
+
+    #[test]
+    fn a_period_too_long_to_add_means_no_further_tick() {
+        let start = Instant::now();
+        let decade = Duration::from_secs(86_400 * 365 * 10);
+        assert!(next_tick(start, Duration::MAX, start) > start + decade);
+        // Also from a start long past, where the next grid point is in the past too.
+        let long_ago = start.checked_sub(decade).unwrap_or(start);
+        assert!(next_tick(long_ago, Duration::MAX, start) > start + decade);
+        assert!(next_tick(long_ago, decade / 2, start) >= start);
     }
 }

@@ -39,6 +39,8 @@
 //! - Timers: [`sleep`], [`sleep_until`], [`interval`], [`interval_at`], and the waker-based
 //!   [`Reactor::insert_timer`] / [`Reactor::remove_timer`] behind `call_later`. A timer never
 //!   fires before its deadline on [`Reactor::now`]; equal deadlines fire in the order set.
+//!   [`deadline_after`] is how every one of them turns a delay into a deadline, saturating
+//!   to "never" instead of overflowing.
 //! - [`Async<T>`](Async): any file descriptor, non-blocking, with `read_with`/`write_with` and
 //!   futures-io's `AsyncRead`/`AsyncWrite`.
 //! - [`net`]: [`TcpListener`](net::TcpListener), [`TcpStream`](net::TcpStream),
@@ -55,6 +57,7 @@
 
 mod block_on;
 mod current;
+mod deadline;
 mod interval;
 mod io;
 pub mod net;
@@ -64,6 +67,7 @@ mod source;
 mod timer;
 
 pub use current::EnterGuard;
+pub use deadline::deadline_after;
 pub use interval::{interval, interval_at, Interval};
 pub use io::Async;
 pub use reactor::{Reactor, ReactorLock, Trigger};

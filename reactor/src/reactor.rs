@@ -174,6 +174,8 @@ impl Reactor {
 
     /// Moves a virtual clock forward by `by`; the timers that become due fire
     /// at the next `react` (a thread waiting in `react` is interrupted).
+    /// A `by` too long to add (`Duration::MAX`) moves it about 30 years, as
+    /// [`deadline_after`](crate::deadline_after) does.
     ///
     /// # Panics
     ///
@@ -186,7 +188,10 @@ impl Reactor {
         let Clock::Paused(now) = &self.clock else {
             panic!("Reactor::advance needs a paused clock; build the reactor with Reactor::with_paused_clock")
         };
-        *now.lock() += by;
+        let mut now = now.lock();
+        // Saturating, as every delay is: `Duration::MAX` moves the clock decades ahead.
+        *now = crate::deadline_after(*now, by);
+        drop(now);
         self.notify();
     }
 

@@ -7,10 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::{Reactor, TimerId};
-
-/// Where a deadline too far to represent is put instead: about 30 years, as good as never.
-const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+use crate::{deadline_after, Reactor, TimerId};
 
 /// Waits until `duration` has passed on the loop's clock.
 ///
@@ -18,7 +15,8 @@ const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 /// (see [`Reactor::enter`]) and at the first poll otherwise. The timer is registered with the
 /// reactor current at the first poll and is removed if the `Sleep` is dropped first.
 /// `Sleep` never completes before its deadline; sleeps with equal deadlines wake in the order
-/// their timers were registered.
+/// their timers were registered. `Duration::ZERO` completes at the first poll; a duration too
+/// long to add to the clock (`Duration::MAX`) never completes (see [`deadline_after`]).
 ///
 /// # Panics
 ///
@@ -40,13 +38,14 @@ const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 /// # std::io::Result::Ok(())
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    let deadline = Reactor::with_current(|reactor| reactor.map(|reactor| after(reactor.now(), duration)));
+    let deadline = Reactor::with_current(|reactor| reactor.map(|reactor| deadline_after(reactor.now(), duration)));
     Sleep { deadline: deadline.map_or(Deadline::After(duration), Deadline::At), reactor: None, timer: None }
 }
 
 /// Waits until the loop's clock reaches `deadline`.
 ///
-/// Like [`sleep`], except that the deadline is given.
+/// Like [`sleep`], except that the deadline is given. A deadline already past completes at
+/// the first poll.
 ///
 /// # Panics
 ///
@@ -67,10 +66,6 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// ```
 pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep { deadline: Deadline::At(deadline), reactor: None, timer: None }
-}
-
-fn after(now: Instant, duration: Duration) -> Instant {
-    now.checked_add(duration).unwrap_or_else(|| now + FAR_FUTURE)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -170,7 +165,7 @@ impl Sleep {
         let when = match *deadline {
             Deadline::At(when) => when,
             Deadline::After(duration) => {
-                let when = after(now, duration);
+                let when = deadline_after(now, duration);
                 *deadline = Deadline::At(when);
                 when
             }

@@ -95,7 +95,7 @@ impl Barrier {
     /// assert_eq!(barrier.parties(), 3);
     /// ```
     pub const fn new(parties: usize) -> Barrier {
-        assert!(parties > 0, "a barrier needs at least one party");
+        assert!(parties > 0, "Barrier::new: parties must be at least 1 (asyncio raises ValueError for 0)");
         Barrier { state: Mutex::new(BarrierState { parties, broken: false, waiters: WaitList::new() }) }
     }
 

@@ -89,7 +89,7 @@ fn drop_sender<T>(chan: &Chan<T>) {
 /// });
 /// ```
 pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
-    assert!(capacity > 0, "a bounded channel needs room for at least one value");
+    assert!(capacity > 0, "mpsc::channel: capacity must be at least 1; use mpsc::unbounded() for no limit");
     let (chan, receiver) = new_chan(capacity);
     (Sender { chan }, receiver)
 }

@@ -207,3 +207,31 @@ pub mod echo {
         }
     }
 }
+
+/// The earliest instant `Instant` can represent at or before `from`: an
+/// instant "far in the past" for edge tests.
+pub fn far_past(from: std::time::Instant) -> std::time::Instant {
+    let mut at = from;
+    let mut step = Duration::MAX;
+    while !step.is_zero() {
+        match at.checked_sub(step) {
+            Some(earlier) => at = earlier,
+            None => step /= 2,
+        }
+    }
+    at
+}
+
+/// The latest instant `Instant` can represent: an instant "far in the
+/// future" for edge tests.
+pub fn far_future(from: std::time::Instant) -> std::time::Instant {
+    let mut at = from;
+    let mut step = Duration::MAX;
+    while !step.is_zero() {
+        match at.checked_add(step) {
+            Some(later) => at = later,
+            None => step /= 2,
+        }
+    }
+    at
+}

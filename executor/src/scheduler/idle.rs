@@ -10,6 +10,8 @@ const UNPARKED_SHIFT: u32 = 16;
 const SEARCHING_MASK: usize = (1 << UNPARKED_SHIFT) - 1;
 const ONE_UNPARKED: usize = 1 << UNPARKED_SHIFT;
 const ONE_SEARCHING: usize = 1;
+/// The most workers a loop can have: the counts must fit their 16 bits.
+pub(crate) const MAX_WORKERS: usize = SEARCHING_MASK - 1;
 
 #[derive(Debug)]
 pub(crate) struct Idle {
@@ -22,7 +24,7 @@ pub(crate) struct Idle {
 
 impl Idle {
     pub(crate) fn new(num_workers: usize) -> Idle {
-        assert!(num_workers < SEARCHING_MASK, "too many workers");
+        assert!(num_workers <= MAX_WORKERS, "too many workers");
         Idle {
             state: AtomicUsize::new(num_workers << UNPARKED_SHIFT),
             num_workers,

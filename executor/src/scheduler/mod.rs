@@ -21,6 +21,7 @@ mod worker;
 mod loom_test;
 
 pub(crate) use chaos::Chaos;
+pub(crate) use idle::MAX_WORKERS;
 pub(crate) use monitor::{Monitor, PollSlot, DEFAULT_SLOW_POLL_THRESHOLD};
 pub(crate) use park::Parker;
 pub(crate) use worker::{run_worker, WorkerCore};
@@ -172,6 +173,19 @@ impl Shared {
         future: F,
         name: Option<TaskName>,
     ) -> Result<Task<F::Output>, Task<F::Output>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        if task::is_large::<F>() {
+            self.spawn_moved(Box::pin(future), name)
+        } else {
+            self.spawn_moved(future, name)
+        }
+    }
+
+    /// `spawn` of a future small enough to be moved into its task cell.
+    fn spawn_moved<F>(self: &Arc<Self>, future: F, name: Option<TaskName>) -> Result<Task<F::Output>, Task<F::Output>>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,

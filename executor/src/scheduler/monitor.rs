@@ -3,7 +3,7 @@
 //!
 //! Each worker publishes, in its own cache line, which task it is polling
 //! and a counter bumped at every poll. A monitor thread samples them every
-//! quarter of the threshold: a worker seen in the same poll for longer than
+//! quarter of the threshold (at least every second): a worker seen in the same poll for longer than
 //! the threshold is reported while it is still stuck, and again when the
 //! poll returns. The worker pays two plain stores per poll; no clock is read
 //! on the poll path.
@@ -111,8 +111,10 @@ impl Monitor {
     fn run(&self, shared: &Shared) {
         // A quarter of the threshold: a slow poll is reported at most 25%
         // past it, and an idle loop wakes the monitor only 40 times a second
-        // at the default threshold.
-        let interval = (self.threshold / 4).max(Duration::from_millis(1));
+        // at the default threshold. At most a second, so that the coarse
+        // clock stays within a second even when slow polls are never
+        // reported (`Duration::MAX`).
+        let interval = (self.threshold / 4).clamp(Duration::from_millis(1), Duration::from_secs(1));
         let mut seen = vec![Seen::default(); self.slots.len()];
         let mut reports = Vec::new();
         let mut closed = self.closed.lock();

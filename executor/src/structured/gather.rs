@@ -28,8 +28,14 @@ impl<T, E: From<TaskError>> Child<T, E> {
         match boxed.downcast::<Task<T>>() {
             Ok(task) => Child::Task(*task),
             Err(boxed) => {
-                let future = *boxed.downcast::<F>().expect("the box holds the future just put in it");
-                Child::Spawned(crate::spawn(future))
+                let future = boxed.downcast::<F>().expect("the box holds the future just put in it");
+                // A large future stays in its box rather than be moved out
+                // of it and boxed again by `spawn`.
+                Child::Spawned(if crate::task::is_large::<F>() {
+                    crate::spawn(Box::into_pin(future))
+                } else {
+                    crate::spawn(*future)
+                })
             }
         }
     }
@@ -40,6 +46,23 @@ impl<T, E: From<TaskError>> Child<T, E> {
             Child::Spawned(task) => Pin::new(task).poll(cx).map(|r| r.unwrap_or_else(|err| Err(E::from(err)))),
         }
     }
+}
+
+/// One child per future, in argument order. `for_each` rather than a
+/// `map` and `collect`: an unoptimized build copies an item at every
+/// adapter, and here the copies end in `Child::new`, which keeps a large
+/// future boxed.
+fn children<I, F, T, E>(futures: I) -> Vec<Option<Child<T, E>>>
+where
+    I: IntoIterator<Item = F>,
+    F: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: From<TaskError> + Send + 'static,
+{
+    let futures = futures.into_iter();
+    let mut children = Vec::with_capacity(futures.size_hint().0);
+    futures.for_each(|future| children.push(Some(Child::new(future))));
+    children
 }
 
 impl<T, E> Child<T, E> {
@@ -86,7 +109,7 @@ where
     T: Send + 'static,
     E: From<TaskError> + Send + 'static,
 {
-    let children: Vec<_> = futures.into_iter().map(|f| Some(Child::new(f))).collect();
+    let children = children(futures);
     let results = children.iter().map(|_| None).collect();
     Gather { children, results, finished: false }
 }
@@ -180,7 +203,7 @@ where
     T: Send + 'static,
     E: From<TaskError> + Send + 'static,
 {
-    let children: Vec<_> = futures.into_iter().map(|f| Some(Child::new(f))).collect();
+    let children = children(futures);
     let results = children.iter().map(|_| None).collect();
     GatherSettled { children, results }
 }

@@ -107,6 +107,19 @@ where
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
+        if crate::task::is_large::<F>() {
+            self.spawn_moved(Box::pin(future))
+        } else {
+            self.spawn_moved(future)
+        }
+    }
+
+    /// `spawn` of a future small enough to be moved into the child's
+    /// wrapper (see `task::BOX_THRESHOLD`).
+    fn spawn_moved<F>(&self, future: F) -> Result<u64, GroupClosed>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
         let mut inner = self.inner.lock();
         if inner.aborting {
             return Err(GroupClosed);

@@ -23,6 +23,22 @@ use std::any::Any;
 use std::future::Future;
 use std::ptr::NonNull;
 
+/// Futures larger than this many bytes are boxed where they enter the loop
+/// (`spawn`, `block_on`, a `TaskGroup` child, a `gather` child), so that
+/// from there on only a pointer is moved. An unoptimized build copies a
+/// future about a dozen times on the way into its task cell; a 1 MiB future
+/// would overflow a 2 MiB thread stack. An optimized build copies it one to
+/// four times, and a copy costs less than the extra allocation below the release
+/// threshold. How the numbers were measured: docs/architecture.md, "Large
+/// futures".
+pub(crate) const BOX_THRESHOLD: usize = if cfg!(debug_assertions) { 2048 } else { 16384 };
+
+/// True if a future of type `F` is boxed before it is moved (see
+/// [`BOX_THRESHOLD`]). A constant per type: the branch on it is folded away.
+pub(crate) const fn is_large<F>() -> bool {
+    std::mem::size_of::<F>() > BOX_THRESHOLD
+}
+
 /// A task's given name, behind one pointer: most tasks have none, and pay
 /// one word for it in their header instead of a `String`'s three.
 #[allow(clippy::box_collection)] // the extra allocation buys the thin pointer
