@@ -56,6 +56,7 @@ mod handle;
 mod loom;
 mod promise;
 mod scheduler;
+pub mod signal;
 mod spin;
 mod structured;
 mod task;
