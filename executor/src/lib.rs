@@ -54,6 +54,7 @@ mod error;
 mod event_loop;
 mod handle;
 mod loom;
+pub mod process;
 mod promise;
 mod scheduler;
 pub mod signal;

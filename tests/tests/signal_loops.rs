@@ -4,6 +4,7 @@
 
 use loopwork::signal::{Signals, SIGUSR2};
 use loopwork::EventLoop;
+use loopwork_tests::with_watchdog;
 use std::time::Duration;
 
 fn send_to_self(signal: libc::c_int) {
@@ -13,21 +14,12 @@ fn send_to_self(signal: libc::c_int) {
     assert_eq!(unsafe { libc::kill(libc::getpid(), signal) }, 0, "kill: {}", std::io::Error::last_os_error());
 }
 
-/// Fails the test instead of hanging it if a signal is never delivered.
-fn watchdog() -> std::sync::mpsc::Sender<()> {
-    let (done, finished) = std::sync::mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        if finished.recv_timeout(Duration::from_secs(60)) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
-            eprintln!("a loop never saw the signal");
-            std::process::abort();
-        }
-    });
-    done
-}
-
 #[test]
 fn signal_two_loops_both_see_a_signal_they_listen_for() {
-    let done = watchdog();
+    with_watchdog(Duration::from_secs(60), "two loops", two_loops_both_see_a_signal);
+}
+
+fn two_loops_both_see_a_signal() {
     let first = EventLoop::builder().workers(1).build().unwrap();
     let second = EventLoop::builder().workers(2).build().unwrap();
     // One loop listens with a handler, the other with a stream in a task.
@@ -57,12 +49,14 @@ fn signal_two_loops_both_see_a_signal_they_listen_for() {
     // The handler is the last listener left: it goes with its loop.
     first.close();
     second.close();
-    done.send(()).unwrap();
 }
 
 #[test]
 fn signal_a_newer_handler_replaces_the_older_on_the_same_loop_only() {
-    let done = watchdog();
+    with_watchdog(Duration::from_secs(60), "newer handler", newer_handler_replaces_older);
+}
+
+fn newer_handler_replaces_older() {
     let event_loop = EventLoop::builder().workers(1).build().unwrap();
     let other = EventLoop::builder().workers(0).build().unwrap();
     let handle = event_loop.handle();
@@ -93,7 +87,6 @@ fn signal_a_newer_handler_replaces_the_older_on_the_same_loop_only() {
     // `other` still listens, so this process still survives SIGUSR2.
     event_loop.close();
     other.close();
-    done.send(()).unwrap();
 }
 
 #[test]
