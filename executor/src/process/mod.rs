@@ -11,7 +11,7 @@
 //! path waits for each of its own pids, never for "any child".
 //!
 //! ```
-//! use futures_lite::{AsyncReadExt, AsyncWriteExt};
+//! use futures_lite::AsyncWriteExt;
 //! use loopwork::process::Command;
 //! use std::process::Stdio;
 //!
