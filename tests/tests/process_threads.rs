@@ -39,11 +39,17 @@ fn process_100_cat_children_on_2_workers_start_no_thread_and_leave_no_zombie() {
                                 stdin.write_all(&payload).await.unwrap();
                                 // Dropped here: cat sees the end of its input.
                             });
-                            let mut echoed = Vec::new();
-                            child.stdout.take().unwrap().read_to_end(&mut echoed).await.unwrap();
-                            writer.await.unwrap();
-                            assert!(echoed == expected, "child {i} echoed something else");
+                            let mut stdout = child.stdout.take().unwrap();
+                            let reader = loopwork::spawn(async move {
+                                let mut echoed = Vec::new();
+                                stdout.read_to_end(&mut echoed).await.unwrap();
+                                echoed
+                            });
+                            // Waits while cat still runs: the exit comes
+                            // through the reactor, not a thread.
                             assert!(child.wait().await.unwrap().success());
+                            writer.await.unwrap();
+                            assert!(reader.await.unwrap() == expected, "child {i} echoed something else");
                             child.id()
                         })
                         .unwrap()

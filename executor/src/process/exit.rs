@@ -10,6 +10,7 @@
 //! way, no thread waits for a child.
 
 use crate::signal::{Signals, SIGCHLD};
+use loopwork_reactor::Reactor;
 use std::io;
 use std::process::ExitStatus;
 use std::sync::Arc;
@@ -18,38 +19,69 @@ use std::task::{ready, Context, Poll, Wake, Waker};
 use parking_lot::Mutex;
 
 /// What tells a child's owner to look at its exit status again.
+///
+/// Set up on the first wait that finds the child still running, not at
+/// spawn: a child that has exited by then (a short command, awaited after
+/// others) costs a `waitpid` and nothing else, no descriptor and no
+/// registration with the reactor.
 #[derive(Debug)]
-pub(super) enum ExitWatch {
+pub(super) struct ExitWatch {
+    /// The loop the child was spawned on, which watches it.
+    reactor: Arc<Reactor>,
+    /// False to go straight to SIGCHLD.
+    try_pidfd: bool,
+    registered: Option<Registered>,
+}
+
+#[derive(Debug)]
+enum Registered {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     Pidfd(loopwork_reactor::Async<std::os::fd::OwnedFd>),
     Sigchld(Signals),
 }
 
 impl ExitWatch {
-    /// The watch for `child`, just spawned and not reaped yet; a pidfd where
-    /// the kernel offers one, SIGCHLD otherwise.
-    pub(super) fn new(child: &std::process::Child) -> io::Result<ExitWatch> {
+    /// The watch for a child spawned on `reactor`'s loop: a pidfd where the
+    /// kernel offers one, SIGCHLD otherwise.
+    pub(super) fn new(reactor: Arc<Reactor>) -> ExitWatch {
+        ExitWatch { reactor, try_pidfd: cfg!(any(target_os = "linux", target_os = "android")), registered: None }
+    }
+
+    /// The SIGCHLD watch, which platforms without pidfds use.
+    #[cfg(test)]
+    pub(super) fn sigchld(reactor: Arc<Reactor>) -> ExitWatch {
+        ExitWatch { reactor, try_pidfd: false, registered: None }
+    }
+
+    /// Ready when the child `pid` may have exited since the last `Ready`.
+    /// The first call sets the watch up and is ready at once, so that the
+    /// caller looks at the child again: it may have exited before the watch
+    /// could see it.
+    fn poll_event(&mut self, pid: u32, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.registered {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Some(Registered::Pidfd(pidfd)) => pidfd.poll_readable(cx),
+            Some(Registered::Sigchld(signals)) => signals.poll_recv(cx).map(|_| Ok(())),
+            None => {
+                self.registered = Some(self.register(pid)?);
+                Poll::Ready(Ok(()))
+            }
+        }
+    }
+
+    fn register(&self, pid: u32) -> io::Result<Registered> {
+        // The caller may run on another loop, or (an orphan's first look)
+        // on none: register with the child's own.
+        let _entered = self.reactor.enter();
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        if let Some(pidfd) = pidfd_open(child.id())? {
-            return Ok(ExitWatch::Pidfd(loopwork_reactor::Async::new(pidfd)?));
+        if self.try_pidfd {
+            if let Some(pidfd) = pidfd_open(pid)? {
+                return Ok(Registered::Pidfd(loopwork_reactor::Async::new(pidfd)?));
+            }
         }
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        let _ = child;
-        ExitWatch::sigchld()
-    }
-
-    /// The SIGCHLD watch, used where there is no pidfd.
-    pub(super) fn sigchld() -> io::Result<ExitWatch> {
-        Ok(ExitWatch::Sigchld(Signals::new([SIGCHLD])?))
-    }
-
-    /// Ready when the child may have exited since the last `Ready`.
-    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self {
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            ExitWatch::Pidfd(pidfd) => pidfd.poll_readable(cx),
-            ExitWatch::Sigchld(signals) => signals.poll_recv(cx).map(|_| Ok(())),
-        }
+        let _ = (pid, self.try_pidfd);
+        Ok(Registered::Sigchld(Signals::new([SIGCHLD])?))
     }
 }
 
@@ -67,7 +99,7 @@ pub(super) fn poll_exit(
         if let Some(status) = child.try_wait()? {
             return Poll::Ready(Ok(status));
         }
-        ready!(watch.poll_event(cx))?;
+        ready!(watch.poll_event(child.id(), cx))?;
     }
 }
 

@@ -253,13 +253,13 @@ impl Command {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn spawn(&mut self) -> io::Result<Child> {
-        if Reactor::current().is_none() {
-            return Err(io::Error::other(
+        let reactor = Reactor::current().ok_or_else(|| {
+            io::Error::other(
                 "Command::spawn called outside a loopwork event loop; spawn children from a task or a block_on \
                  future",
-            ));
-        }
-        Child::from_std(self.std.spawn()?, self.kill_on_drop, ExitWatch::new)
+            )
+        })?;
+        Child::from_std(self.std.spawn()?, self.kill_on_drop, ExitWatch::new(reactor))
     }
 
     /// Runs the process to its end and returns its exit status; stdin,
@@ -366,27 +366,22 @@ pub struct Child {
 
 impl Child {
     /// Takes over `std_child`, just spawned: its pipes go on the reactor and
-    /// `watch` gives what reports its exit.
-    fn from_std(
-        mut std_child: std::process::Child,
-        kill_on_drop: bool,
-        watch: impl FnOnce(&std::process::Child) -> io::Result<ExitWatch>,
-    ) -> io::Result<Child> {
-        let on_the_loop = || -> io::Result<_> {
-            let exit = watch(&std_child)?;
+    /// `exit` is what will report its exit.
+    fn from_std(mut std_child: std::process::Child, kill_on_drop: bool, exit: ExitWatch) -> io::Result<Child> {
+        let mut on_the_loop = || -> io::Result<_> {
             let stdin = std_child.stdin.take().map(Async::new).transpose()?.map(ChildStdin);
             let stdout = std_child.stdout.take().map(Async::new).transpose()?.map(ChildStdout);
             let stderr = std_child.stderr.take().map(Async::new).transpose()?.map(ChildStderr);
-            Ok((exit, stdin, stdout, stderr))
+            Ok((stdin, stdout, stderr))
         };
         match on_the_loop() {
-            Ok((exit, stdin, stdout, stderr)) => {
+            Ok((stdin, stdout, stderr)) => {
                 let pid = std_child.id();
                 Ok(Child { stdin, stdout, stderr, pid, running: Some((std_child, exit)), kill_on_drop })
             }
             Err(err) => {
-                // The process runs, but the loop cannot watch it: do not
-                // leave it running, or a zombie, behind an error.
+                // The process runs, but its pipes cannot go on the loop: do
+                // not leave it running, or a zombie, behind an error.
                 let _ = std_child.kill();
                 let _ = std_child.wait();
                 Err(err)

@@ -7,7 +7,8 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 
 fn spawn_with_sigchld(command: &mut std::process::Command) -> Child {
-    Child::from_std(command.spawn().unwrap(), false, |_| ExitWatch::sigchld()).unwrap()
+    let reactor = loopwork_reactor::Reactor::current().expect("called on the loop");
+    Child::from_std(command.spawn().unwrap(), false, ExitWatch::sigchld(reactor)).unwrap()
 }
 
 #[test]
