@@ -111,3 +111,14 @@ fn signal_default_disposition_is_back_after_remove_signal_handler() {
 fn signal_default_disposition_is_back_after_the_loop_closes() {
     default_sigterm_is_back_after("restore-close");
 }
+
+#[test]
+fn signal_an_ignored_signal_is_ignored_again_after_the_last_listener_goes() {
+    let mut child = SignalChild::start(&["restore-ignored"]);
+    child.expect_line("restored");
+    child.kill(libc::SIGTERM);
+    // Ignored: the child is still there to see stdin close, and exits 0.
+    let (rest, status) = child.finish();
+    assert!(rest.is_empty(), "{rest:?}");
+    assert!(status.success(), "SIGTERM should be ignored, not {status}");
+}

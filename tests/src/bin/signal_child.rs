@@ -11,6 +11,8 @@
 //!   stops (by dropping the stream, removing the handler, closing the loop),
 //!   prints `restored`, then waits for stdin to close. SIGTERM should now
 //!   end it by its default action.
+//! - `restore-ignored`: as `restore-drop`, with SIGTERM ignored before the
+//!   stream: SIGTERM should still be ignored after it.
 
 use loopwork::signal::{Signals, SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use loopwork::EventLoop;
@@ -55,6 +57,13 @@ fn main() {
             say("ctrl-c");
         }
         "restore-drop" => {
+            event_loop.block_on(async { drop(Signals::new([SIGTERM]).expect("listen")) });
+        }
+        "restore-ignored" => {
+            // SAFETY: SIG_IGN is a valid disposition for SIGTERM, and no
+            // handler of ours is installed yet to be replaced.
+            let previous = unsafe { libc::signal(SIGTERM, libc::SIG_IGN) };
+            assert_ne!(previous, libc::SIG_ERR, "signal: {}", std::io::Error::last_os_error());
             event_loop.block_on(async { drop(Signals::new([SIGTERM]).expect("listen")) });
         }
         "restore-remove" => {
