@@ -48,9 +48,9 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 /// How long a consumer's heartbeat lives without being refreshed. It is
-/// refreshed every third of that, so one slow refresh does not declare a
-/// live consumer dead.
-const HEARTBEAT_TTL: Duration = Duration::from_secs(3);
+/// refreshed every fifth of that, so a few slow refreshes on a busy machine
+/// do not declare a live consumer dead.
+const HEARTBEAT_TTL: Duration = Duration::from_secs(5);
 /// How long `BLMOVE` waits for a job before the consumer looks at its stop
 /// flag again.
 const POP_TIMEOUT: Duration = Duration::from_millis(500);
@@ -179,8 +179,11 @@ struct Finished {
 }
 
 fn consume(options: &Options, mut popper: Connection, acker: Connection) {
-    let event_loop = EventLoop::builder().workers(options.workers).build().unwrap_or_else(|err| fail("start the loop", err));
+    let event_loop =
+        EventLoop::builder().workers(options.workers).build().unwrap_or_else(|err| fail("start the loop", err));
     let handle = event_loop.handle();
+    // Relaxed is enough: the flag carries no data, and the popping thread
+    // reads it again at least every POP_TIMEOUT.
     let stop = Arc::new(AtomicBool::new(false));
     watch_for_stop_signals(&handle, &stop);
 
@@ -199,6 +202,10 @@ fn consume(options: &Options, mut popper: Connection, acker: Connection) {
     let processing = keys.processing(me);
     while !stop.load(Ordering::Relaxed) {
         let permit = acquire(&handle, &permits);
+        if stop.load(Ordering::Relaxed) {
+            // Stopped while waiting for a permit: pop nothing more.
+            break;
+        }
         let popped: Option<String> = redis::cmd("BLMOVE")
             .arg(keys.queue())
             .arg(&processing)
@@ -284,7 +291,10 @@ impl Heartbeat {
 
     fn beat(&mut self) {
         let ttl_ms = u64::try_from(HEARTBEAT_TTL.as_millis()).expect("a TTL in milliseconds fits a u64");
-        let () = self.redis.pset_ex(self.keys.heartbeat(&self.me), "alive", ttl_ms).unwrap_or_else(|err| fail("PSETEX", err));
+        let () = self
+            .redis
+            .pset_ex(self.keys.heartbeat(&self.me), "alive", ttl_ms)
+            .unwrap_or_else(|err| fail("PSETEX", err));
         self.last_beat = Instant::now();
     }
 
@@ -292,7 +302,8 @@ impl Heartbeat {
     /// the consuming end of the queue, one atomic `LMOVE` per job, so two
     /// consumers doing this at once never both take the same job.
     fn take_back_from_dead_consumers(&mut self) {
-        let consumers: HashSet<String> = self.redis.smembers(self.keys.consumers()).unwrap_or_else(|err| fail("SMEMBERS", err));
+        let consumers: HashSet<String> =
+            self.redis.smembers(self.keys.consumers()).unwrap_or_else(|err| fail("SMEMBERS", err));
         for other in consumers.iter().filter(|other| **other != self.me) {
             let alive: bool = self.redis.exists(self.keys.heartbeat(other)).unwrap_or_else(|err| fail("EXISTS", err));
             if alive {
@@ -333,7 +344,7 @@ impl Heartbeat {
     /// heartbeat (and looking for dead consumers) in between. Returns how
     /// many jobs are left in this consumer's processing list.
     fn acknowledge(mut self, finished: mpsc::Receiver<Finished>) -> usize {
-        let beat_every = HEARTBEAT_TTL / 3;
+        let beat_every = HEARTBEAT_TTL / 5;
         loop {
             let wait = beat_every.saturating_sub(self.last_beat.elapsed());
             match finished.recv_timeout(wait) {
@@ -400,7 +411,8 @@ fn status(redis: &mut Connection, keys: &Keys) {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map_or_else(|_| "consumer".to_owned(), |name| name.trim().to_owned())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map_or_else(|_| "consumer".to_owned(), |name| name.trim().to_owned())
 }
 
 fn number<T: std::str::FromStr>(text: &str) -> T {

@@ -28,7 +28,8 @@ impl RedisServer {
         // Another process can take the port between this probe and the
         // server's bind; the server then exits, and the next port is tried.
         for _ in 0..10 {
-            let port = TcpListener::bind("127.0.0.1:0").and_then(|probe| probe.local_addr()).expect("a free port").port();
+            let port =
+                TcpListener::bind("127.0.0.1:0").and_then(|probe| probe.local_addr()).expect("a free port").port();
             let spawned = Command::new("redis-server")
                 .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
                 .arg("--dir")
