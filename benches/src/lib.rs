@@ -19,6 +19,7 @@
 //! | `workloads` | [`Workload`]: tokio's `rt_multi_threaded` and `remote_spawn` benchmarks, thread-safe submission, timers, `all_tasks`, CPU-bound tasks |
 //! | `workloads_sync` | [`SyncWorkload`]: lock, semaphore, mpsc and oneshot, each on its runtime's own primitives |
 //! | `net_workloads` | TCP echo on loopback, idle connections |
+//! | `process` | [`Process`]: each runtime's child processes ([`LoopworkProcess`], [`TokioProcess`], [`AsyncProcess`]) and the `process_spawn` workload |
 //! | `latency` | [`LatencyWorkload`]: round trips from a foreign thread and over TCP, and their percentiles |
 //! | `memory` | resident and live heap bytes per idle task |
 //! | `alloc` | [`CountingAllocator`]: the global allocator of `compare`, counting live bytes while asked to |
@@ -32,6 +33,7 @@ mod latency;
 mod memory;
 mod net;
 mod net_workloads;
+mod process;
 mod report;
 mod runtime;
 mod threads;
@@ -43,6 +45,7 @@ pub use alloc::CountingAllocator;
 pub use harness::{measure, Contender, Options, Row, RowResult, Stats, Unit};
 pub use latency::LatencyWorkload;
 pub use net::{AsyncIoNet, LoopworkNet, Net, TokioNet};
+pub use process::{AsyncProcess, LoopworkProcess, Process, TokioProcess};
 pub use report::{
     format_value, ratio_cell, section, table, threads_table, write_section, Environment, BEGIN_MARKER, END_MARKER,
 };

@@ -8,6 +8,7 @@
 //! monomorphized three times.
 
 use crate::net::{AsyncIoNet, LoopworkNet, Net, TokioNet};
+use crate::process::{AsyncProcess, LoopworkProcess, Process, TokioProcess};
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -31,6 +32,9 @@ pub trait Runtime: Sized + 'static {
 
     /// The runtime's own TCP sockets.
     type Net: Net;
+
+    /// The runtime's own child processes.
+    type Process: Process;
 
     /// Starts the runtime with `workers` worker threads.
     ///
@@ -125,6 +129,7 @@ impl Runtime for Loopwork {
     const THREADS: &'static [&'static str] = &["loopwork"];
     type Spawner = loopwork::Handle;
     type Net = LoopworkNet;
+    type Process = LoopworkProcess;
 
     fn start(workers: usize) -> io::Result<Self> {
         let event_loop = loopwork::EventLoop::builder().workers(workers).thread_name("loopwork-worker").build()?;
@@ -199,6 +204,7 @@ impl Runtime for Tokio {
     const THREADS: &'static [&'static str] = &["tokio-worker"];
     type Spawner = tokio::runtime::Handle;
     type Net = TokioNet;
+    type Process = TokioProcess;
 
     fn start(workers: usize) -> io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -283,6 +289,7 @@ impl Runtime for AsyncExecutor {
     const THREADS: &'static [&'static str] = &["async-executor", "async-io"];
     type Spawner = Arc<async_executor::Executor<'static>>;
     type Net = AsyncIoNet;
+    type Process = AsyncProcess;
 
     fn start(workers: usize) -> io::Result<Self> {
         let (stop, stopped) = async_channel::bounded::<()>(1);

@@ -77,6 +77,8 @@ pub enum Workload {
     Timers,
     /// 32 clients × 100 messages of 1 KiB echoed over loopback TCP.
     TcpEcho,
+    /// 100 children of `true` spawned from one task, then each waited.
+    ProcessSpawn,
     /// The seeds' `is_prime` by trial division on 16 primes near 10^12, a
     /// task per number.
     Primes,
@@ -107,6 +109,7 @@ impl Workload {
             Workload::CallSoonThreadsafe { threads: 4 },
             Workload::Timers,
             Workload::TcpEcho,
+            Workload::ProcessSpawn,
             Workload::Primes,
             Workload::AllTasks,
         ]);
@@ -135,6 +138,7 @@ impl Workload {
             Workload::CallSoonThreadsafe { threads } => format!("call_soon_threadsafe/threads/{threads}"),
             Workload::Timers => "timers".to_owned(),
             Workload::TcpEcho => "tcp_echo".to_owned(),
+            Workload::ProcessSpawn => "process_spawn".to_owned(),
             Workload::Primes => "cpu_is_prime".to_owned(),
             Workload::AllTasks => "all_tasks".to_owned(),
         }
@@ -188,6 +192,11 @@ impl Workload {
                  from an echo server on the same runtime over loopback (connections opened before timing; \
                  loopwork::net, tokio::net, async-io `Async<TcpStream>`; `TCP_NODELAY` on)"
             ),
+            Workload::ProcessSpawn => format!(
+                "{} children of `true` (stdio null) spawned from one task, then each waited for \
+                 (loopwork::process, tokio::process, async-process)",
+                crate::process::CHILDREN
+            ),
             Workload::Primes => format!(
                 "the seeds' `is_prime` (trial division by odd numbers up to the square root) on the first \
                  {PRIMES} primes above 10^12, one task per number, spawned from the benchmark thread and awaited"
@@ -232,6 +241,7 @@ impl Workload {
             Workload::CallSoonThreadsafe { threads } => workloads_loop::call_soon_threadsafe(runtime, threads, budget),
             Workload::Timers => workloads_loop::timers(runtime, budget),
             Workload::TcpEcho => net_workloads::tcp_echo(runtime, budget),
+            Workload::ProcessSpawn => crate::process::process_spawn(runtime, budget),
             Workload::Primes => workloads_loop::is_prime_tasks(runtime, budget),
             Workload::AllTasks => workloads_loop::all_tasks(runtime, budget),
         }

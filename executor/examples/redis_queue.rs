@@ -262,8 +262,6 @@ fn acquire(handle: &Handle, permits: &Arc<Semaphore>) -> OwnedSemaphorePermit {
 /// SIGINT and SIGTERM set `stop`: the consumer finishes what it has and
 /// exits.
 fn watch_for_stop_signals(handle: &Handle, stop: &Arc<AtomicBool>) {
-    let _ = (handle, stop);
-    #[cfg(any())]
     for signal in [loopwork::signal::SIGINT, loopwork::signal::SIGTERM] {
         let stop = stop.clone();
         handle

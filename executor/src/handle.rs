@@ -401,6 +401,65 @@ impl Handle {
         self.shared.set_exception_handler(handler.map(|h| Arc::new(h) as PanicHook));
     }
 
+    /// Runs `callback` on the loop, as with [`call_soon`](Handle::call_soon),
+    /// each time the process receives `signal`: asyncio's
+    /// `loop.add_signal_handler`. A later handler for the same signal on this
+    /// loop replaces this one; other loops keep their own. The signal's
+    /// previous disposition comes back when the last listener in the process
+    /// goes ([`remove_signal_handler`](Handle::remove_signal_handler), the
+    /// loop's close, or a dropped [`Signals`](crate::signal::Signals)).
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::InvalidInput`](std::io::ErrorKind::InvalidInput) if
+    /// `signal` is not a signal number, or one that cannot be handled
+    /// (SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE); an error if the
+    /// loop is closed, or the system's error if the handler cannot be set up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use loopwork::signal::SIGUSR1;
+    ///
+    /// let event_loop = loopwork::EventLoop::new();
+    /// let handle = event_loop.handle();
+    /// let promise = handle.create_future::<&str>();
+    /// let answer = promise.clone();
+    /// handle.add_signal_handler(SIGUSR1, move || {
+    ///     let _ = answer.set_result("got SIGUSR1");
+    /// })?;
+    /// std::process::Command::new("kill").args(["-USR1", &std::process::id().to_string()]).status()?;
+    /// assert_eq!(event_loop.block_on(promise).unwrap(), "got SIGUSR1");
+    /// assert!(handle.remove_signal_handler(SIGUSR1));
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn add_signal_handler(
+        &self,
+        signal: std::os::raw::c_int,
+        callback: impl Fn() + Send + Sync + 'static,
+    ) -> std::io::Result<()> {
+        crate::signal::add_handler(self, signal, Arc::new(callback))
+    }
+
+    /// Removes this loop's handler for `signal`, asyncio's
+    /// `loop.remove_signal_handler`: true if there was one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use loopwork::signal::SIGHUP;
+    ///
+    /// let event_loop = loopwork::EventLoop::new();
+    /// let handle = event_loop.handle();
+    /// assert!(!handle.remove_signal_handler(SIGHUP));
+    /// handle.add_signal_handler(SIGHUP, || println!("reloading"))?;
+    /// assert!(handle.remove_signal_handler(SIGHUP));
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn remove_signal_handler(&self, signal: std::os::raw::c_int) -> bool {
+        crate::signal::remove_handler(self, signal)
+    }
+
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }

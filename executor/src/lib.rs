@@ -33,6 +33,8 @@
 //! | `Task.cancel()`, `done()`, `cancelled()` | [`Task::cancel`], [`Task::is_done`], [`Task::is_cancelled`] |
 //! | `await asyncio.sleep(0)` | [`yield_now`] |
 //! | `get_running_loop()` | [`get_running_loop`] |
+//! | `loop.add_signal_handler(sig, cb)` | [`Handle::add_signal_handler`], [`signal::ctrl_c`], [`signal::Signals`] |
+//! | `asyncio.create_subprocess_exec(...)` | [`process::Command`], [`process::Child`] |
 //!
 //! `workers(0)` builds a loop in strict mode: no threads at all, every task
 //! runs on the thread inside `block_on` in asyncio's exact FIFO order.
@@ -54,8 +56,10 @@ mod error;
 mod event_loop;
 mod handle;
 mod loom;
+pub mod process;
 mod promise;
 mod scheduler;
+pub mod signal;
 mod spin;
 mod structured;
 mod task;

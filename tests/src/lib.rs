@@ -210,3 +210,40 @@ pub mod echo {
         }
     }
 }
+
+/// What `/proc` says about this process: its threads, and its children that
+/// are zombies (exited, not reaped). Linux only.
+pub mod procfs {
+    /// How many threads this process has now.
+    pub fn thread_count() -> usize {
+        std::fs::read_dir("/proc/self/task").expect("read /proc/self/task").count()
+    }
+
+    /// The state letter (`R`, `S`, `Z`...) of `pid` if it is a child of
+    /// this process; `None` once it is reaped (the pid is gone, or reused by
+    /// a process that is not our child).
+    pub fn child_state(pid: u32) -> Option<String> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // "pid (comm) state ppid ...": comm may hold spaces and parentheses,
+        // so the fields start after the last ')'.
+        let after_comm = &stat[stat.rfind(')')? + 1..];
+        let mut fields = after_comm.split_whitespace();
+        let state = fields.next()?;
+        let ppid = fields.next()?.parse::<u32>().ok()?;
+        (ppid == std::process::id()).then(|| state.to_owned())
+    }
+
+    /// Whether `pid` is a child of this process that exited and was not reaped.
+    pub fn is_zombie_child(pid: u32) -> bool {
+        child_state(pid).as_deref() == Some("Z")
+    }
+
+    /// The pids of every child of this process that is a zombie.
+    pub fn zombie_children() -> Vec<u32> {
+        std::fs::read_dir("/proc")
+            .expect("read /proc")
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&pid| is_zombie_child(pid))
+            .collect()
+    }
+}

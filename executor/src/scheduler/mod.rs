@@ -360,6 +360,9 @@ impl Shared {
         }
         self.strict.notify();
         self.monitor.close();
+        // asyncio's `close()` removes the loop's signal handlers; after the
+        // store above, so that a handler added concurrently sees the loop closed.
+        crate::signal::forget_loop(self);
     }
 
     /// After `close`: cancels every unfinished task (dropping the futures of
