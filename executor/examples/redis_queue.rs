@@ -297,11 +297,15 @@ impl Heartbeat {
     }
 
     /// Moves every job of every consumer whose heartbeat has expired back to
-    /// the consuming end of the queue, one atomic `LMOVE` per job, so two
-    /// consumers doing this at once never both take the same job.
+    /// the consuming end of the queue. Each job passes through this
+    /// consumer's own processing list (`LMOVE`, atomic), so two consumers
+    /// doing this at once never both take it, no popper can run it while it
+    /// is counted, and a crash halfway leaves it where the next consumer
+    /// finds it.
     fn take_back_from_dead_consumers(&mut self) {
         let consumers: HashSet<String> =
             self.redis.smembers(self.keys.consumers()).unwrap_or_else(|err| fail("SMEMBERS", err));
+        let mine = self.keys.processing(&self.me);
         for other in consumers.iter().filter(|other| **other != self.me) {
             let alive: bool = self.redis.exists(self.keys.heartbeat(other)).unwrap_or_else(|err| fail("EXISTS", err));
             if alive {
@@ -311,7 +315,7 @@ impl Heartbeat {
             loop {
                 let job: Option<String> = redis::cmd("LMOVE")
                     .arg(self.keys.processing(other))
-                    .arg(self.keys.queue())
+                    .arg(&mine)
                     .arg("LEFT")
                     .arg("RIGHT")
                     .query(&mut self.redis)
@@ -320,18 +324,16 @@ impl Heartbeat {
                 taken += 1;
                 let deliveries: i64 =
                     self.redis.hincr(self.keys.deliveries(), &job, 1).unwrap_or_else(|err| fail("HINCRBY", err));
+                let mut pipe = redis::pipe();
+                pipe.atomic().lrem(&mine, -1, &job).ignore();
                 if deliveries >= MAX_DELIVERIES {
-                    // A job that keeps killing its consumers: out of the
-                    // queue, into the dead letters.
-                    let () = redis::pipe()
-                        .atomic()
-                        .lrem(self.keys.queue(), -1, &job)
-                        .ignore()
-                        .rpush(self.keys.dead(), format!("{job}\ttaken back from dead consumers {deliveries} times"))
-                        .ignore()
-                        .query(&mut self.redis)
-                        .unwrap_or_else(|err| fail("dead-letter a job", err));
+                    // A job that keeps killing its consumers: into the dead
+                    // letters, not the queue.
+                    pipe.rpush(self.keys.dead(), format!("{job}\ttaken back from dead consumers {deliveries} times"));
+                } else {
+                    pipe.rpush(self.keys.queue(), &job);
                 }
+                let () = pipe.ignore().query(&mut self.redis).unwrap_or_else(|err| fail("requeue a job", err));
             }
             let () = self.redis.srem(self.keys.consumers(), other).unwrap_or_else(|err| fail("SREM", err));
             println!("consumer {}: took {taken} jobs back from dead consumer {other}", self.me);

@@ -14,6 +14,12 @@ use std::time::{Duration, Instant};
 
 const QUEUE: &str = "jobs";
 
+/// Builds the example, if it is not up to date, before a test's watchdog
+/// starts: on a busy machine the build alone can outlast the watchdog.
+fn build_consumer() {
+    loopwork_tests::examples::path("redis_queue");
+}
+
 /// A consumer process of the example.
 struct Consumer {
     child: Child,
@@ -81,6 +87,7 @@ fn wait_for_done(redis: &mut redis::Connection, count: usize) {
 /// once; the only duplicates are jobs the killed consumer had in flight.
 #[test]
 fn a_consumer_killed_mid_run_loses_no_job() {
+    build_consumer();
     with_watchdog(Duration::from_secs(240), "a_consumer_killed_mid_run_loses_no_job", || {
         const JOBS: usize = 10_000;
         const IN_FLIGHT: usize = 50;
@@ -141,6 +148,7 @@ fn a_consumer_killed_mid_run_loses_no_job() {
 /// nothing is left in flight, the rest stays queued.
 #[test]
 fn sigterm_finishes_the_jobs_in_flight_and_exits_0() {
+    build_consumer();
     with_watchdog(Duration::from_secs(120), "sigterm_finishes_the_jobs_in_flight_and_exits_0", || {
         const JOBS: usize = 200;
         const IN_FLIGHT: usize = 40;
@@ -169,6 +177,7 @@ fn sigterm_finishes_the_jobs_in_flight_and_exits_0() {
 /// once; the others are done.
 #[test]
 fn a_panicking_job_is_dead_lettered_once() {
+    build_consumer();
     with_watchdog(Duration::from_secs(60), "a_panicking_job_is_dead_lettered_once", || {
         let server = RedisServer::start();
         produce(&server, ["1", "2:panic", "3"].map(str::to_owned));
@@ -193,6 +202,7 @@ fn a_panicking_job_is_dead_lettered_once() {
 /// whoever runs it) is dead-lettered instead of being taken back again.
 #[test]
 fn a_job_that_keeps_killing_consumers_is_dead_lettered() {
+    build_consumer();
     with_watchdog(Duration::from_secs(60), "a_job_that_keeps_killing_consumers_is_dead_lettered", || {
         let server = RedisServer::start();
         let mut redis = connect(&server);
