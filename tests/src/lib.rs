@@ -167,6 +167,9 @@ pub fn raise_nofile(needed: u64) -> Result<(), String> {
     Ok(())
 }
 
+pub mod examples;
+pub mod redis_server;
+
 /// An echo server and client over loopwork's TCP, for the `net_` tests.
 pub mod echo {
     use futures_lite::{AsyncReadExt, AsyncWriteExt};

@@ -3,46 +3,12 @@
 //! order. Each example runs as a subprocess; timings are checked only
 //! against generous bounds.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
-
-/// The directory holding the built examples, building them first.
-///
-/// `cargo test --workspace` builds `loopwork`'s examples already, but
-/// `cargo test -p loopwork-tests` does not, and an example built earlier may
-/// be stale; `cargo build` brings them up to date (a no-op when they are) in
-/// the same target directory and profile as this test binary.
-fn examples_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        // .../<target>/<profile>/deps/parity_examples-<hash>
-        let exe = std::env::current_exe().expect("the test binary's path");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("<target>/<profile>/deps");
-        let target_dir = profile_dir.parent().expect("<target>");
-        let profile = profile_dir.file_name().and_then(|name| name.to_str()).expect("a profile name");
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-        let mut build = Command::new(env!("CARGO"));
-        build.args(["build", "--quiet", "-p", "loopwork", "--examples", "--manifest-path"]).arg(&manifest);
-        match profile {
-            "debug" => {}
-            "release" => {
-                build.arg("--release");
-            }
-            other => {
-                build.args(["--profile", other]);
-            }
-        }
-        let status = build.env("CARGO_TARGET_DIR", target_dir).status().expect("run cargo build");
-        assert!(status.success(), "building loopwork's examples failed: {status}");
-        profile_dir.join("examples")
-    })
-}
 
 /// Runs example `name` and returns its stdout's lines; fails on a non-zero
 /// exit.
 fn run_example(name: &str) -> Vec<String> {
-    let path = examples_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let path = loopwork_tests::examples::path(name);
     let output = Command::new(&path).output().unwrap_or_else(|err| panic!("run {}: {err}", path.display()));
     let stdout = String::from_utf8(output.stdout).expect("UTF-8 output");
     assert!(
@@ -237,7 +203,7 @@ fn shared_pool_example_returns_each_threads_result_to_its_own_loop() {
 /// with `interrupt_after`, and returns all its stdout's lines.
 fn run_example_interrupted(name: &str, interrupt_after: &str) -> Vec<String> {
     use std::io::BufRead;
-    let path = examples_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let path = loopwork_tests::examples::path(name);
     let mut child = Command::new(&path)
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -1,0 +1,89 @@
+//! A private `redis-server` for a test: on a free port of 127.0.0.1, with
+//! persistence off and its files in a directory of its own, stopped when
+//! dropped.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `redis-server`, killed (and its directory removed) on drop.
+#[derive(Debug)]
+pub struct RedisServer {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` and waits until it accepts connections.
+    ///
+    /// # Panics
+    ///
+    /// If `redis-server` is not installed (the message names the command
+    /// that installs it), or it does not start within ten seconds.
+    pub fn start() -> RedisServer {
+        let dir = std::env::temp_dir().join(format!("loopwork-redis-{}-{}", std::process::id(), unique()));
+        std::fs::create_dir_all(&dir).expect("create the server's directory");
+        // Another process can take the port between this probe and the
+        // server's bind; the server then exits, and the next port is tried.
+        for _ in 0..10 {
+            let port =
+                TcpListener::bind("127.0.0.1:0").and_then(|probe| probe.local_addr()).expect("a free port").port();
+            let spawned = Command::new("redis-server")
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(&dir)
+                .stdout(Stdio::null())
+                .spawn();
+            let child = match spawned {
+                Ok(child) => child,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => panic!(
+                    "redis-server is not installed; install it with `apt-get install redis-server` \
+                     (or your system's package manager) and run the tests again"
+                ),
+                Err(err) => panic!("cannot start redis-server: {err}"),
+            };
+            let mut server = RedisServer { child, port, dir: dir.clone() };
+            if server.wait_until_ready() {
+                return server;
+            }
+        }
+        panic!("redis-server did not start on any of ten ports")
+    }
+
+    /// The server's `redis://` URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Waits for the port to accept a connection; false if the server exited
+    /// (its port was taken) or never came up.
+    fn wait_until_ready(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return false;
+            }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
