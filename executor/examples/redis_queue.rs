@@ -254,7 +254,7 @@ fn consume(options: &Options, mut popper: Connection, acker: Connection) {
 fn acquire(handle: &Handle, permits: &Arc<Semaphore>) -> OwnedSemaphorePermit {
     handle
         .run_coroutine_threadsafe(permits.clone().acquire_owned())
-        .and_then(|permit| Ok(permit.result()))
+        .map(|permit| permit.result())
         .unwrap_or_else(|err| fail("reach the loop", err))
         .unwrap_or_else(|err| fail("take a permit", err))
 }
