@@ -304,17 +304,38 @@ where
         let mut join = cell.join.lock();
         (join.waker.take(), join.done_callbacks.take())
     };
-    if let Some(waker) = waker {
-        waker.wake();
-    }
+    let has_callbacks = callbacks.is_some();
     for callback in DoneChain(callbacks) {
         cell.scheduler.defer(callback);
+    }
+    if let Some(waker) = waker {
+        if has_callbacks {
+            // asyncio's awaiter is itself a done callback, added when it
+            // awaited: it resumes after the callbacks added before. So the
+            // wake queues behind them (callbacks run in FIFO order, one at a
+            // time), and `block_on(task)` returns after they ran. Woken on
+            // drop too: a closed loop drops the callback unrun, and the
+            // awaiter must still learn that the task is done.
+            let wake = WakeOnDrop(waker);
+            cell.scheduler.defer(Box::new(move || drop(wake)));
+        } else {
+            waker.wake();
+        }
     }
     if !before.has_join_interest() {
         // The handle is gone and will not come back: nobody else can reach
         // the stage, so dropping the output is ours to do.
         let output = take_output(cell);
         drop_output(cell, output);
+    }
+}
+
+/// Wakes its waker when dropped, whether or not it ran as a callback.
+struct WakeOnDrop(Waker);
+
+impl Drop for WakeOnDrop {
+    fn drop(&mut self) {
+        self.0.wake_by_ref();
     }
 }
 
@@ -375,7 +396,9 @@ where
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
     // Every path to here consumed or dropped the future already (a task
     // refused by a closed loop goes through `shutdown` too); what is left is
-    // an output nobody took, or nothing.
+    // an output nobody took, or nothing. The exceptions hold futures that
+    // were never polled: strict mode's callback cells dropped with a closed
+    // loop's queue, and `block_on`'s stand-in task.
     drop(cell);
 }
 
