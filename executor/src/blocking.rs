@@ -2,6 +2,7 @@
 //! Blocking calls run on their own elastic pool of threads so that they never
 //! occupy a worker.
 
+use crate::concurrent::{self, ConcurrentFuture};
 use crate::error::Closed;
 use crate::task::Task;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -182,6 +183,42 @@ fn pool_thread(inner: &PoolInner) {
 impl fmt::Debug for ThreadPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ThreadPool").field("max_threads", &self.inner.max_threads).finish_non_exhaustive()
+    }
+}
+
+impl ThreadPool {
+    /// Runs `f` on the pool and returns a [`ConcurrentFuture`] of its
+    /// result, Python's `ThreadPoolExecutor.submit(f)`. Needs no loop: call
+    /// it from any thread, block on the result with
+    /// [`ConcurrentFuture::result`], or await it. A panic in `f` becomes
+    /// [`TaskError::Panicked`](crate::TaskError::Panicked); cancelling the
+    /// future before a thread picks the job up means it never runs. Done
+    /// callbacks run on the pool thread that ran the job (or at once, on the
+    /// caller's thread, if it has finished), as `concurrent.futures` does.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] if the pool was shut down; `f` is dropped.
+    ///
+    /// # Examples
+    ///
+    /// Seed 002's `ThreadPoolExecutor().submit(f).result()`:
+    ///
+    /// ```
+    /// let pool = loopwork::ThreadPool::new(4);
+    /// let future = pool.submit(|| (1..=10).sum::<u32>())?;
+    /// assert_eq!(future.result().unwrap(), 55);
+    /// # Ok::<(), loopwork::Closed>(())
+    /// ```
+    pub fn submit<F, T>(&self, f: F) -> Result<ConcurrentFuture<T>, Closed>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let job = concurrent::Job::new();
+        let runner = concurrent::JobRunner::new(job.clone(), f);
+        self.execute(Box::new(move || runner.run()))?;
+        Ok(ConcurrentFuture::from_job(job))
     }
 }
 

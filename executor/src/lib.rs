@@ -69,11 +69,11 @@ pub use concurrent::{ConcurrentFuture, Timeout};
 pub use error::{Closed, ExceptionContext, ExceptionKind, Source, TaskError};
 pub use event_loop::{EventLoop, ShutdownTimeout};
 pub use handle::Handle;
-pub use promise::{InvalidState, Promise, PromiseError};
+pub use promise::{InvalidState, Promise, PromiseError, PromiseTake};
 pub use structured::{
-    as_completed, gather, gather_settled, shield, timeout, timeout_at, wait, wait_for, AsCompleted, AsCompletedTimeout,
-    ChildError, Elapsed, Gather, GatherSettled, GroupClosed, GroupError, ReturnWhen, Shield, TaskGroup, TimeoutFuture,
-    Wait,
+    as_completed, gather, gather_settled, shield, timeout, timeout_at, try_gather, wait, wait_for, AsCompleted,
+    AsCompletedTimeout, ChildError, Elapsed, Gather, GatherSettled, GroupClosed, GroupError, ReturnWhen, Shield,
+    TaskGroup, TimeoutFuture, TryGather, Wait,
 };
 pub use task::{Task, TaskInfo, TaskState};
 pub use time::TimerHandle;

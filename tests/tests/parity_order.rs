@@ -140,12 +140,12 @@ fn done_callbacks_added_before_block_on_have_run_when_it_returns() {
             })
             .unwrap();
         let o = order.clone();
-        task.add_done_callback(move || push(&o, "done callback"));
+        task.add_done_callback(move |outcome| push(&o, format!("done callback saw {}", outcome.unwrap()))).unwrap();
         gate.set();
         let result = event_loop.block_on(task).unwrap();
         push(&order, format!("block_on returned {result}"));
         event_loop.close();
-        assert_eq!(entries(&order), ["work", "done callback", "block_on returned 7"], "workers({workers})");
+        assert_eq!(entries(&order), ["work", "done callback saw 7", "block_on returned 7"], "workers({workers})");
     }
 }
 

@@ -603,7 +603,9 @@ impl Shared {
         let Some(task) = self.pop_injector() else { return false };
         match chaos {
             None => self.run_strict(task),
-            Some(chaos) => self.run_with_chaos(task, chaos, |task| self.push_remote(task), |task| self.run_strict(task)),
+            Some(chaos) => {
+                self.run_with_chaos(task, chaos, |task| self.push_remote(task), |task| self.run_strict(task))
+            }
         }
         true
     }
