@@ -13,6 +13,10 @@ async fn count(n: u32) -> u32 {
     n
 }
 
+async fn fails() -> u8 {
+    panic!("in the coroutine")
+}
+
 /// ```python
 /// loop = asyncio.new_event_loop()
 /// task = loop.create_task(count(3))
@@ -180,4 +184,59 @@ fn a_submitted_job_cancelled_before_it_starts_never_runs() {
     assert!(queued.result().unwrap_err().is_cancelled());
     pool.shutdown(Duration::from_secs(10)).unwrap();
     assert_eq!(ran.load(Ordering::SeqCst), 0);
+}
+
+/// ```python
+/// loop = asyncio.new_event_loop()
+/// seen = []
+/// task = loop.create_task(count(4))
+/// task.add_done_callback(lambda t: seen.append(("task", t.result())))
+/// future = loop.create_future()
+/// future.add_done_callback(lambda f: seen.append(("future", f.result())))
+/// loop.call_soon(future.set_result, "set")
+/// loop.run_until_complete(task)
+/// loop.run_until_complete(future)
+/// print(seen)
+/// ```
+///
+/// CPython prints `[('future', 'set'), ('task', 4)]`: the future is set
+/// before the task's second step ends.
+#[test]
+fn done_callbacks_of_tasks_promises_and_concurrent_futures_read_the_outcome() {
+    for workers in [0, 2] {
+        let event_loop = EventLoop::builder().workers(workers).build().unwrap();
+        let handle = event_loop.handle();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let task = handle.spawn(count(4)).unwrap();
+        let t = tx.clone();
+        task.add_done_callback(move |outcome| t.send(format!("task {}", outcome.unwrap())).unwrap()).unwrap();
+        let promise = handle.create_future::<&str>();
+        let t = tx.clone();
+        promise.add_done_callback(move |outcome| t.send(format!("promise {}", outcome.unwrap())).unwrap()).unwrap();
+        let setter = promise.clone();
+        handle.call_soon(move || setter.set_result("set").unwrap()).unwrap();
+        let mut task = task;
+        event_loop.block_on(&mut task).unwrap();
+        // The copy was made as the result was set: taking the value first
+        // does not take it from the callback.
+        assert_eq!(event_loop.block_on(promise.take()), Ok("set"));
+        let mut seen = vec![rx.recv().unwrap(), rx.recv().unwrap()];
+        if workers == 0 {
+            assert_eq!(seen, ["promise set", "task 4"]);
+        }
+        seen.sort();
+        assert_eq!(seen, ["promise set", "task 4"], "workers({workers})");
+
+        // Nothing left to copy once the result was moved out.
+        assert_eq!(task.add_done_callback(|_| {}), Err(loopwork::InvalidState));
+
+        // A panic reaches the callback as its message.
+        let t = tx.clone();
+        let future = handle.run_coroutine_threadsafe(fails()).unwrap();
+        future
+            .add_done_callback(move |outcome| t.send(outcome.unwrap_err().panic_message().unwrap().to_owned()).unwrap())
+            .unwrap();
+        assert_eq!(event_loop.block_on(future).unwrap_err().panic_message(), Some("in the coroutine"));
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "in the coroutine");
+    }
 }
