@@ -150,7 +150,7 @@ impl<T> Task<T> {
         output.ok_or(InvalidState)
     }
 
-    /// Ready once the task is done, without taking its output    /// Ready once the task is done, without taking its output: `wait` and
+    /// Ready once the task is done, without taking its output: `wait` and
     /// `as_completed` need to learn *that* a task finished and hand the
     /// handle back with its result still inside. Registers `cx`'s waker as
     /// the join waker otherwise (the same slot `poll` uses).

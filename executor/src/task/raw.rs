@@ -309,19 +309,21 @@ where
     // saw COMPLETE, or we see what they stored. The done callbacks copy the
     // output before COMPLETE, while this thread still owns it (RUNNING): the
     // handle may take it the moment it sees COMPLETE.
-    let (before, waker, callbacks) = cell.stage.with_mut(|stage| {
-        // SAFETY: RUNNING is still set, so the stage is ours.
-        let stage = unsafe { &mut *stage };
-        *stage = Stage::Finished(output);
-        let Stage::Finished(output) = &*stage else { unreachable!("just stored") };
+    let (before, waker, callbacks) = {
         let mut join = cell.join.lock();
-        // A task without done callbacks (almost all) allocates nothing here.
-        let callbacks: Vec<DoneCallback> = DoneChain(join.done_callbacks.take())
-            .map(|on_done| prepare_done_callback(on_done, (output as *const Result<F::Output, TaskError>).cast()))
-            .collect();
+        let chain = DoneChain(join.done_callbacks.take());
+        let callbacks: Vec<DoneCallback> = cell.stage.with_mut(|stage| {
+            // SAFETY: RUNNING is still set, so the stage is ours.
+            let stage = unsafe { &mut *stage };
+            *stage = Stage::Finished(output);
+            let Stage::Finished(output) = &*stage else { unreachable!("just stored") };
+            let output: *const Result<F::Output, TaskError> = output;
+            // A task without done callbacks (almost all) allocates nothing.
+            chain.map(|on_done| prepare_done_callback(on_done, output.cast())).collect()
+        });
         let before = cell.header.state.transition_to_complete(outcome);
         (before, join.waker.take(), callbacks)
-    });
+    };
     let has_callbacks = !callbacks.is_empty();
     for callback in callbacks {
         cell.scheduler.defer(callback);
