@@ -220,7 +220,8 @@ fn done_callbacks_of_tasks_promises_and_concurrent_futures_read_the_outcome() {
         // The copy was made as the result was set: taking the value first
         // does not take it from the callback.
         assert_eq!(event_loop.block_on(promise.take()), Ok("set"));
-        let mut seen = vec![rx.recv().unwrap(), rx.recv().unwrap()];
+        let mut seen =
+            vec![rx.recv_timeout(Duration::from_secs(10)).unwrap(), rx.recv_timeout(Duration::from_secs(10)).unwrap()];
         if workers == 0 {
             assert_eq!(seen, ["promise set", "task 4"]);
         }

@@ -5,6 +5,7 @@
 
 use loopwork::sync::Event;
 use loopwork::EventLoop;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 type Log = Arc<Mutex<Vec<String>>>;
@@ -120,10 +121,12 @@ fn callbacks_left_by_stop_run_before_the_next_block_on_future() {
 /// ```
 ///
 /// CPython prints `['work', 'done callback saw 7', 'run_until_complete
-/// returned 7']`. With workers the order is the same: the awaiter's wake
-/// queues behind the done callbacks in the serialized callback queue. (The
-/// task waits for a gate there, so that the callback is added before it
-/// completes, as it is in asyncio's single thread.)
+/// returned 7']`. With workers the order is the same once `block_on` is
+/// waiting for the task: the awaiter's wake queues behind the done callbacks
+/// in the serialized callback queue. (There the task waits for a gate that
+/// `block_on`'s future opens after its first poll of the task, since a task
+/// on a worker could otherwise finish before `block_on` starts waiting — a
+/// moment asyncio's single thread never has.)
 #[test]
 fn done_callbacks_added_before_block_on_have_run_when_it_returns() {
     for workers in [0, 2] {
@@ -141,8 +144,22 @@ fn done_callbacks_added_before_block_on_have_run_when_it_returns() {
             .unwrap();
         let o = order.clone();
         task.add_done_callback(move |outcome| push(&o, format!("done callback saw {}", outcome.unwrap()))).unwrap();
-        gate.set();
-        let result = event_loop.block_on(task).unwrap();
+        let result = if workers == 0 {
+            gate.set();
+            event_loop.block_on(task).unwrap()
+        } else {
+            let mut task = task;
+            let mut gate = Some(gate);
+            event_loop
+                .block_on(std::future::poll_fn(|cx| {
+                    let poll = std::pin::Pin::new(&mut task).poll(cx);
+                    if let Some(gate) = gate.take() {
+                        gate.set();
+                    }
+                    poll
+                }))
+                .unwrap()
+        };
         push(&order, format!("block_on returned {result}"));
         event_loop.close();
         assert_eq!(entries(&order), ["work", "done callback saw 7", "block_on returned 7"], "workers({workers})");
@@ -233,7 +250,7 @@ fn current_task_inside_block_on_is_the_main_task() {
         let event_loop = EventLoop::builder().workers(workers).build().unwrap();
         let handle = event_loop.handle();
         let child = || async { loopwork::current_task().unwrap().name };
-        drop(handle.spawn(child()).unwrap());
+        let first = handle.spawn(child()).unwrap();
         let h = handle.clone();
         let (me, names, child_name) = event_loop.block_on(async move {
             let me = loopwork::current_task().expect("block_on's future runs as a task");
@@ -250,6 +267,8 @@ fn current_task_inside_block_on_is_the_main_task() {
         } else {
             assert!(names.contains(&"Task-2".to_owned()), "{names:?}");
         }
+        // With workers the first child may still be running: wait for it.
+        assert_eq!(event_loop.block_on(first).unwrap(), "Task-1");
         assert!(handle.all_tasks().is_empty(), "the main task leaves all_tasks when block_on returns");
         assert!(loopwork::current_task().is_none());
     }
