@@ -41,12 +41,13 @@ fn main() {
         .map(|x| {
             let task = handle.spawn(do_some_work(x)).unwrap();
             let (wait, pending) = (wait.clone(), pending.clone());
-            task.add_done_callback(move || {
+            task.add_done_callback(move |_| {
                 // AcqRel: the last task to finish sees every other's decrement.
                 if pending.fetch_sub(1, Ordering::AcqRel) == 1 {
                     let _ = wait.set_result(());
                 }
-            });
+            })
+            .expect("the task's result is not taken yet");
             task
         })
         .collect();
@@ -63,7 +64,9 @@ fn main() {
                 println!("task {} cancelled? {}", task.name(), task.cancel());
             }
         }
-        Err(PromiseError::Cancelled) => unreachable!("nobody cancels the wait"),
+        Err(PromiseError::Cancelled | PromiseError::Taken) => {
+            unreachable!("nobody cancels the wait or takes its value")
+        }
     }
     // Cancelled tasks are dropped at once; awaiting one gives Err(Cancelled).
     for task in tasks {

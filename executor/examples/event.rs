@@ -32,12 +32,10 @@ fn main() {
         // closure captures the argument.
         let setter = event.clone();
         handle.call_later(Duration::from_millis(100), move || set_event(&setter)).expect("the loop is open");
-        loopwork::gather([
-            loopwork::spawn(coro("coro1", event.clone())),
-            loopwork::spawn(coro("coro2", event.clone())),
-        ])
-        .await
-        .expect("a waiter failed");
+        // asyncio.gather(coro1(event), coro2(event)): plain futures.
+        loopwork::gather([coro("coro1", event.clone()), coro("coro2", event.clone())])
+            .await
+            .expect("a waiter panicked");
         println!("event end state: {}", event.is_set());
     });
     event_loop.close();

@@ -16,14 +16,14 @@ async fn do_some_work(x: u64) -> String {
 fn main() {
     loopwork::run(async {
         let tasks = [3, 1, 2].map(|x| loopwork::spawn(do_some_work(x)));
-        for result in loopwork::gather(tasks).await.expect("no task fails") {
+        for result in loopwork::try_gather(tasks).await.expect("no task fails") {
             println!("gather: {result}");
         }
 
         let tasks = [3, 1, 2].map(|x| loopwork::spawn(do_some_work(x)));
         let (dones, pendings) = loopwork::wait(tasks, ReturnWhen::AllCompleted, None).await;
         println!("wait: {} done, {} pending", dones.len(), pendings.len());
-        for mut task in dones {
+        for task in dones {
             println!("wait: Task ret: {}", task.try_result().expect("done").expect("no panic"));
         }
     });

@@ -8,7 +8,7 @@ use loopwork::{EventLoop, Promise};
 use std::time::Duration;
 
 fn state(future: &Promise<&'static str>) -> &'static str {
-    if future.done() {
+    if future.is_done() {
         "finished"
     } else {
         "pending"

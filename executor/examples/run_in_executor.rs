@@ -22,7 +22,7 @@ fn main() {
     let start = Instant::now();
     let results = event_loop.block_on(async move {
         let tasks = (1..=5).map(|i| loopwork::spawn(blocked_sleep(executor.clone(), start, i, i)));
-        loopwork::gather(tasks).await.unwrap()
+        loopwork::try_gather(tasks).await.unwrap()
     });
     println!("results: {results:?}");
     println!("took {} ms (the longest sleep is 100 ms)", start.elapsed().as_millis());

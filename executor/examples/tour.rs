@@ -97,14 +97,17 @@ fn main() {
 
     section("call_later(0.1), (0.3), (0.2) and a call_soon, scaled to milliseconds", || {
         let order = Arc::new(Mutex::new(Vec::new()));
-        for (delay, index) in [(10, "1"), (30, "2"), (20, "3")] {
+        // Each label carries its delay, so the firing order reads as it is
+        // meant: the call_soon first, then by deadline, not by call order.
+        for delay in [10, 30, 20] {
             let order = order.clone();
-            handle.call_later(Duration::from_millis(delay), move || order.lock().unwrap().push(index)).unwrap();
+            let label = format!("later({delay} ms)");
+            handle.call_later(Duration::from_millis(delay), move || order.lock().unwrap().push(label)).unwrap();
         }
         let soon = order.clone();
-        handle.call_soon(move || soon.lock().unwrap().push("soon")).unwrap();
+        handle.call_soon(move || soon.lock().unwrap().push("soon".to_owned())).unwrap();
         event_loop.block_on(loopwork::sleep(Duration::from_millis(50)));
-        format!("ran {:?}", order.lock().unwrap())
+        format!("ran {}", order.lock().unwrap().join(", "))
     });
 
     section("a TCP echo server and 1,000 concurrent clients on loopback", || {
@@ -139,7 +142,7 @@ fn main() {
                     })
                 })
                 .collect();
-            let echoed = loopwork::gather(clients).await.unwrap().into_iter().filter(|ok| *ok).count();
+            let echoed = loopwork::try_gather(clients).await.unwrap().into_iter().filter(|ok| *ok).count();
             server.cancel();
             echoed
         });

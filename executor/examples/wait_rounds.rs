@@ -18,7 +18,7 @@ async fn coro(tag: u32, millis: u64) -> u32 {
 
 /// Prints the results of the finished tasks.
 fn print_results(finished: Vec<Task<u32>>) {
-    for mut task in finished {
+    for task in finished {
         println!("{}", task.try_result().expect("done").expect("no panic"));
     }
 }

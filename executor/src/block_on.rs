@@ -7,8 +7,10 @@
 
 use crate::current::{self, Context};
 use crate::scheduler::{Chaos, Parker, Shared};
+use crate::task::{Notified, Schedule, Task};
 use std::future::Future;
 use std::pin::pin;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
@@ -111,6 +113,40 @@ impl Wake for MainWaker {
     }
 }
 
+/// `block_on`'s future as asyncio sees `run_until_complete`'s coroutine: a
+/// task, with an id and a `Task-N` name, that `current_task()` returns while
+/// the future is polled and `all_tasks()` lists until `block_on` returns.
+/// The future is not `Send` and lives on this stack, so the task is a
+/// stand-in (see `Shared::spawn_stand_in`).
+struct MainTask<'a> {
+    shared: &'a Arc<Shared>,
+    _handle: Task<()>,
+    /// Holds the RUNNING claim, and the header `current_task` reads.
+    claim: Notified,
+}
+
+impl MainTask<'_> {
+    fn new(shared: &Arc<Shared>) -> MainTask<'_> {
+        let (handle, claim) = shared.spawn_stand_in();
+        MainTask { shared, _handle: handle, claim }
+    }
+
+    /// Polls the future as this task's step.
+    fn step<R>(&self, poll: impl FnOnce() -> R) -> R {
+        let polls = &self.claim.header().polls;
+        // Relaxed: a statistic, as for any task.
+        polls.store(polls.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+        current::with_current_task(NonNull::from(self.claim.header()), poll)
+    }
+}
+
+impl Drop for MainTask<'_> {
+    fn drop(&mut self) {
+        // Leaves `all_tasks`; the handle and the claim free the cell after.
+        drop(self.shared.release(self.claim.header()));
+    }
+}
+
 /// Whether the driving loop also ends when `Handle::stop` is called.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Until {
@@ -134,11 +170,19 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
     let main = Arc::new(MainWaker {
         // In strict mode this thread is the loop and sleeps in its reactor.
         parker: Arc::new(Parker::new((shared.num_workers() == 0).then(|| shared.reactor.clone()))),
-        // Woken from the start: the first poll is due at once.
-        state: AtomicU64::new(WOKEN),
+        // Woken from the start. In strict mode its first step is queued
+        // behind what is queued already, as `run_until_complete` queues the
+        // first step of the task it wraps the coroutine in.
+        state: AtomicU64::new((shared.strict_pushed() << SEQ_SHIFT) | WOKEN),
         holds_clock: shared.num_workers() > 0 && shared.reactor.is_paused(),
         shared: shared.clone(),
     });
+    // `run_forever` drives no coroutine, hence no task.
+    let main_task = (until == Until::Complete).then(|| MainTask::new(shared));
+    let step = |future: std::pin::Pin<&mut F>, cx: &mut TaskContext<'_>| match &main_task {
+        Some(main_task) => main_task.step(|| future.poll(cx)),
+        None => future.poll(cx),
+    };
     let waker = Waker::from(main.clone());
     let mut task_cx = TaskContext::from_waker(&waker);
     let mut future = pin!(future);
@@ -162,7 +206,7 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
                 return None;
             }
             if main.take_wake() {
-                if let Poll::Ready(output) = future.as_mut().poll(&mut task_cx) {
+                if let Poll::Ready(output) = step(future.as_mut(), &mut task_cx) {
                     return Some(output);
                 }
             } else if main.go_idle() {
@@ -184,11 +228,18 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
     // were ready when it began (those they schedule wait for the next one);
     // the future is polled in its turn among them — after exactly the tasks
     // queued before it was woken — and `stop()` takes effect when the
-    // iteration it was called in ends.
+    // iteration it was called in ends. Once the future is done, the loop
+    // runs on as asyncio's does after `run_until_complete`'s own done
+    // callback, queued the moment the future completed, calls `stop()`:
+    // until what was queued before that moment has run, and to the end of
+    // that iteration. (So a task's done callbacks added earlier have run.)
     // Saturating: a foreign push may be in the queue's length a moment
     // before it is in the count.
     let mut popped = shared.strict_pushed().saturating_sub(shared.strict_queue_len());
     let chaos = shared.chaos_seed.map(|seed| Chaos::new(seed, 0));
+    let mut output = None;
+    // Where asyncio's stopping callback would be: tasks queued so far.
+    let mut stop_at = 0;
     loop {
         // Like asyncio's `_run_once`: take in the I/O events and timers that
         // are due before the iteration's batch.
@@ -196,10 +247,11 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
         let ready_at_start = shared.strict_queue_len();
         let mut ran = 0;
         loop {
-            let woken = main.is_woken();
+            let woken = output.is_none() && main.is_woken();
             if woken && popped >= main.wake_seq() && main.take_wake() {
-                if let Poll::Ready(output) = future.as_mut().poll(&mut task_cx) {
-                    return Some(output);
+                if let Poll::Ready(ready) = step(future.as_mut(), &mut task_cx) {
+                    output = Some(ready);
+                    stop_at = shared.strict_pushed();
                 }
             } else if ran < ready_at_start && shared.strict_run_one(chaos.as_ref()) {
                 popped += 1;
@@ -213,6 +265,11 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
             } else {
                 break;
             }
+        }
+        // An empty queue: a foreign push counted but not yet queued is not
+        // waited for.
+        if output.is_some() && (popped >= stop_at || shared.strict_queue_len() == 0) {
+            return output;
         }
         if until == Until::Stopped && shared.take_stop_request() {
             return None;

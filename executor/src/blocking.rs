@@ -2,7 +2,8 @@
 //! Blocking calls run on their own elastic pool of threads so that they never
 //! occupy a worker.
 
-use crate::error::Closed;
+use crate::concurrent::{self, ConcurrentFuture};
+use crate::error::{Closed, TaskError};
 use crate::task::Task;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::{Condvar, Mutex};
@@ -52,6 +53,12 @@ struct PoolInner {
     exited: Condvar,
     max_threads: usize,
     name: String,
+}
+
+/// What a job's caller is told when its pool had no thread and the OS
+/// refused to start one.
+fn no_thread_message(api: &str, err: &std::io::Error) -> String {
+    format!("{api}: the blocking pool has no thread and the OS refused to start one ({err}); the function did not run")
 }
 
 /// Why [`ThreadPool::execute`] did not take a job.
@@ -204,6 +211,51 @@ impl fmt::Debug for ThreadPool {
     }
 }
 
+impl ThreadPool {
+    /// Runs `f` on the pool and returns a [`ConcurrentFuture`] of its
+    /// result, Python's `ThreadPoolExecutor.submit(f)`. Needs no loop: call
+    /// it from any thread, block on the result with
+    /// [`ConcurrentFuture::result`], or await it. A panic in `f` becomes
+    /// [`TaskError::Panicked`](crate::TaskError::Panicked); cancelling the
+    /// future before a thread picks the job up means it never runs. Done
+    /// callbacks run on the pool thread that ran the job (or at once, on the
+    /// caller's thread, if it has finished), as `concurrent.futures` does.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] if the pool was shut down; `f` is dropped.
+    ///
+    /// # Examples
+    ///
+    /// Seed 002's `ThreadPoolExecutor().submit(f).result()`:
+    ///
+    /// ```
+    /// let pool = loopwork::ThreadPool::new(4);
+    /// let future = pool.submit(|| (1..=10).sum::<u32>())?;
+    /// assert_eq!(future.result().unwrap(), 55);
+    /// # Ok::<(), loopwork::Closed>(())
+    /// ```
+    pub fn submit<F, T>(&self, f: F) -> Result<ConcurrentFuture<T>, Closed>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let job = concurrent::Job::new();
+        let runner = concurrent::JobRunner::new(job.clone(), f);
+        match self.execute(Box::new(move || runner.run())) {
+            Ok(()) => Ok(ConcurrentFuture::from_job(job)),
+            Err(Rejected::Closed) => Err(Closed),
+            // The runner went unrun with the job; the future fails with the
+            // reason instead.
+            Err(Rejected::NoThread(err)) => {
+                let failed = concurrent::Job::new();
+                failed.complete(Err(TaskError::Panicked(Box::new(no_thread_message("ThreadPool::submit", &err)))));
+                Ok(ConcurrentFuture::from_job(failed))
+            }
+        }
+    }
+}
+
 /// Where a blocking job leaves its result for the task awaiting it.
 struct Slot<T> {
     result: Option<std::thread::Result<T>>,
@@ -263,10 +315,7 @@ where
         // The job was dropped unrun; its task fails with the reason, as if
         // the job had panicked with it, rather than wait forever.
         Err(Rejected::NoThread(err)) => {
-            slot.lock().result = Some(Err(Box::new(format!(
-                "run_in_executor: the blocking pool has no thread and the OS refused to start one ({err}); \
-                 the function did not run"
-            ))));
+            slot.lock().result = Some(Err(Box::new(no_thread_message("run_in_executor", &err))));
         }
     }
     handle.spawn(BlockingResult { slot })

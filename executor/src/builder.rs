@@ -271,7 +271,7 @@ impl Builder {
     /// let event_loop = loopwork::EventLoop::builder().workers(0).chaos_seed(42).build().unwrap();
     /// let sum = event_loop.block_on(async {
     ///     let tasks: Vec<_> = (0..100).map(|i| loopwork::spawn(async move { i })).collect();
-    ///     loopwork::gather(tasks).await.unwrap().into_iter().sum::<u32>()
+    ///     loopwork::try_gather(tasks).await.unwrap().into_iter().sum::<u32>()
     /// });
     /// assert_eq!(sum, 4950);
     /// ```

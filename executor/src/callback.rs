@@ -6,8 +6,9 @@
 //! two tasks. So callbacks submitted from one thread start in the order they
 //! were submitted, and never run concurrently with each other — the
 //! guarantees asyncio's single thread gives — while tasks keep running in
-//! parallel. In strict mode a callback is queued as its own tiny task in the
-//! one FIFO run queue, so it interleaves with tasks exactly as in asyncio.
+//! parallel. In strict mode a callback is queued in a tiny task cell in the
+//! one FIFO run queue, so it interleaves with tasks exactly as in asyncio;
+//! the cell is not a task to `all_tasks` or `current_task`.
 
 use crate::scheduler::{retry_steal, PollSlot, Shared};
 use crossbeam_deque::Injector;

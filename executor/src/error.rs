@@ -109,6 +109,28 @@ impl TaskError {
 }
 
 /// The text of a panic payload made by `panic!` with a literal or a format.
+impl TaskError {
+    /// A second `TaskError` saying the same: a panic's payload cannot be
+    /// cloned, so the copy carries its message (a `String`) instead.
+    pub(crate) fn copy(&self) -> TaskError {
+        match self {
+            TaskError::Cancelled => TaskError::Cancelled,
+            TaskError::Panicked(payload) => TaskError::Panicked(Box::new(
+                panic_message(payload.as_ref()).unwrap_or("a panic with a payload that is not a string").to_owned(),
+            )),
+        }
+    }
+}
+
+/// A copy of a task's outcome, for a reader that leaves it in place (a
+/// panic copied as its message, see `TaskError::copy`).
+pub(crate) fn copy_outcome<T: Clone>(outcome: &Result<T, TaskError>) -> Result<T, TaskError> {
+    match outcome {
+        Ok(value) => Ok(value.clone()),
+        Err(err) => Err(err.copy()),
+    }
+}
+
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         Some(s)

@@ -113,7 +113,14 @@ impl EventLoop {
     /// output, asyncio's `run_until_complete`. The future need not be `Send`.
     ///
     /// With workers, spawned tasks keep running on them meanwhile; in strict
-    /// mode (`workers(0)`), the calling thread runs them too.
+    /// mode (`workers(0)`), the calling thread runs them too, in asyncio's
+    /// order: the future's first poll waits behind what was queued before
+    /// the call, and `block_on` returns once what was queued before the
+    /// future finished has run. The future runs as a task of its own, as
+    /// `run_until_complete` wraps its coroutine in one: [`current_task`]
+    /// inside it is `Task-N`, and `Handle::all_tasks` lists it meanwhile.
+    ///
+    /// [`current_task`]: crate::current_task
     ///
     /// # Panics
     ///

@@ -73,11 +73,11 @@ pub use concurrent::{ConcurrentFuture, Timeout};
 pub use error::{Closed, ExceptionContext, ExceptionKind, Source, TaskError};
 pub use event_loop::{EventLoop, ShutdownTimeout};
 pub use handle::Handle;
-pub use promise::{InvalidState, Promise, PromiseError};
+pub use promise::{InvalidState, Promise, PromiseError, PromiseTake};
 pub use structured::{
-    as_completed, gather, gather_settled, shield, timeout, timeout_at, wait, wait_for, AsCompleted, AsCompletedTimeout,
-    ChildError, Elapsed, Gather, GatherSettled, GroupClosed, GroupError, ReturnWhen, Shield, TaskGroup, TimeoutFuture,
-    Wait,
+    as_completed, gather, gather_settled, shield, timeout, timeout_at, try_gather, wait, wait_for, AsCompleted,
+    AsCompletedTimeout, ChildError, Elapsed, Gather, GatherSettled, GroupClosed, GroupError, ReturnWhen, Shield,
+    TaskGroup, TimeoutFuture, TryGather, Wait,
 };
 pub use task::{Task, TaskInfo, TaskState};
 pub use time::TimerHandle;
@@ -253,8 +253,11 @@ where
 }
 
 /// The task the caller runs in, asyncio's `current_task()`: a snapshot of
-/// its id, name and state; `None` outside a task (in `block_on`'s own
-/// future, a callback, or a foreign thread).
+/// its id, name and state; `None` outside a task (in a callback, or on a
+/// thread outside the loop). The future given to [`EventLoop::block_on`]
+/// runs as a task of its own, with an id and a `Task-N` name, as asyncio's
+/// `run_until_complete` wraps its coroutine in one; `Handle::all_tasks`
+/// lists it until `block_on` returns.
 ///
 /// # Examples
 ///
@@ -262,6 +265,8 @@ where
 /// let event_loop = loopwork::EventLoop::new();
 /// let task = event_loop.handle().spawn_named("me", async { loopwork::current_task().unwrap().name });
 /// assert_eq!(event_loop.block_on(task.unwrap()).unwrap(), "me");
+/// let main = event_loop.block_on(async { loopwork::current_task().unwrap() });
+/// assert_eq!(main.name, format!("Task-{}", main.id));
 /// assert!(loopwork::current_task().is_none());
 /// ```
 pub fn current_task() -> Option<TaskInfo> {

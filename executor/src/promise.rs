@@ -17,7 +17,9 @@ use std::task::{Context, Poll, Waker};
 ///
 /// Clone it to hand it around: every clone refers to the same result, and
 /// every clone can be awaited (by any number of tasks, on any thread); each
-/// awaiter gets a clone of the value.
+/// awaiter gets a clone of the value. For a `T` that is not `Clone`, one
+/// awaiter takes the value with [`take`](Self::take); whoever looks after
+/// that gets [`PromiseError::Taken`].
 ///
 /// # Examples
 ///
@@ -41,7 +43,9 @@ struct Inner<T> {
     next_waiter: AtomicU64,
 }
 
-type DoneCallback<T> = Box<dyn FnOnce(Promise<T>) + Send>;
+/// A done callback as registered: copies the outcome, returns what runs on
+/// the loop.
+type DoneCallback<T> = Box<dyn FnOnce(&Result<T, PromiseError>) -> Box<dyn FnOnce() + Send> + Send>;
 
 struct State<T> {
     outcome: Option<Result<T, PromiseError>>,
@@ -56,6 +60,8 @@ pub enum PromiseError {
     Cancelled,
     /// [`Promise::set_error`] was called with this error.
     Failed(Arc<dyn Error + Send + Sync>),
+    /// The value was set, and [`Promise::take`] moved it out.
+    Taken,
 }
 
 impl PartialEq for PromiseError {
@@ -63,7 +69,7 @@ impl PartialEq for PromiseError {
     /// error (set once, shared by every awaiter).
     fn eq(&self, other: &PromiseError) -> bool {
         match (self, other) {
-            (PromiseError::Cancelled, PromiseError::Cancelled) => true,
+            (PromiseError::Cancelled, PromiseError::Cancelled) | (PromiseError::Taken, PromiseError::Taken) => true,
             (PromiseError::Failed(a), PromiseError::Failed(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
@@ -74,6 +80,7 @@ impl fmt::Debug for PromiseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PromiseError::Cancelled => f.write_str("Cancelled"),
+            PromiseError::Taken => f.write_str("Taken"),
             PromiseError::Failed(err) => f.debug_tuple("Failed").field(&err.to_string()).finish(),
         }
     }
@@ -83,6 +90,7 @@ impl fmt::Display for PromiseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PromiseError::Cancelled => f.write_str("the promise was cancelled"),
+            PromiseError::Taken => f.write_str("the promise's value was taken by `Promise::take`"),
             PromiseError::Failed(err) => write!(f, "the promise failed: {err}"),
         }
     }
@@ -90,13 +98,24 @@ impl fmt::Display for PromiseError {
 
 impl Error for PromiseError {}
 
-/// The promise already has a result: asyncio's `InvalidStateError`.
+/// asyncio's `InvalidStateError`: the result is not there to read (not set
+/// yet, or taken), or a promise already has one.
+///
+/// # Examples
+///
+/// ```
+/// let event_loop = loopwork::EventLoop::new();
+/// let promise = event_loop.handle().create_future::<u8>();
+/// assert_eq!(promise.try_result(), Err(loopwork::InvalidState));
+/// promise.set_result(1).unwrap();
+/// assert_eq!(promise.set_result(2), Err(loopwork::InvalidState));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidState;
 
 impl fmt::Display for InvalidState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the promise already has a result")
+        f.write_str("invalid state: the result is not set yet, was taken, or was already set")
     }
 }
 
@@ -163,42 +182,93 @@ impl<T: Send + 'static> Promise<T> {
     /// let event_loop = loopwork::EventLoop::new();
     /// let promise = event_loop.handle().create_future::<()>();
     /// assert!(promise.cancel());
-    /// assert!(promise.cancelled());
+    /// assert!(promise.is_cancelled());
     /// assert!(!promise.cancel());
     /// ```
     pub fn cancel(&self) -> bool {
         self.complete(Err(PromiseError::Cancelled)).is_ok()
     }
 
-    /// Returns true once a result is set.
+    /// Returns true once a result is set, asyncio's `Future.done()`.
     ///
     /// # Examples
     ///
     /// ```
     /// let event_loop = loopwork::EventLoop::new();
     /// let promise = event_loop.handle().create_future();
-    /// assert!(!promise.done());
+    /// assert!(!promise.is_done());
     /// promise.set_result(()).unwrap();
-    /// assert!(promise.done());
+    /// assert!(promise.is_done());
     /// ```
-    pub fn done(&self) -> bool {
+    pub fn is_done(&self) -> bool {
         self.inner.state.lock().outcome.is_some()
     }
 
-    /// Returns true if the promise was cancelled.
+    /// Returns true if the promise was cancelled, asyncio's
+    /// `Future.cancelled()`.
     ///
     /// # Examples
     ///
     /// See [`cancel`](Self::cancel).
-    pub fn cancelled(&self) -> bool {
+    pub fn is_cancelled(&self) -> bool {
         matches!(self.inner.state.lock().outcome, Some(Err(PromiseError::Cancelled)))
     }
 
-    /// Schedules `callback` (with a clone of this promise) once the result
-    /// is set, asyncio's `add_done_callback`. Callbacks run on the loop like
-    /// `call_soon` ones, in the order they were added — never inline in
-    /// `set_result`. If the result is already set, the callback is scheduled
-    /// at once.
+    fn complete(&self, outcome: Result<T, PromiseError>) -> Result<(), InvalidState> {
+        let (waiters, callbacks) = {
+            let mut state = self.inner.state.lock();
+            if state.outcome.is_some() {
+                return Err(InvalidState);
+            }
+            // Each callback copies the outcome as set, before `take` can
+            // move it out.
+            let callbacks: Vec<_> =
+                std::mem::take(&mut state.callbacks).into_iter().map(|on_done| on_done(&outcome)).collect();
+            state.outcome = Some(outcome);
+            (std::mem::take(&mut state.waiters), callbacks)
+        };
+        for (_, waker) in waiters {
+            waker.wake();
+        }
+        for callback in callbacks {
+            // A closed loop runs no more callbacks; the closure is dropped.
+            let _ = self.inner.handle.call_soon(callback);
+        }
+        Ok(())
+    }
+}
+
+impl<T: Clone> Promise<T> {
+    /// The result if one is set, asyncio's `Future.result()`: a copy, so it
+    /// can be read again.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidState`] while no result is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::new();
+    /// let promise = event_loop.handle().create_future();
+    /// assert_eq!(promise.try_result(), Err(loopwork::InvalidState));
+    /// promise.set_result('x').unwrap();
+    /// assert_eq!(promise.try_result(), Ok(Ok('x')));
+    /// ```
+    pub fn try_result(&self) -> Result<Result<T, PromiseError>, InvalidState> {
+        self.inner.state.lock().outcome.clone().ok_or(InvalidState)
+    }
+}
+
+impl<T: Clone + Send + 'static> Promise<T> {
+    /// Schedules `callback` with a copy of the outcome once the result is
+    /// set, asyncio's `add_done_callback` (whose callback reads
+    /// `future.result()`). Callbacks run on the loop like `call_soon` ones,
+    /// in the order they were added — never inline in `set_result`. Each
+    /// gets the outcome as it was set, even if [`take`](Self::take) moved
+    /// the value out since (one added after that gets
+    /// [`PromiseError::Taken`]). If the result is already set, the callback
+    /// is scheduled at once.
     ///
     /// # Errors
     ///
@@ -212,59 +282,78 @@ impl<T: Send + 'static> Promise<T> {
     /// let event_loop = loopwork::EventLoop::builder().workers(0).build().unwrap();
     /// let promise = event_loop.handle().create_future::<u32>();
     /// let (tx, rx) = std::sync::mpsc::channel();
-    /// promise.add_done_callback(move |p| tx.send(p.try_result()).unwrap()).unwrap();
+    /// promise.add_done_callback(move |outcome| tx.send(outcome).unwrap()).unwrap();
     /// promise.set_result(5).unwrap();
     /// assert!(rx.try_recv().is_err()); // scheduled, not run inline
     /// event_loop.block_on(loopwork::yield_now());
-    /// assert_eq!(rx.try_recv().unwrap(), Some(Ok(5)));
+    /// assert_eq!(rx.try_recv().unwrap(), Ok(5));
     /// ```
-    pub fn add_done_callback(&self, callback: impl FnOnce(Promise<T>) + Send + 'static) -> Result<(), Closed> {
+    pub fn add_done_callback(
+        &self,
+        callback: impl FnOnce(Result<T, PromiseError>) + Send + 'static,
+    ) -> Result<(), Closed> {
+        let on_done: DoneCallback<T> = Box::new(move |outcome| {
+            let copy = outcome.clone();
+            Box::new(move || callback(copy))
+        });
         let mut state = self.inner.state.lock();
-        if state.outcome.is_none() {
-            state.callbacks.push(Box::new(callback));
-            return Ok(());
-        }
-        drop(state);
-        let promise = self.clone();
-        self.inner.handle.call_soon(move || callback(promise)).map(drop)
-    }
-
-    fn complete(&self, outcome: Result<T, PromiseError>) -> Result<(), InvalidState> {
-        let (waiters, callbacks) = {
-            let mut state = self.inner.state.lock();
-            if state.outcome.is_some() {
-                return Err(InvalidState);
+        let ready = match &state.outcome {
+            None => {
+                state.callbacks.push(on_done);
+                return Ok(());
             }
-            state.outcome = Some(outcome);
-            (std::mem::take(&mut state.waiters), std::mem::take(&mut state.callbacks))
+            Some(outcome) => on_done(outcome),
         };
-        for (_, waker) in waiters {
-            waker.wake();
-        }
-        for callback in callbacks {
-            let promise = self.clone();
-            // A closed loop runs no more callbacks; the closure is dropped.
-            let _ = self.inner.handle.call_soon(move || callback(promise));
-        }
-        Ok(())
+        drop(state);
+        self.inner.handle.call_soon(ready).map(drop)
     }
 }
 
-impl<T: Clone> Promise<T> {
-    /// The result if one is set, asyncio's `result()` without the
-    /// exception: `None` while pending.
+impl<T> Promise<T> {
+    /// Awaits the result and moves the value out: how a `T` that is not
+    /// `Clone` is awaited. One taker gets the value; every other awaiter,
+    /// before or after, gets [`PromiseError::Taken`] once it is gone. (For a
+    /// value many must read, make `T` an `Arc`.)
     ///
     /// # Examples
     ///
     /// ```
+    /// struct Connection(u16); // not Clone
+    ///
     /// let event_loop = loopwork::EventLoop::new();
-    /// let promise = event_loop.handle().create_future();
-    /// assert_eq!(promise.try_result(), None);
-    /// promise.set_result('x').unwrap();
-    /// assert_eq!(promise.try_result(), Some(Ok('x')));
+    /// let promise = event_loop.handle().create_future::<Connection>();
+    /// let setter = promise.clone();
+    /// event_loop.handle().call_soon(move || setter.set_result(Connection(8080)).unwrap()).unwrap();
+    /// let connection = event_loop.block_on(promise.clone().take()).unwrap();
+    /// assert_eq!(connection.0, 8080);
+    /// assert!(matches!(event_loop.block_on(promise.take()), Err(loopwork::PromiseError::Taken)));
     /// ```
-    pub fn try_result(&self) -> Option<Result<T, PromiseError>> {
-        self.inner.state.lock().outcome.clone()
+    pub fn take(self) -> PromiseTake<T> {
+        PromiseTake { promise: self }
+    }
+
+    /// Ready with `read(outcome)` once a result is set; otherwise registers
+    /// this clone's waker.
+    fn poll_outcome<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        read: impl FnOnce(&mut Result<T, PromiseError>) -> R,
+    ) -> Poll<R> {
+        let inner = self.inner.clone();
+        let mut state = inner.state.lock();
+        if let Some(outcome) = &mut state.outcome {
+            return Poll::Ready(read(outcome));
+        }
+        if self.waiter == 0 {
+            // Relaxed is enough: ids only need to be unique.
+            self.waiter = inner.next_waiter.fetch_add(1, Ordering::Relaxed);
+        }
+        let id = self.waiter;
+        match state.waiters.iter_mut().find(|(waiter, _)| *waiter == id) {
+            Some((_, waker)) => waker.clone_from(cx.waker()),
+            None => state.waiters.push((id, cx.waker().clone())),
+        }
+        Poll::Pending
     }
 }
 
@@ -278,21 +367,31 @@ impl<T: Clone> Future for Promise<T> {
     type Output = Result<T, PromiseError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = self.inner.clone();
-        let mut state = inner.state.lock();
-        if let Some(outcome) = &state.outcome {
-            return Poll::Ready(outcome.clone());
-        }
-        if self.waiter == 0 {
-            // Relaxed is enough: ids only need to be unique.
-            self.waiter = inner.next_waiter.fetch_add(1, Ordering::Relaxed);
-        }
-        let id = self.waiter;
-        match state.waiters.iter_mut().find(|(waiter, _)| *waiter == id) {
-            Some((_, waker)) => waker.clone_from(cx.waker()),
-            None => state.waiters.push((id, cx.waker().clone())),
-        }
-        Poll::Pending
+        self.poll_outcome(cx, |outcome| outcome.clone())
+    }
+}
+
+/// The future [`Promise::take`] returns: the promise's value, moved out.
+///
+/// # Examples
+///
+/// See [`Promise::take`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct PromiseTake<T> {
+    promise: Promise<T>,
+}
+
+impl<T> Future for PromiseTake<T> {
+    type Output = Result<T, PromiseError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.promise.poll_outcome(cx, |outcome| std::mem::replace(outcome, Err(PromiseError::Taken)))
+    }
+}
+
+impl<T> fmt::Debug for PromiseTake<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PromiseTake").field("promise", &self.promise).finish()
     }
 }
 
@@ -313,6 +412,7 @@ impl<T> fmt::Debug for Promise<T> {
             Some(Ok(_)) => "finished",
             Some(Err(PromiseError::Cancelled)) => "cancelled",
             Some(Err(PromiseError::Failed(_))) => "failed",
+            Some(Err(PromiseError::Taken)) => "taken",
         };
         f.debug_struct("Promise").field("state", &status).field("waiters", &state.waiters.len()).finish()
     }

@@ -134,7 +134,7 @@ fn task_group_spawn_of_a_large_future_on_the_block_on_thread() {
 fn gather_of_a_large_future_on_the_block_on_thread() {
     on_block_on_thread("gather", |event_loop| {
         let n = event_loop.block_on(async {
-            let gather = loopwork::gather(children());
+            let gather = loopwork::try_gather(children());
             gather.await.unwrap()
         });
         assert_eq!(n, [SIZE]);
@@ -185,7 +185,7 @@ fn task_group_spawn_of_a_large_future_on_a_worker() {
 #[test]
 fn gather_of_a_large_future_on_a_worker() {
     on_worker("gather on a worker", || async {
-        let gather = loopwork::gather(children());
+        let gather = loopwork::try_gather(children());
         gather.await.unwrap()[0]
     });
 }

@@ -89,7 +89,7 @@ fn workers_far_above_the_core_count_all_run_and_close() {
         assert_eq!(event_loop.handle().workers(), 256);
         let sum = event_loop.block_on(async {
             let tasks: Vec<_> = (0..1_000u64).map(|i| loopwork::spawn(async move { i })).collect();
-            loopwork::gather(tasks).await.unwrap().into_iter().sum::<u64>()
+            loopwork::try_gather(tasks).await.unwrap().into_iter().sum::<u64>()
         });
         assert_eq!(sum, 499_500);
         event_loop.close();
@@ -108,7 +108,7 @@ fn max_blocking_threads_of_zero_panics_naming_the_count() {
     let event_loop = EventLoop::builder().workers(1).max_blocking_threads(1).build().unwrap();
     let results = event_loop.block_on(async {
         let jobs: Vec<_> = (0..4).map(|i| loopwork::run_in_executor(move || i * 2)).collect();
-        loopwork::gather(jobs).await.unwrap()
+        loopwork::try_gather(jobs).await.unwrap()
     });
     assert_eq!(results, [0, 2, 4, 6]);
     event_loop.close();

@@ -109,7 +109,7 @@ fn tour_example_runs_every_stop() {
         "  100,000 tasks spawned from 4 foreign threads; 100000 ran",
         "  ran [\"callback 1\", \"task\", \"callback 2\"]",
         "  the foreign thread got \"computed on the loop\"",
-        "  ran [\"soon\", \"1\", \"3\", \"2\"]",
+        "  ran soon, later(10 ms), later(20 ms), later(30 ms)",
         "  1000 of 1,000 clients got their bytes back",
         "  each waiter got [\"hello\", \"hello\", \"hello\"]",
         "  the cancelled task reports: task was cancelled",

@@ -33,7 +33,7 @@ fn gather_returns_results_in_argument_order_whatever_the_finish_order() {
                         v
                     })
                 });
-                loopwork::gather(tasks).await.unwrap()
+                loopwork::try_gather(tasks).await.unwrap()
             }
         });
         assert_eq!(results, [30, 10, 20]);
@@ -56,7 +56,7 @@ fn gathers_first_error_returns_while_the_siblings_keep_running() {
             }
             0
         });
-        let err = loopwork::gather([slow, failing]).await.unwrap_err();
+        let err = loopwork::try_gather([slow, failing]).await.unwrap_err();
         assert_eq!(err.panic_message(), Some("failed early"));
         // The sibling was detached, not cancelled: it finishes on its own.
         assert_eq!(drops.dropped(), 0);
@@ -74,7 +74,7 @@ fn cancelling_a_gather_cancels_its_children() {
             let children: Vec<_> =
                 (0..10).map(|_| loopwork::spawn(loopwork_tests::pending_counted(drops.token()))).collect();
             let handles: Vec<_> = children.iter().map(|t| t.id()).collect();
-            let gather = loopwork::spawn(loopwork::gather(children));
+            let gather = loopwork::spawn(loopwork::try_gather(children));
             after_yields(5, ()).await;
             gather.cancel();
             assert!(gather.await.unwrap_err().is_cancelled());
@@ -88,11 +88,11 @@ fn cancelling_a_gather_cancels_its_children() {
 }
 
 #[test]
-fn gather_accepts_plain_futures_and_spawns_them() {
+fn try_gather_accepts_plain_futures_of_results_and_spawns_them() {
     let event_loop = EventLoop::builder().workers(2).build().unwrap();
     let values = event_loop.block_on(async {
         let futures: Vec<BoxedJob> = vec![Box::pin(async { Ok(1) }), Box::pin(async { Ok(2) })];
-        loopwork::gather(futures).await.unwrap()
+        loopwork::try_gather(futures).await.unwrap()
     });
     assert_eq!(values, [1, 2]);
 }
@@ -149,13 +149,17 @@ fn shield_leaves_the_result_with_the_task() {
 }
 
 #[test]
-fn try_result_is_an_error_until_done() {
+fn try_result_is_an_error_until_done_and_reads_again_until_taken() {
     let event_loop = EventLoop::builder().workers(0).build().unwrap();
     event_loop.block_on(async {
         let mut task = loopwork::spawn(after_yields(3, "v"));
         assert_eq!(task.try_result().unwrap_err(), loopwork::InvalidState);
+        assert_eq!(task.take_result().unwrap_err(), loopwork::InvalidState);
         after_yields(10, ()).await;
         assert_eq!(task.try_result().unwrap().unwrap(), "v");
-        assert!(task.try_result().is_err(), "taken once");
+        assert_eq!(task.try_result().unwrap().unwrap(), "v", "a read leaves the result in place");
+        assert_eq!(task.take_result().unwrap().unwrap(), "v");
+        assert!(task.take_result().is_err(), "taken once");
+        assert!(task.try_result().is_err(), "nothing left to read");
     });
 }

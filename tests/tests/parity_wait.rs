@@ -38,7 +38,7 @@ fn wait_first_completed_returns_once_one_task_is_done() {
         // Input order is kept, and nothing was cancelled.
         assert!(pending.iter().all(|t| !t.is_done()));
         let done: Vec<_> = done.into_iter().collect();
-        assert_eq!(loopwork::gather(done).await.unwrap(), [2]);
+        assert_eq!(loopwork::try_gather(done).await.unwrap(), [2]);
         for task in &pending {
             task.cancel();
         }
@@ -52,7 +52,7 @@ fn wait_all_completed_waits_for_every_task_and_keeps_input_order() {
         let (done, pending) = loopwork::wait(tasks, ReturnWhen::AllCompleted, None).await;
         assert!(pending.is_empty());
         // The results are still inside the handles.
-        assert_eq!(loopwork::gather(done).await.unwrap(), ['a', 'b', 'c']);
+        assert_eq!(loopwork::try_gather(done).await.unwrap(), ['a', 'b', 'c']);
     });
 }
 

@@ -28,7 +28,7 @@ fn a_pool_grows_to_its_maximum_and_no_further() {
                     .unwrap()
                 })
                 .collect();
-            loopwork::gather(jobs).await.unwrap()
+            loopwork::try_gather(jobs).await.unwrap()
         }
     });
     assert_eq!(results, [0, 1, 2, 3, 4, 5]);
@@ -52,7 +52,7 @@ fn idle_pool_threads_exit_after_ten_seconds() {
                     loopwork::run_in_executor_on(&pool, move || barrier.wait().is_leader()).unwrap()
                 })
                 .collect();
-            loopwork::gather(jobs).await.unwrap();
+            loopwork::try_gather(jobs).await.unwrap();
         }
     });
     let idle_since = Instant::now();

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 #[test]
-fn a_stuck_worker_is_reported_while_stuck_and_when_it_returns() {
+fn a_stuck_worker_is_reported_by_task_name_while_stuck_and_when_its_poll_finishes_the_task() {
     for workers in [0, 2] {
         let (tx, rx) = mpsc::channel();
         let tx = Mutex::new(tx);
@@ -41,8 +41,11 @@ fn a_stuck_worker_is_reported_while_stuck_and_when_it_returns() {
         assert!(duration >= Duration::from_millis(50), "workers={workers}: {duration:?}");
         assert!(matches!(source, Source::Task { ref name, .. } if name == "stuck-on-purpose"), "{source:?}");
         release_tx.send(()).unwrap();
-        let (_, total, finished) = rx.recv_timeout(Duration::from_secs(10)).expect("reported when it returned");
+        let (source, total, finished) = rx.recv_timeout(Duration::from_secs(10)).expect("reported when it returned");
         assert!(finished && total >= duration, "workers={workers}");
+        // That poll finished the task, which left the registry: the name
+        // was read while it was still running.
+        assert!(matches!(source, Source::Task { ref name, .. } if name == "stuck-on-purpose"), "{source:?}");
         drop(driver.join().unwrap());
     }
 }

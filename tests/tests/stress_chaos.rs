@@ -24,7 +24,7 @@ fn run_program(workers: usize, seed: u64) -> Vec<(u32, u32)> {
                     })
                 })
                 .collect();
-            let ids = loopwork::gather(tasks).await.unwrap();
+            let ids = loopwork::try_gather(tasks).await.unwrap();
             assert_eq!(ids, (0..20).collect::<Vec<_>>());
         }
     });

@@ -51,7 +51,7 @@ fn task_done_callbacks_run_once_in_registration_order_after_completion() {
         let task = event_loop.handle().spawn(async move { gate_rx.await.unwrap() }).unwrap();
         for n in 0..5 {
             let order = order.clone();
-            task.add_done_callback(move || order.lock().unwrap().push(n));
+            task.add_done_callback(move |_| order.lock().unwrap().push(n)).unwrap();
         }
         assert!(order.lock().unwrap().is_empty(), "workers={workers}: a callback ran before completion");
         gate_tx.send(()).unwrap();
@@ -62,7 +62,7 @@ fn task_done_callbacks_run_once_in_registration_order_after_completion() {
         });
         // Added after completion: still runs, once, after the others.
         let order_late = order.clone();
-        task.add_done_callback(move || order_late.lock().unwrap().push(5));
+        task.add_done_callback(move |_| order_late.lock().unwrap().push(5)).unwrap();
         event_loop.block_on(async {
             while order.lock().unwrap().len() < 6 {
                 loopwork::sleep(Duration::from_millis(1)).await;
@@ -81,9 +81,9 @@ fn a_panicking_done_callback_is_reported_and_the_loop_goes_on() {
         let (ran_tx, ran_rx) = mpsc::channel();
 
         let task = handle.spawn(async { 1 }).unwrap();
-        task.add_done_callback(|| panic!("task callback failed"));
+        task.add_done_callback(|_| panic!("task callback failed")).unwrap();
         let after = ran_tx.clone();
-        task.add_done_callback(move || after.send("after the task's panicking callback").unwrap());
+        task.add_done_callback(move |_| after.send("after the task's panicking callback").unwrap()).unwrap();
 
         let promise = handle.create_future::<u8>();
         promise.add_done_callback(|_| panic!("promise callback failed")).unwrap();
@@ -114,12 +114,12 @@ fn a_concurrent_future_is_done_and_calls_back_once_its_task_completes() {
     let (gate_tx, gate_rx) = loopwork::sync::oneshot::channel::<()>();
     let future = handle.run_coroutine_threadsafe(async move { gate_rx.await.map(|()| "finished") }).unwrap();
     let (called_tx, called_rx) = mpsc::channel();
-    future.add_done_callback(move || called_tx.send(()).unwrap());
-    assert!(!future.done());
+    future.add_done_callback(move |_| called_tx.send(()).unwrap()).unwrap();
+    assert!(!future.is_done());
     assert!(called_rx.recv_timeout(Duration::from_millis(50)).is_err(), "called back before completion");
     gate_tx.send(()).unwrap();
     called_rx.recv_timeout(Duration::from_secs(10)).expect("called back after completion");
-    assert!(future.done());
+    assert!(future.is_done());
     assert_eq!(future.result().unwrap(), Ok("finished"));
     event_loop.close();
 }

@@ -29,7 +29,7 @@ fn an_hour_of_nested_sleeps_runs_in_moments_in_either_mode() {
                         })
                     })
                     .collect();
-                loopwork::gather(tasks).await.unwrap();
+                loopwork::try_gather(tasks).await.unwrap();
             }
         });
         assert!(started.elapsed() < Duration::from_secs(10), "workers={workers}: took {:?}", started.elapsed());
@@ -108,7 +108,7 @@ fn a_task_woken_by_a_timer_runs_before_the_clock_moves_on() {
                         handle.time() - start
                     })
                 });
-                loopwork::gather(tasks).await.unwrap()
+                loopwork::try_gather(tasks).await.unwrap()
             });
             let expected: Vec<_> = (1..=200u64).map(Duration::from_millis).collect();
             assert_eq!(woke_at, expected, "workers={workers}");

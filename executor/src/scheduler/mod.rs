@@ -45,6 +45,10 @@ use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use virtual_clock::ClockHolds;
 
+/// The id of strict mode's callback cells (see `Shared::push_callback`):
+/// task ids start at 1, so none is ever 0.
+const CALLBACK_ID: TaskId = TaskId(0);
+
 /// Most tasks one steal from the injector moves (crossbeam's own bound).
 const INJECTOR_BATCH: usize = 32;
 /// Most tasks a worker takes from the injector at once: enough to drain a
@@ -206,6 +210,27 @@ impl Shared {
         Ok(task)
     }
 
+    /// The stand-in task `block_on` drives its future as (see
+    /// `block_on::MainTask`): registered, so `all_tasks` lists it, with the
+    /// next id, and claimed as running at once, so its own future (which
+    /// never completes) is never polled. Returns its handle and the claim,
+    /// the queue entry that was never queued.
+    pub(crate) fn spawn_stand_in(self: &Arc<Self>) -> (Task<()>, Notified) {
+        // Relaxed: as in `spawn`.
+        let id = TaskId(self.next_task_id.fetch_add(1, Ordering::Relaxed));
+        let spawned_at = self.monitor.coarse_now();
+        let (registered, handle, claim) =
+            task::new_task(std::future::pending::<()>(), self.clone(), id, None, spawned_at);
+        if let Err(unregistered) = self.registry.insert(registered) {
+            // A closed loop: the future is still driven (its tasks complete
+            // as cancelled), as a task nobody lists.
+            drop(unregistered);
+        }
+        let claimed = claim.header().state.transition_to_running();
+        debug_assert!(matches!(claimed, task::TransitionToRunning::Poll), "a fresh task is claimed by its first run");
+        (handle, claim)
+    }
+
     /// Routes a task to the right queue: the current worker's own deque when
     /// this thread is one of this loop's workers, else the injector.
     pub(crate) fn schedule_task(self: &Arc<Self>, task: Notified, origin: Origin) {
@@ -263,9 +288,15 @@ impl Shared {
     }
 
     /// Queues a callback (`call_soon`). With workers it joins the serialized
-    /// callback queue; in strict mode it becomes a task in the one FIFO
-    /// queue, so it keeps its place among the tasks.
+    /// callback queue; in strict mode it rides the one FIFO run queue in a
+    /// task cell, so it keeps its place among the tasks. That cell is no
+    /// task to asyncio: it has no id of its own (`CALLBACK_ID`), stays out of
+    /// the registry (`all_tasks`, `num_tasks`), and is not `current_task`
+    /// while it runs (`run_strict`).
     pub(crate) fn push_callback(self: &Arc<Self>, callback: Arc<dyn Runnable>) -> Result<(), Closed> {
+        if self.is_closed() {
+            return Err(Closed);
+        }
         if self.num_workers() == 0 {
             let shared = self.clone();
             let run = async move {
@@ -273,10 +304,14 @@ impl Shared {
                     shared.callback_panicked(payload);
                 }
             };
-            return self.spawn(run, Some(TaskName::new("callback".to_owned()))).map(drop).map_err(|_cancelled| Closed);
-        }
-        if self.is_closed() {
-            return Err(Closed);
+            // The callback already runs in its scheduler's context (see
+            // `Handle::call_soon`), so no `WithContext` around it.
+            let (unregistered, handle, queued) = task::new_task(run, self.clone(), CALLBACK_ID, None, 0);
+            // Only the queue entry stays: the cell is freed once it has run,
+            // or with the queue if the loop closes first.
+            drop((unregistered, handle));
+            self.push_remote(queued);
+            return Ok(());
         }
         self.callbacks.push(callback);
         // The same Dekker pair with `close` as `push_remote`.
@@ -584,10 +619,26 @@ impl Shared {
     pub(crate) fn strict_run_one(&self, chaos: Option<&Chaos>) -> bool {
         let Some(task) = self.pop_injector() else { return false };
         match chaos {
-            None => self.run_watched(&self.monitor.slots[0], task),
-            Some(chaos) => self.run_with_chaos(&self.monitor.slots[0], task, chaos, |task| self.push_remote(task)),
+            None => self.run_strict(task),
+            Some(chaos) => {
+                self.run_with_chaos(task, chaos, |task| self.push_remote(task), |task| self.run_strict(task))
+            }
         }
         true
+    }
+
+    /// Strict mode's run of a queue entry: a task, or a callback in its
+    /// cell (see `push_callback`), which the monitor reports as a callback
+    /// and `current_task` does not see.
+    fn run_strict(&self, task: Notified) {
+        let slot = &self.monitor.slots[0];
+        if task.id() == CALLBACK_ID.0 {
+            slot.begin(None);
+            task.run();
+            slot.end();
+        } else {
+            self.run_watched(slot, task);
+        }
     }
 
     /// Chaos mode's run of a task: sometimes `requeue` it instead (an
@@ -599,21 +650,21 @@ impl Shared {
     #[inline(never)]
     pub(crate) fn run_with_chaos(
         &self,
-        slot: &monitor::PollSlot,
         task: Notified,
         chaos: &Chaos,
         requeue: impl FnOnce(Notified),
+        run: impl FnOnce(Notified),
     ) {
         if chaos.inject_yield() {
             // This task waits another turn, behind the others.
             requeue(task);
         } else if chaos.inject_spurious_wake() {
             let waker = task.waker();
-            self.run_watched(slot, task);
+            run(task);
             // A correct future tolerates being polled without cause.
             waker.wake();
         } else {
-            self.run_watched(slot, task);
+            run(task);
         }
     }
 

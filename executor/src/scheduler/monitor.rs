@@ -63,13 +63,21 @@ pub(crate) struct Monitor {
 }
 
 /// What the monitor remembers of one slot between samples.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Default)]
 struct Seen {
     polls: u64,
     current: u64,
     since: Option<Instant>,
     reported: bool,
+    /// The polled task's name, read while the poll is still running: a
+    /// poll that finishes its task takes the task out of the registry, so
+    /// the name cannot be found when the poll is reported as over.
+    name: Option<String>,
 }
+
+/// One slow poll to report: the task id (or `CALLBACK`), how long it has
+/// run, whether it is over, and the task's name if it was found.
+type SlowPoll = (u64, Duration, bool, Option<String>);
 
 impl Monitor {
     /// One slot per worker, or one for the strict-mode driver.
@@ -123,9 +131,9 @@ impl Monitor {
             // The handler is user code: call it without holding `closed`,
             // which `close` needs.
             parking_lot::MutexGuard::unlocked(&mut closed, || {
-                self.sample(&mut seen, &mut reports);
-                for (current, duration, finished) in reports.drain(..) {
-                    shared.report(slow_poll(shared, current, duration, finished));
+                self.sample(shared, &mut seen, &mut reports);
+                for (current, duration, finished, name) in reports.drain(..) {
+                    shared.report(slow_poll(current, duration, finished, name));
                 }
             });
             if shared.num_workers() > 0 && !*closed && seen.iter().all(|s| s.current == 0) {
@@ -165,7 +173,7 @@ impl Monitor {
 
     /// Compares every slot with the previous sample; queues a report for
     /// each poll that crossed the threshold or ended after crossing it.
-    fn sample(&self, seen: &mut [Seen], reports: &mut Vec<(u64, Duration, bool)>) {
+    fn sample(&self, shared: &Shared, seen: &mut [Seen], reports: &mut Vec<SlowPoll>) {
         let now = Instant::now();
         // Relaxed: a timestamp for statistics; no data hangs on it.
         self.coarse_now.store(crate::task::since_epoch(now), Ordering::Relaxed);
@@ -174,26 +182,33 @@ impl Monitor {
             let polls = slot.polls.load(Ordering::Relaxed);
             let current = slot.current.load(Ordering::Relaxed);
             if current != 0 && polls == seen.polls && current == seen.current {
+                if seen.name.is_none() && current != CALLBACK {
+                    // Seen in the same poll twice: a poll long enough to be
+                    // worth the registry scan (never a short one). A poll
+                    // reported later was still running during this read, so
+                    // its task was still registered.
+                    seen.name = shared.task_name(current);
+                }
                 let running = now - seen.since.unwrap_or(now);
                 if running >= self.threshold && !seen.reported {
                     seen.reported = true;
-                    reports.push((current, running, false));
+                    reports.push((current, running, false, seen.name.clone()));
                 }
                 continue;
             }
             if seen.reported {
-                reports.push((seen.current, now - seen.since.unwrap_or(now), true));
+                reports.push((seen.current, now - seen.since.unwrap_or(now), true, seen.name.take()));
             }
-            *seen = Seen { polls, current, since: (current != 0).then_some(now), reported: false };
+            *seen = Seen { polls, current, since: (current != 0).then_some(now), reported: false, name: None };
         }
     }
 }
 
-fn slow_poll(shared: &Shared, current: u64, duration: Duration, finished: bool) -> ExceptionContext {
+fn slow_poll(current: u64, duration: Duration, finished: bool, name: Option<String>) -> ExceptionContext {
     let source = if current == CALLBACK {
         Source::Callback
     } else {
-        let name = shared.task_name(current).unwrap_or_else(|| format!("Task-{current}"));
+        let name = name.unwrap_or_else(|| format!("Task-{current}"));
         Source::Task { id: current, name }
     };
     let what = match &source {

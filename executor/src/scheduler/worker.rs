@@ -167,7 +167,9 @@ impl WorkerCore {
         match &self.chaos {
             None => shared.run_watched(slot, task),
             // Chaos: an injected yield sends the task to the back.
-            Some(chaos) => shared.run_with_chaos(slot, task, chaos, |task| self.local.push(task)),
+            Some(chaos) => {
+                shared.run_with_chaos(task, chaos, |task| self.local.push(task), |task| shared.run_watched(slot, task))
+            }
         }
     }
 

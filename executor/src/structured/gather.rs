@@ -1,4 +1,5 @@
-//! `gather`: run futures concurrently, results in argument order.
+//! `gather` and `try_gather`: run futures concurrently, results in
+//! argument order.
 
 use crate::error::TaskError;
 use crate::task::Task;
@@ -12,15 +13,16 @@ use std::task::{Context, Poll};
 enum Child<T, E> {
     Task(Task<T>),
     Spawned(Task<Result<T, E>>),
+    /// Made outside a loop (`block_on(gather(..))`): spawned at the first
+    /// poll, which runs inside one.
+    Unspawned(Pin<Box<dyn Future<Output = Result<T, E>> + Send>>),
 }
 
-impl<T, E: From<TaskError>> Child<T, E> {
+impl<T: Send + 'static, E: From<TaskError> + Send + 'static> Child<T, E> {
     /// Takes a task as it is; spawns anything else on the current loop.
     fn new<F>(future: F) -> Child<T, E>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
-        T: Send + 'static,
-        E: Send + 'static,
     {
         // A `Task<T>` is a future of `Result<T, TaskError>`: awaiting it
         // directly saves a spawn, and cancelling the gather cancels it.
@@ -29,21 +31,29 @@ impl<T, E: From<TaskError>> Child<T, E> {
             Ok(task) => Child::Task(*task),
             Err(boxed) => {
                 let future = boxed.downcast::<F>().expect("the box holds the future just put in it");
-                // A large future stays in its box rather than be moved out
-                // of it and boxed again by `spawn`.
-                Child::Spawned(if crate::task::is_large::<F>() {
-                    crate::spawn(Box::into_pin(future))
+                if !crate::current::is_inside_loop() {
+                    Child::Unspawned(Box::into_pin(future))
+                } else if crate::task::is_large::<F>() {
+                    // A large future stays in its box rather than be moved
+                    // out of it and boxed again by `spawn`.
+                    Child::Spawned(crate::spawn(Box::into_pin(future)))
                 } else {
-                    crate::spawn(*future)
-                })
+                    Child::Spawned(crate::spawn(*future))
+                }
             }
         }
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
+        if let Child::Unspawned(future) = self {
+            // A box of a zero-sized future: no allocation.
+            let future = std::mem::replace(future, Box::pin(std::future::pending()));
+            *self = Child::Spawned(crate::spawn(future));
+        }
         match self {
             Child::Task(task) => Pin::new(task).poll(cx).map(|r| r.map_err(E::from)),
             Child::Spawned(task) => Pin::new(task).poll(cx).map(|r| r.unwrap_or_else(|err| Err(E::from(err)))),
+            Child::Unspawned(_) => unreachable!("spawned above"),
         }
     }
 }
@@ -70,39 +80,104 @@ impl<T, E> Child<T, E> {
         match self {
             Child::Task(task) => task.cancel(),
             Child::Spawned(task) => task.cancel(),
+            // Never spawned: dropping the gather drops it.
+            Child::Unspawned(_) => false,
         };
     }
 }
 
 /// Runs every future concurrently and returns their values in argument
-/// order, asyncio's `gather(*aws)`.
+/// order, asyncio's `gather(*aws)` over any awaitables.
 ///
-/// Items may be [`Task`]s or any future of a `Result` whose error converts
-/// from [`TaskError`] (plain futures are spawned at once on the current
-/// loop). On the first error the returned future resolves to it and the
-/// other children **keep running**, detached; dropping (cancelling) the
-/// gather before it resolves cancels every unfinished child.
+/// Each future is spawned at once on the current loop, so they run
+/// concurrently (in parallel with workers; in asyncio's order in strict
+/// mode). If one panics, the gather resolves to that
+/// [`TaskError::Panicked`] and the others **keep running**, detached;
+/// dropping (cancelling) the gather before it resolves cancels every
+/// unfinished child. For futures of a `Result` that should stop at the
+/// first `Err` — and for [`Task`]s, whose output is one — use
+/// [`try_gather`].
 ///
 /// # Panics
 ///
-/// If a plain future must be spawned outside a loopwork loop.
+/// If polled outside a loopwork loop (the futures must be spawned: at
+/// once inside a loop, else at the first poll, as in
+/// `block_on(gather(..))`).
+///
+/// # Examples
+///
+/// ```
+/// async fn count(n: u32) -> u32 {
+///     loopwork::yield_now().await;
+///     n
+/// }
+///
+/// let values = loopwork::run(async { loopwork::gather([count(1), count(2), count(3)]).await });
+/// assert_eq!(values.unwrap(), [1, 2, 3]);
+///
+/// // A panic surfaces as the gather's `TaskError`.
+/// type Job = std::pin::Pin<Box<dyn std::future::Future<Output = u32> + Send>>;
+/// let jobs: Vec<Job> = vec![Box::pin(async { 1 }), Box::pin(async { panic!("boom") })];
+/// let failed = loopwork::run(loopwork::gather(jobs));
+/// assert_eq!(failed.unwrap_err().panic_message(), Some("boom"));
+/// ```
+pub fn gather<I, F>(futures: I) -> Gather<F::Output>
+where
+    I: IntoIterator<Item = F>,
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Gather(try_gather(futures.into_iter().map(|future| async move { Ok(future.await) })))
+}
+
+/// The future returned by [`gather`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Gather<T>(TryGather<T, TaskError>);
+
+impl<T: Send + 'static> Future for Gather<T> {
+    type Output = Result<Vec<T>, TaskError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> fmt::Debug for Gather<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Gather").field(&self.0).finish()
+    }
+}
+
+/// Runs every future concurrently and returns their values in argument
+/// order, stopping at the first error: [`gather`] for futures of a
+/// `Result`.
+///
+/// Items may be [`Task`]s (awaited as they are) or any future of a
+/// `Result` whose error converts from [`TaskError`] (spawned at once on
+/// the current loop). On the first error the returned future resolves to
+/// it and the other children **keep running**, detached; dropping
+/// (cancelling) it before it resolves cancels every unfinished child.
+///
+/// # Panics
+///
+/// If polled outside a loopwork loop with a plain future to spawn.
 ///
 /// # Examples
 ///
 /// ```
 /// loopwork::run(async {
 ///     let tasks = (1..=3).map(|i| loopwork::spawn(async move { i * 10 }));
-///     assert_eq!(loopwork::gather(tasks).await.unwrap(), [10, 20, 30]);
+///     assert_eq!(loopwork::try_gather(tasks).await.unwrap(), [10, 20, 30]);
 ///
-///     // Plain futures work too; a task's failure is the gather's.
-///     let failing = loopwork::gather([
+///     // Plain futures work too; a child's failure is the gather's.
+///     let failing = loopwork::try_gather([
 ///         Box::pin(async { Ok::<_, loopwork::TaskError>(1) }) as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>,
 ///         Box::pin(async { Err(loopwork::TaskError::Cancelled) }),
 ///     ]);
 ///     assert!(failing.await.is_err());
 /// });
 /// ```
-pub fn gather<I, F, T, E>(futures: I) -> Gather<T, E>
+pub fn try_gather<I, F, T, E>(futures: I) -> TryGather<T, E>
 where
     I: IntoIterator<Item = F>,
     F: Future<Output = Result<T, E>> + Send + 'static,
@@ -111,12 +186,12 @@ where
 {
     let children = children(futures);
     let results = children.iter().map(|_| None).collect();
-    Gather { children, results, finished: false }
+    TryGather { children, results, finished: false }
 }
 
-/// The future returned by [`gather`].
+/// The future returned by [`try_gather`].
 #[must_use = "futures do nothing unless awaited"]
-pub struct Gather<T, E> {
+pub struct TryGather<T, E> {
     children: Vec<Option<Child<T, E>>>,
     results: Vec<Option<T>>,
     finished: bool,
@@ -124,9 +199,9 @@ pub struct Gather<T, E> {
 
 // Nothing is pinned through a gather: its children are task handles and its
 // results plain values.
-impl<T, E> Unpin for Gather<T, E> {}
+impl<T, E> Unpin for TryGather<T, E> {}
 
-impl<T, E: From<TaskError>> Future for Gather<T, E> {
+impl<T: Send + 'static, E: From<TaskError> + Send + 'static> Future for TryGather<T, E> {
     type Output = Result<Vec<T>, E>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -158,7 +233,7 @@ impl<T, E: From<TaskError>> Future for Gather<T, E> {
     }
 }
 
-impl<T, E> Drop for Gather<T, E> {
+impl<T, E> Drop for TryGather<T, E> {
     fn drop(&mut self) {
         if !self.finished {
             // Cancelling the gather cancels its children, as in asyncio.
@@ -169,10 +244,10 @@ impl<T, E> Drop for Gather<T, E> {
     }
 }
 
-impl<T, E> fmt::Debug for Gather<T, E> {
+impl<T, E> fmt::Debug for TryGather<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let pending = self.children.iter().filter(|c| c.is_some()).count();
-        f.debug_struct("Gather").field("children", &self.children.len()).field("pending", &pending).finish()
+        f.debug_struct("TryGather").field("children", &self.children.len()).field("pending", &pending).finish()
     }
 }
 
@@ -181,7 +256,7 @@ impl<T, E> fmt::Debug for Gather<T, E> {
 ///
 /// # Panics
 ///
-/// If a plain future must be spawned outside a loopwork loop.
+/// If polled outside a loopwork loop with a plain future to spawn.
 ///
 /// # Examples
 ///
@@ -215,10 +290,10 @@ pub struct GatherSettled<T, E> {
     results: Vec<Option<Result<T, E>>>,
 }
 
-// As for `Gather`.
+// As for `TryGather`.
 impl<T, E> Unpin for GatherSettled<T, E> {}
 
-impl<T, E: From<TaskError>> Future for GatherSettled<T, E> {
+impl<T: Send + 'static, E: From<TaskError> + Send + 'static> Future for GatherSettled<T, E> {
     type Output = Vec<Result<T, E>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {

@@ -1,5 +1,5 @@
 //! Structured concurrency, asyncio's module-level helpers: `gather`,
-//! `gather_settled`, `shield`, `TaskGroup`, `wait`, `timeout`/`wait_for`,
+//! `try_gather`, `gather_settled`, `shield`, `TaskGroup`, `wait`, `timeout`/`wait_for`,
 //! `as_completed`.
 //!
 //! Everything here is built on `Task` handles: a plain future handed to
@@ -15,7 +15,7 @@ mod timeout;
 mod wait;
 
 pub use as_completed::{as_completed, AsCompleted, AsCompletedTimeout};
-pub use gather::{gather, gather_settled, Gather, GatherSettled};
+pub use gather::{gather, gather_settled, try_gather, Gather, GatherSettled, TryGather};
 pub use group::{ChildError, GroupClosed, GroupError, TaskGroup};
 pub use shield::{shield, Shield};
 pub use timeout::{timeout, timeout_at, wait_for, Elapsed, TimeoutFuture};

@@ -1,7 +1,7 @@
 //! `Task<T>`: the handle a spawn returns, asyncio's `Task` object.
 
-use super::raw::Header;
-use crate::error::TaskError;
+use super::raw::{Header, OnDone};
+use crate::error::{copy_outcome, TaskError};
 use crate::promise::InvalidState;
 use std::fmt;
 use std::future::Future;
@@ -120,9 +120,9 @@ impl<T> Task<T> {
         self.header().state.load().ended_cancelled()
     }
 
-    /// The result, if the task is done, asyncio's `Task.result()`. Takes it:
-    /// the handle has given its result away afterwards (awaiting it then
-    /// panics).
+    /// Takes the result out of a finished task, for any `T`. Afterwards the
+    /// handle has given its result away: [`try_result`](Self::try_result)
+    /// and `take_result` return `Err(InvalidState)`, and awaiting it panics.
     ///
     /// # Errors
     ///
@@ -133,12 +133,13 @@ impl<T> Task<T> {
     ///
     /// ```
     /// let event_loop = loopwork::EventLoop::builder().workers(0).build().unwrap();
-    /// let mut task = event_loop.handle().spawn(async { 3 }).unwrap();
-    /// assert!(task.try_result().is_err()); // not run yet
+    /// let mut task = event_loop.handle().spawn(async { String::from("moved out") }).unwrap();
+    /// assert!(task.take_result().is_err()); // not run yet
     /// event_loop.block_on(loopwork::yield_now());
-    /// assert_eq!(task.try_result().unwrap().unwrap(), 3);
+    /// assert_eq!(task.take_result().unwrap().unwrap(), "moved out");
+    /// assert!(task.take_result().is_err()); // taken
     /// ```
-    pub fn try_result(&mut self) -> Result<Result<T, TaskError>, InvalidState> {
+    pub fn take_result(&mut self) -> Result<Result<T, TaskError>, InvalidState> {
         if !self.is_done() {
             return Err(InvalidState);
         }
@@ -190,27 +191,6 @@ impl<T> Task<T> {
         self.header().id.0
     }
 
-    /// Runs `callback` on the loop once the task is done (with a value, a
-    /// panic, or cancelled), asyncio's `Task.add_done_callback`. Callbacks run
-    /// in the order they were added, scheduled like `call_soon` — never
-    /// inline in the task's last poll. If the task is already done, the
-    /// callback is scheduled at once. The callback takes no argument: capture
-    /// what it needs. If the loop is closed by then, it is dropped unrun.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let event_loop = loopwork::EventLoop::new();
-    /// let (tx, rx) = std::sync::mpsc::channel();
-    /// let task = event_loop.handle().spawn(async { 1 }).unwrap();
-    /// task.add_done_callback(move || tx.send("done").unwrap());
-    /// assert_eq!(rx.recv().unwrap(), "done");
-    /// ```
-    pub fn add_done_callback(&self, callback: impl FnOnce() + Send + 'static) {
-        // SAFETY: this handle holds a reference, as the vtable function needs.
-        unsafe { (self.header().vtable.add_done_callback)(self.ptr, Box::new(callback)) };
-    }
-
     /// The task's name: the one given to `spawn_named`, or `Task-{id}`.
     ///
     /// # Examples
@@ -222,6 +202,98 @@ impl<T> Task<T> {
     /// ```
     pub fn name(&self) -> String {
         self.header().name()
+    }
+}
+
+impl<T: Clone> Task<T> {
+    /// The result of a finished task, asyncio's `Task.result()`: a copy,
+    /// leaving the result in place, so it can be read again (and the task
+    /// still awaited). A panic is given as a [`TaskError::Panicked`] whose
+    /// payload is the panic's message (a `String`); the original payload
+    /// stays for [`take_result`](Self::take_result) or `.await`.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidState`] if the task is not done yet, or its result was
+    /// taken.
+    ///
+    /// # Examples
+    ///
+    /// asyncio's `loop.run_until_complete(task); task.result()`:
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::builder().workers(0).build().unwrap();
+    /// let task = event_loop.handle().spawn(async { 3 }).unwrap();
+    /// assert!(task.try_result().is_err()); // not run yet
+    /// event_loop.block_on(async { while !task.is_done() { loopwork::yield_now().await } });
+    /// assert_eq!(task.try_result().unwrap().unwrap(), 3);
+    /// assert_eq!(task.try_result().unwrap().unwrap(), 3); // read again
+    /// assert_eq!(event_loop.block_on(task).unwrap(), 3);
+    /// ```
+    pub fn try_result(&self) -> Result<Result<T, TaskError>, InvalidState> {
+        if !self.is_done() {
+            return Err(InvalidState);
+        }
+        let mut copy = None;
+        let mut visit = |output: *const ()| {
+            // SAFETY: the vtable was built for a future whose output is `T`,
+            // so a non-null pointer is to a `Result<T, TaskError>`, alive
+            // while the visitor runs.
+            let output = unsafe { output.cast::<Result<T, TaskError>>().as_ref() };
+            copy = output.map(copy_outcome);
+        };
+        // SAFETY: this handle holds a reference and JOIN_INTEREST, the task
+        // is complete, and `&self` excludes the handle's own `&mut` takes.
+        unsafe { (self.header().vtable.read_output)(self.ptr, &mut visit) };
+        copy.ok_or(InvalidState)
+    }
+}
+
+impl<T: Clone + Send + 'static> Task<T> {
+    /// Runs `callback` on the loop once the task is done, with a copy of its
+    /// outcome, asyncio's `Task.add_done_callback` (whose callback reads
+    /// `task.result()`). The copy is taken as the task completes, so a
+    /// result moved out of the handle afterwards is still seen; a panic is
+    /// copied as its message, as in [`try_result`](Self::try_result).
+    /// Callbacks run in the order they were added, scheduled like
+    /// `call_soon` — never inline in the task's last poll — and before an
+    /// awaiter of the task resumes (so `block_on(task)` returns after them).
+    /// If the task is already done, the callback is scheduled at once. If
+    /// the loop is closed by then, it is dropped unrun.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidState`] if the task is done and its result was already
+    /// taken ([`take_result`](Self::take_result)): there is no outcome left
+    /// to copy. `callback` is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::new();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let task = event_loop.handle().spawn(async { 6 * 7 }).unwrap();
+    /// task.add_done_callback(move |outcome| tx.send(outcome.unwrap()).unwrap()).unwrap();
+    /// assert_eq!(rx.recv().unwrap(), 42);
+    /// ```
+    pub fn add_done_callback(
+        &self,
+        callback: impl FnOnce(Result<T, TaskError>) + Send + 'static,
+    ) -> Result<(), InvalidState> {
+        let on_done: OnDone = Box::new(move |output: *const ()| {
+            // SAFETY: the task's vtable was built for a future whose output
+            // is `T`, and the task passes a pointer to it, valid for this call.
+            let output = unsafe { &*output.cast::<Result<T, TaskError>>() };
+            let copy = copy_outcome(output);
+            Box::new(move || callback(copy))
+        });
+        // SAFETY: this handle holds a reference and JOIN_INTEREST, `&self`
+        // excludes its own takes, and `on_done` reads the output type `T`.
+        if unsafe { (self.header().vtable.add_done_callback)(self.ptr, on_done) } {
+            Ok(())
+        } else {
+            Err(InvalidState)
+        }
     }
 }
 

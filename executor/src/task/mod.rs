@@ -18,6 +18,7 @@ mod loom_test;
 
 pub use join::Task;
 pub(crate) use raw::{DoneCallback, Header};
+pub(crate) use state::TransitionToRunning;
 
 use std::any::Any;
 use std::future::Future;

@@ -52,19 +52,30 @@ pub(crate) struct Vtable {
     /// `Task<T>::poll_complete`: true if complete, else registers the waker
     /// (leaving the output in place).
     pub(crate) poll_complete: unsafe fn(NonNull<Header>, &Waker) -> bool,
-    /// `Task<T>::try_result` after COMPLETE: writes
+    /// `Task<T>::take_result` after COMPLETE: writes
     /// `Option<Result<T, TaskError>>` (None if already taken).
     pub(crate) take_output: unsafe fn(NonNull<Header>, *mut ()),
+    /// `Task<T>::try_result` after COMPLETE: calls the visitor with a
+    /// `*const Result<T, TaskError>` (null if already taken), leaving the
+    /// output in place.
+    pub(crate) read_output: unsafe fn(NonNull<Header>, &mut dyn FnMut(*const ())),
     /// `Task<T>::drop`: gives up the output and the handle's reference.
     pub(crate) drop_join_handle: unsafe fn(NonNull<Header>),
     /// The loop is closing: drop the future now unless someone is polling it.
     pub(crate) shutdown: unsafe fn(NonNull<Header>),
     /// Registers a done callback, or schedules it at once if the task is done.
-    pub(crate) add_done_callback: unsafe fn(NonNull<Header>, DoneCallback),
+    /// Returns false if the task is done and its output was taken (there
+    /// is nothing left to hand the callback).
+    pub(crate) add_done_callback: unsafe fn(NonNull<Header>, OnDone) -> bool,
 }
 
 /// A done callback: runs once the task has completed.
 pub(crate) type DoneCallback = Box<dyn FnOnce() + Send>;
+
+/// A done callback as registered: called once with a pointer to the task's
+/// output (a `*const Result<F::Output, TaskError>`, valid for the call), it
+/// makes its own copy of the outcome and returns what runs on the loop.
+pub(crate) type OnDone = Box<dyn FnOnce(*const ()) -> DoneCallback + Send>;
 
 /// The waker of whoever awaits the `Task` handle, and the done callbacks.
 #[derive(Default)]
@@ -77,12 +88,12 @@ struct JoinSlot {
 
 /// One link of the done-callback chain, in registration order.
 struct DoneNode {
-    callback: DoneCallback,
+    callback: OnDone,
     next: Option<Box<DoneNode>>,
 }
 
 impl JoinSlot {
-    fn push_done_callback(&mut self, callback: DoneCallback) {
+    fn push_done_callback(&mut self, callback: OnDone) {
         let mut tail = &mut self.done_callbacks;
         while let Some(node) = tail {
             tail = &mut node.next;
@@ -92,9 +103,9 @@ impl JoinSlot {
 }
 
 impl Iterator for DoneChain {
-    type Item = DoneCallback;
+    type Item = OnDone;
 
-    fn next(&mut self) -> Option<DoneCallback> {
+    fn next(&mut self) -> Option<OnDone> {
         let node = self.0.take()?;
         self.0 = node.next;
         Some(node.callback)
@@ -166,6 +177,7 @@ where
         try_read_output: try_read_output::<F, S>,
         poll_complete: poll_complete::<F, S>,
         take_output: take_output_into::<F, S>,
+        read_output: read_output::<F, S>,
         drop_join_handle: drop_join_handle::<F, S>,
         shutdown: shutdown::<F, S>,
         add_done_callback: add_done_callback::<F, S>,
@@ -291,30 +303,69 @@ where
         Err(TaskError::Cancelled) => Outcome::Cancelled,
         Err(TaskError::Panicked(_)) => Outcome::Panicked,
     };
-    cell.stage.with_mut(|stage| {
-        // SAFETY: RUNNING is still set, so the stage is ours.
-        unsafe { *stage = Stage::Finished(output) };
-    });
-    let before = cell.header.state.transition_to_complete(outcome);
-    // Taking the waker and the callbacks under the lock pairs with
-    // `try_read_output` and `add_done_callback`, which check COMPLETE under
-    // the same lock before storing theirs: either they saw COMPLETE, or we
-    // see what they stored.
-    let (waker, callbacks) = {
+    // Publishing COMPLETE and taking the waker and the callbacks under the
+    // lock pairs with `try_read_output` and `add_done_callback`, which
+    // check COMPLETE under the same lock before storing theirs: either they
+    // saw COMPLETE, or we see what they stored. The done callbacks copy the
+    // output before COMPLETE, while this thread still owns it (RUNNING): the
+    // handle may take it the moment it sees COMPLETE.
+    let (before, waker, callbacks) = {
         let mut join = cell.join.lock();
-        (join.waker.take(), join.done_callbacks.take())
+        let chain = DoneChain(join.done_callbacks.take());
+        let callbacks: Vec<DoneCallback> = cell.stage.with_mut(|stage| {
+            // SAFETY: RUNNING is still set, so the stage is ours.
+            let stage = unsafe { &mut *stage };
+            *stage = Stage::Finished(output);
+            let Stage::Finished(output) = &*stage else { unreachable!("just stored") };
+            let output: *const Result<F::Output, TaskError> = output;
+            // A task without done callbacks (almost all) allocates nothing.
+            chain.map(|on_done| prepare_done_callback(on_done, output.cast())).collect()
+        });
+        let before = cell.header.state.transition_to_complete(outcome);
+        (before, join.waker.take(), callbacks)
     };
-    if let Some(waker) = waker {
-        waker.wake();
-    }
-    for callback in DoneChain(callbacks) {
+    let has_callbacks = !callbacks.is_empty();
+    for callback in callbacks {
         cell.scheduler.defer(callback);
+    }
+    if let Some(waker) = waker {
+        if has_callbacks {
+            // asyncio's awaiter is itself a done callback, added when it
+            // awaited: it resumes after the callbacks added before. So the
+            // wake queues behind them (callbacks run in FIFO order, one at a
+            // time), and `block_on(task)` returns after they ran. Woken on
+            // drop too: a closed loop drops the callback unrun, and the
+            // awaiter must still learn that the task is done.
+            let wake = WakeOnDrop(waker);
+            cell.scheduler.defer(Box::new(move || drop(wake)));
+        } else {
+            waker.wake();
+        }
     }
     if !before.has_join_interest() {
         // The handle is gone and will not come back: nobody else can reach
         // the stage, so dropping the output is ours to do.
         let output = take_output(cell);
         drop_output(cell, output);
+    }
+}
+
+/// Lets a done callback copy the outcome at `output`. A panic in that copy
+/// (a `Clone` impl) is raised again where the callback would have run, so
+/// the loop reports it as the callback's.
+fn prepare_done_callback(on_done: OnDone, output: *const ()) -> DoneCallback {
+    match catch_unwind(AssertUnwindSafe(move || on_done(output))) {
+        Ok(callback) => callback,
+        Err(payload) => Box::new(move || std::panic::resume_unwind(payload)),
+    }
+}
+
+/// Wakes its waker when dropped, whether or not it ran as a callback.
+struct WakeOnDrop(Waker);
+
+impl Drop for WakeOnDrop {
+    fn drop(&mut self) {
+        self.0.wake_by_ref();
     }
 }
 
@@ -375,7 +426,9 @@ where
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
     // Every path to here consumed or dropped the future already (a task
     // refused by a closed loop goes through `shutdown` too); what is left is
-    // an output nobody took, or nothing.
+    // an output nobody took, or nothing. The exceptions hold futures that
+    // were never polled: strict mode's callback cells dropped with a closed
+    // loop's queue, and `block_on`'s stand-in task.
     drop(cell);
 }
 
@@ -442,7 +495,33 @@ fn register_unless_complete<F: Future, S>(cell: &Cell<F, S>, waker: &Waker) -> b
     false
 }
 
-/// `Task<T>::try_result`: the vtable's `take_output`.
+/// `Task<T>::try_result`: the vtable's `read_output`.
+///
+/// # Safety
+///
+/// `ptr` comes from `allocate::<F, S>`, the caller is the task's handle
+/// (holding a reference and JOIN_INTEREST) through a shared borrow, and the
+/// task is complete.
+unsafe fn read_output<F, S>(ptr: NonNull<Header>, visit: &mut dyn FnMut(*const ()))
+where
+    F: Future + Send + 'static,
+    S: Schedule,
+{
+    // SAFETY: the vtable was built for these types; the handle's reference
+    // keeps the cell alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    cell.stage.with(|stage| {
+        // SAFETY: COMPLETE with JOIN_INTEREST: only the handle touches the
+        // stage now, and it moves the output out only through `&mut` or by
+        // value, never while this shared borrow lasts.
+        match unsafe { &*stage } {
+            Stage::Finished(output) => visit((output as *const Result<F::Output, TaskError>).cast()),
+            _ => visit(std::ptr::null()),
+        }
+    })
+}
+
+/// `Task<T>::take_result`: the vtable's `take_output`.
 ///
 /// # Safety
 ///
@@ -456,7 +535,7 @@ where
     // SAFETY: the vtable was built for these types; the handle's reference
     // keeps the cell alive, and the caller checked COMPLETE.
     let cell = unsafe { cell::<F, S>(ptr) };
-    // SAFETY: `Task<F::Output>::try_result` passes a valid pointer of this type.
+    // SAFETY: `Task<F::Output>::take_result` passes a valid pointer of this type.
     unsafe { *dst.cast::<Option<Result<F::Output, TaskError>>>() = take_output(cell) };
 }
 
@@ -489,8 +568,10 @@ where
 ///
 /// # Safety
 ///
-/// `ptr` comes from `allocate::<F, S>`, and the caller holds a reference.
-unsafe fn add_done_callback<F, S>(ptr: NonNull<Header>, callback: DoneCallback)
+/// `ptr` comes from `allocate::<F, S>`, the caller is the task's handle
+/// (holding a reference and JOIN_INTEREST) through a shared borrow, and
+/// `on_done` reads a `Result<F::Output, TaskError>`.
+unsafe fn add_done_callback<F, S>(ptr: NonNull<Header>, on_done: OnDone) -> bool
 where
     F: Future + Send + 'static,
     S: Schedule,
@@ -501,11 +582,28 @@ where
     {
         let mut join = cell.join.lock();
         if !cell.header.state.load().is_complete() {
-            join.push_done_callback(callback);
-            return;
+            join.push_done_callback(on_done);
+            return true;
         }
     }
-    cell.scheduler.defer(callback);
+    // Complete, with JOIN_INTEREST: the output is the handle's, and the
+    // caller is the handle, through a shared borrow that excludes its takes.
+    let callback = cell.stage.with(|stage| {
+        // SAFETY: as above; only a shared read.
+        match unsafe { &*stage } {
+            Stage::Finished(output) => {
+                Some(prepare_done_callback(on_done, (output as *const Result<F::Output, TaskError>).cast()))
+            }
+            _ => None,
+        }
+    });
+    match callback {
+        Some(callback) => {
+            cell.scheduler.defer(callback);
+            true
+        }
+        None => false,
+    }
 }
 
 /// Cancels the task as the loop closes: the vtable's `shutdown`.
