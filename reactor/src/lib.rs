@@ -45,7 +45,7 @@
 //!   [`UdpSocket`](net::UdpSocket), [`UnixListener`](net::UnixListener),
 //!   [`UnixStream`](net::UnixStream).
 //!
-//! The crate's README explains the readiness protocol (per-direction ticks), the timer
+//! The [`design`] page explains the readiness protocol (per-direction ticks), the timer
 //! queue, the notification protocol, and the measurement behind the default [`Trigger`].
 //!
 //! # Platforms
@@ -65,6 +65,14 @@ compile_error!(
 
 mod block_on;
 mod current;
+
+#[doc = include_str!("../DESIGN.md")]
+pub mod design {}
+
+/// The crate README's example runs as a doctest, so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 mod interval;
 mod io;
 pub mod net;
