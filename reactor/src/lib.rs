@@ -65,14 +65,6 @@ compile_error!(
 
 mod block_on;
 mod current;
-
-#[doc = include_str!("../DESIGN.md")]
-pub mod design {}
-
-/// The crate README's example runs as a doctest, so it cannot go stale.
-#[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-struct ReadmeDoctests;
 mod interval;
 mod io;
 pub mod net;
@@ -87,3 +79,11 @@ pub use io::Async;
 pub use reactor::{Reactor, ReactorLock, Trigger};
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use timer::TimerId;
+
+#[doc = include_str!("../DESIGN.md")]
+pub mod design {}
+
+/// The crate README's example runs as a doctest, so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
