@@ -85,18 +85,27 @@ mod tests {
 
     #[test]
     fn counts_a_named_thread() {
+        let (spun_tx, spun_rx) = std::sync::mpsc::channel::<()>();
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("counters-test".to_owned())
             .spawn(move || {
+                // A sleep is a voluntary switch. Then spin until the thread's own CPU time,
+                // not the wall clock, reaches 20 ms: on a loaded machine 20 ms of wall time
+                // can hold only a few ms of CPU. The 10 s bound turns counters that never
+                // grow into the assertion's failure instead of a hang.
+                std::thread::sleep(std::time::Duration::from_millis(1));
                 let start = std::time::Instant::now();
-                while start.elapsed() < std::time::Duration::from_millis(20) {
+                while ThreadCounters::of_threads_named(&["counters-test"]).cpu_ns < 20_000_000
+                    && start.elapsed() < std::time::Duration::from_secs(10)
+                {
                     std::hint::spin_loop();
                 }
+                spun_tx.send(()).unwrap();
                 rx.recv().unwrap();
             })
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(30));
+        spun_rx.recv().unwrap();
         let counters = ThreadCounters::of_threads_named(&["counters-test"]);
         tx.send(()).unwrap();
         thread.join().unwrap();

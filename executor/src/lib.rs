@@ -39,9 +39,10 @@
 //! `workers(0)` builds a loop in strict mode: no threads at all, every task
 //! runs on the thread inside `block_on` in asyncio's exact FIFO order.
 //!
-//! The scheduler's design and its invariants are described in
-//! `docs/architecture.md`, and the parking protocol in
-//! `executor/src/scheduler/README.md`.
+//! The [`design`] pages describe how it works inside: the
+//! [architecture](design::architecture) and its invariants, the scheduler's
+//! [parking protocol](design::scheduler), and the
+//! [task state machine](design::task).
 
 #![doc(test(attr(deny(warnings))))]
 
@@ -52,6 +53,7 @@ mod callback;
 mod concurrent;
 pub mod context;
 mod current;
+pub mod design;
 mod error;
 mod event_loop;
 mod handle;
@@ -91,9 +93,9 @@ pub mod io {
 }
 pub use yield_now::{yield_now, YieldNow};
 
-/// The README's example runs as a doctest, so it cannot go stale.
+/// The crate README's example runs as a doctest, so it cannot go stale.
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
 /// The I/O reactor and timers (`loopwork-reactor`).

@@ -47,13 +47,23 @@
 //!   [`UdpSocket`](net::UdpSocket), [`UnixListener`](net::UnixListener),
 //!   [`UnixStream`](net::UnixStream).
 //!
-//! The crate's README explains the readiness protocol (per-direction ticks), the timer
+//! The [`design`] page explains the readiness protocol (per-direction ticks), the timer
 //! queue, the notification protocol, and the measurement behind the default [`Trigger`].
 //!
-//! This crate is Unix-only: sources are anything that implements
-//! [`AsFd`](std::os::fd::AsFd).
+//! # Platforms
+//!
+//! Linux and other Unix (macOS, the BSDs): sources are anything that implements
+//! [`AsFd`](std::os::fd::AsFd), and the sockets are built on Unix system calls. Other targets,
+//! Windows among them, stop the build with an error that says so.
 
 #![doc(test(attr(deny(warnings))))]
+
+// loopwork builds on this crate, so this one gate covers both.
+#[cfg(not(unix))]
+compile_error!(
+    "loopwork and loopwork-reactor support Linux and other Unix (macOS, the BSDs) only: their I/O sources \
+     are Unix file descriptors (std::os::fd)"
+);
 
 mod block_on;
 mod current;
@@ -73,3 +83,11 @@ pub use io::Async;
 pub use reactor::{Reactor, ReactorLock, Trigger};
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use timer::TimerId;
+
+#[doc = include_str!("../DESIGN.md")]
+pub mod design {}
+
+/// The crate README's example runs as a doctest, so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -18,7 +18,7 @@ use crate::timer::{TimerId, Timers};
 ///
 /// Both modes deliver the same readiness to the same waiters; they differ in system calls.
 /// [`Reactor::new`] picks [`Trigger::Edge`] where the poller supports it (epoll, kqueue), the
-/// faster of the two on the echo benchmark in the crate's README.
+/// faster of the two on the echo benchmark in the [design notes](crate::design).
 ///
 /// # Examples
 ///

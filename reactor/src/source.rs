@@ -1,7 +1,7 @@
 //! One registered I/O source: who waits on it in each direction, and the tick counters that
 //! keep a readiness event from being lost or taken twice.
 //!
-//! Every operation follows one protocol (README.md, "The tick protocol"): sample the direction's tick,
+//! Every operation follows one protocol (DESIGN.md, "The tick protocol"): sample the direction's tick,
 //! try the operation, and only if it would block wait for the tick to move past the sample.
 //! The reactor bumps the tick under the source's mutex when it delivers an event, and a
 //! waiter compares under the same mutex, so an event delivered after the sample always

@@ -1,4 +1,4 @@
-//! The echo benchmark behind the default `Trigger` (README.md, "Edge or Oneshot").
+//! The echo benchmark behind the default `Trigger` (DESIGN.md, "Edge or Oneshot").
 //!
 //! Ignored by default; run it in release mode:
 //!

@@ -113,3 +113,8 @@ pub use event::Event;
 pub use lock::{Lock, LockGuard, OwnedLockGuard};
 pub use queue::{LifoQueue, PriorityQueue, Queue};
 pub use semaphore::{BoundedSemaphore, OwnedSemaphorePermit, Semaphore, SemaphorePermit};
+
+/// The crate README's example runs as a doctest, so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -7,6 +7,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+/// The repository README's example runs as a doctest, so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct RepositoryReadmeDoctests;
+
 /// Counts how many times values made by it were dropped.
 #[derive(Clone, Debug, Default)]
 pub struct DropCounter(Arc<AtomicUsize>);

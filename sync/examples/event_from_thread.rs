@@ -6,7 +6,7 @@
 //! be called from any thread.
 //!
 //! ```sh
-//! cargo run -p loopwork-sync --example event
+//! cargo run -p loopwork-sync --example event_from_thread
 //! ```
 
 use loopwork_sync::Event;
