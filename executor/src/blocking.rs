@@ -152,6 +152,13 @@ impl ThreadPool {
     pub fn threads(&self) -> usize {
         self.inner.state.lock().threads
     }
+
+    /// The pool's threads, and how many of them wait for a job, for
+    /// metrics. A thread reserved for a job on its way counts as busy.
+    pub(crate) fn thread_counts(&self) -> (usize, usize) {
+        let state = self.inner.state.lock();
+        (state.threads, state.idle)
+    }
 }
 
 /// A pool thread: runs jobs, and counts itself idle between them. `idle`

@@ -3,6 +3,7 @@
 use crate::callback::{new_callback, CallbackHandle};
 use crate::concurrent::ConcurrentFuture;
 use crate::error::{Closed, ExceptionContext};
+use crate::metrics::RuntimeMetrics;
 use crate::promise::Promise;
 use crate::scheduler::{PanicHook, Shared};
 use crate::task::{Task, TaskInfo, TaskName};
@@ -120,6 +121,28 @@ impl Handle {
     /// ```
     pub fn all_tasks(&self) -> Vec<TaskInfo> {
         self.shared.all_tasks()
+    }
+
+    /// A snapshot of the loop's metrics: tasks, queues, timers, I/O sources,
+    /// the blocking pool, and each worker's polls, steals, parks and busy
+    /// time. Works from any thread and never makes a worker wait: it only
+    /// loads counters the workers publish.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::builder().workers(0).build().unwrap();
+    /// event_loop.block_on(async {
+    ///     for _ in 0..3 {
+    ///         loopwork::spawn(async {}).await.unwrap();
+    ///     }
+    /// });
+    /// let metrics = event_loop.handle().metrics();
+    /// assert_eq!(metrics.spawned_tasks(), 3);
+    /// assert_eq!(metrics.polls(), 3);
+    /// ```
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.shared.metrics()
     }
 
     /// The number of unfinished tasks on the loop.

@@ -54,6 +54,7 @@ mod error;
 mod event_loop;
 mod handle;
 mod loom;
+mod metrics;
 mod promise;
 mod scheduler;
 mod spin;
@@ -69,6 +70,7 @@ pub use concurrent::{ConcurrentFuture, Timeout};
 pub use error::{Closed, ExceptionContext, ExceptionKind, Source, TaskError};
 pub use event_loop::{EventLoop, ShutdownTimeout};
 pub use handle::Handle;
+pub use metrics::{PollTimeHistogram, RuntimeMetrics, WorkerMetrics};
 pub use promise::{InvalidState, Promise, PromiseError};
 pub use structured::{
     as_completed, gather, gather_settled, shield, timeout, timeout_at, wait, wait_for, AsCompleted, AsCompletedTimeout,

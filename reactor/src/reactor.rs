@@ -3,6 +3,7 @@
 use std::fmt;
 use std::io;
 use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -66,6 +67,8 @@ pub struct Reactor {
     trigger: Trigger,
     /// Registered sources by key; the lock holder looks events up here.
     sources: Mutex<Slab<Arc<Source>>>,
+    /// `sources`' length, written under its lock, so that counting them takes no lock.
+    sources_len: AtomicUsize,
     timers: Timers,
     /// What only the lock holder touches; `try_lock` is this mutex's `try_lock`.
     driver: Mutex<Driver>,
@@ -240,6 +243,7 @@ impl Reactor {
             poller,
             trigger,
             sources: Mutex::new(Slab::new()),
+            sources_len: AtomicUsize::new(0),
             timers: Timers::new(),
             driver: Mutex::new(Driver { events: Events::new(), wakers: Vec::new() }),
         }
@@ -363,6 +367,48 @@ impl Reactor {
         self.sources.lock().iter().any(|(_, source)| source.has_waiters())
     }
 
+    /// The number of timers set and not yet fired or removed. Takes no lock: the count may
+    /// be a few inserts or removals behind when timers change on other threads meanwhile.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let id = reactor.insert_timer(reactor.now() + Duration::from_secs(60), std::task::Waker::noop());
+    /// assert_eq!(reactor.timers_pending(), 1);
+    /// reactor.remove_timer(id);
+    /// assert_eq!(reactor.timers_pending(), 0);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn timers_pending(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// The number of I/O sources registered (each live [`Async`](crate::Async)). Takes no
+    /// lock, like [`timers_pending`](Reactor::timers_pending).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use loopwork_reactor::{Async, Reactor};
+    ///
+    /// let reactor = Arc::new(Reactor::new()?);
+    /// let _guard = reactor.enter();
+    /// let listener = Async::new(std::net::TcpListener::bind("127.0.0.1:0")?)?;
+    /// assert_eq!(reactor.io_sources(), 1);
+    /// drop(listener);
+    /// assert_eq!(reactor.io_sources(), 0);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn io_sources(&self) -> usize {
+        // Relaxed: see `insert_source`.
+        self.sources_len.load(Ordering::Relaxed)
+    }
+
     /// Sets a timer: `waker` is woken by the first `react` that finds [`now`](Reactor::now)
     /// at or past `when`. Never earlier; timers with equal deadlines wake in the order set.
     ///
@@ -466,6 +512,8 @@ impl Reactor {
         let entry = sources.vacant_entry();
         let source = Arc::new(Source::new(entry.key(), self.trigger));
         entry.insert(source.clone());
+        // Relaxed: a statistic; nothing is published through it.
+        self.sources_len.store(sources.len(), Ordering::Relaxed);
         source
     }
 
@@ -473,7 +521,10 @@ impl Reactor {
     /// descriptor and closes it only after this returns.
     pub(crate) fn remove_source(&self, source: &Source, fd: Option<BorrowedFd<'_>>) -> io::Result<()> {
         let result = fd.map_or(Ok(()), |fd| self.poller.delete(fd));
-        self.sources.lock().try_remove(source.key);
+        let mut sources = self.sources.lock();
+        sources.try_remove(source.key);
+        // Relaxed: as in `insert_source`.
+        self.sources_len.store(sources.len(), Ordering::Relaxed);
         result
     }
 }

@@ -46,6 +46,13 @@ impl PollSlot {
         // Relaxed: as in `begin`.
         self.current.store(0, Ordering::Relaxed);
     }
+
+    /// How many polls (and callbacks) this thread has started: the
+    /// metrics' poll counter, which the monitor keeps anyway.
+    pub(crate) fn polls(&self) -> u64 {
+        // Relaxed: as in `begin`.
+        self.polls.load(Ordering::Relaxed)
+    }
 }
 
 /// The slots of every thread that polls tasks, and the monitor's wake-up.

@@ -8,10 +8,15 @@
 use crate::task::{Header, TaskRef};
 use parking_lot::Mutex;
 use slab::Slab;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Debug)]
 pub(crate) struct Registry {
     shards: Box<[Mutex<Shard>]>,
+    /// Each shard's number of tasks, written under its lock, so that
+    /// counting the tasks (metrics, `num_tasks`) takes no lock a spawning
+    /// or completing worker could wait for.
+    lens: Box<[AtomicUsize]>,
     mask: usize,
 }
 
@@ -28,11 +33,25 @@ impl Registry {
         // Four shards a worker: enough that concurrent spawns and completions
         // rarely contend, few enough that closing walks them quickly.
         let count = (4 * num_workers.max(1)).next_power_of_two();
-        Registry { shards: (0..count).map(|_| Mutex::new(Shard::default())).collect(), mask: count - 1 }
+        Registry {
+            shards: (0..count).map(|_| Mutex::new(Shard::default())).collect(),
+            lens: (0..count).map(|_| AtomicUsize::new(0)).collect(),
+            mask: count - 1,
+        }
     }
 
     fn shard(&self, header: &Header) -> &Mutex<Shard> {
-        &self.shards[header.id.0 as usize & self.mask]
+        &self.shards[self.index(header)]
+    }
+
+    fn index(&self, header: &Header) -> usize {
+        header.id.0 as usize & self.mask
+    }
+
+    /// Publishes shard `index`'s length; the caller holds its lock.
+    fn update_len(&self, index: usize, shard: &Shard) {
+        // Relaxed: a statistic; the lock orders the stores.
+        self.lens[index].store(shard.tasks.len(), Ordering::Relaxed);
     }
 
     /// Takes the registry's reference to a new task. Gives it back if the
@@ -44,7 +63,9 @@ impl Registry {
         }
         let entry = shard.tasks.vacant_entry();
         task.header().set_registry_key(entry.key());
+        let index = self.index(task.header());
         entry.insert(task);
+        self.update_len(index, &shard);
         Ok(())
     }
 
@@ -54,7 +75,11 @@ impl Registry {
         let mut shard = self.shard(header).lock();
         let key = header.registry_key();
         match shard.tasks.get(key) {
-            Some(task) if std::ptr::eq(task.header(), header) => Some(shard.tasks.remove(key)),
+            Some(task) if std::ptr::eq(task.header(), header) => {
+                let task = shard.tasks.remove(key);
+                self.update_len(self.index(header), &shard);
+                Some(task)
+            }
             _ => None,
         }
     }
@@ -62,10 +87,11 @@ impl Registry {
     /// Closes every shard and returns every task still registered.
     pub(crate) fn close(&self) -> Vec<TaskRef> {
         let mut all = Vec::new();
-        for shard in self.shards.iter() {
+        for (index, shard) in self.shards.iter().enumerate() {
             let mut shard = shard.lock();
             shard.closed = true;
             all.extend(shard.tasks.drain());
+            self.update_len(index, &shard);
         }
         all
     }
@@ -86,8 +112,10 @@ impl Registry {
         all
     }
 
-    /// The number of unfinished tasks.
+    /// The number of unfinished tasks, without taking a lock: each shard's
+    /// count is exact, the sum may be a few spawns or completions apart.
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|shard| shard.lock().tasks.len()).sum()
+        // Relaxed: see `update_len`.
+        self.lens.iter().map(|len| len.load(Ordering::Relaxed)).sum()
     }
 }
