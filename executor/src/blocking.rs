@@ -222,6 +222,7 @@ impl<T> Future for BlockingResult<T> {
 }
 
 /// Submits `f` to `pool` and returns the task that awaits its result.
+#[track_caller]
 pub(crate) fn spawn_blocking<F, T>(handle: &crate::Handle, pool: &ThreadPool, f: F) -> Result<Task<T>, Closed>
 where
     F: FnOnce() -> T + Send + 'static,

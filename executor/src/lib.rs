@@ -50,6 +50,7 @@ mod callback;
 mod concurrent;
 pub mod context;
 mod current;
+mod dump;
 mod error;
 mod event_loop;
 mod handle;
@@ -67,6 +68,7 @@ pub use blocking::ThreadPool;
 pub use builder::Builder;
 pub use callback::CallbackHandle;
 pub use concurrent::{ConcurrentFuture, Timeout};
+pub use dump::{DumpedTask, TaskDump, WaitsOn, WakeSource};
 pub use error::{Closed, ExceptionContext, ExceptionKind, Source, TaskError};
 pub use event_loop::{EventLoop, ShutdownTimeout};
 pub use handle::Handle;
@@ -129,6 +131,7 @@ use std::future::Future;
 ///     assert_eq!(task.await.unwrap(), 42);
 /// });
 /// ```
+#[track_caller]
 pub fn spawn<F>(future: F) -> Task<F::Output>
 where
     F: Future + Send + 'static,
@@ -167,6 +170,7 @@ where
 /// // Five pool threads slept at once.
 /// assert!(started.elapsed() < Duration::from_millis(250));
 /// ```
+#[track_caller]
 pub fn run_in_executor<F, T>(f: F) -> Task<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -204,6 +208,7 @@ where
 ///     assert_eq!(not_copied, None);
 /// });
 /// ```
+#[track_caller]
 pub fn to_thread<F, T>(f: F) -> Task<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -233,6 +238,7 @@ where
 /// });
 /// assert_eq!(value, "from the pool");
 /// ```
+#[track_caller]
 pub fn run_in_executor_on<F, T>(pool: &ThreadPool, f: F) -> Result<Task<T>, Closed>
 where
     F: FnOnce() -> T + Send + 'static,

@@ -12,7 +12,8 @@ use parking_lot::{Mutex, MutexGuard};
 use polling::{Events, Poller};
 use slab::Slab;
 
-use crate::source::Source;
+use crate::current::WakeCause;
+use crate::source::{Direction, Source};
 use crate::timer::{TimerId, Timers};
 
 /// How sources are registered with the poller.
@@ -409,6 +410,50 @@ impl Reactor {
         self.sources_len.load(Ordering::Relaxed)
     }
 
+    /// Calls `f` with the deadline and waker of every pending timer, one timer shard locked at
+    /// a time: for diagnostics (which task waits on which timer), not for a hot path. `f` runs
+    /// under the shard's lock, so it must not touch this reactor's timers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let when = reactor.now() + Duration::from_secs(60);
+    /// reactor.insert_timer(when, std::task::Waker::noop());
+    /// let mut deadlines = Vec::new();
+    /// reactor.for_each_timer(|deadline, _waker| deadlines.push(deadline));
+    /// assert_eq!(deadlines, [when]);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn for_each_timer(&self, f: impl FnMut(Instant, &Waker)) {
+        self.timers.for_each(f);
+    }
+
+    /// Calls `f` with the key, direction and waker of every task waiting for I/O on one of
+    /// this reactor's sources, one source locked at a time: for diagnostics, like
+    /// [`for_each_timer`](Reactor::for_each_timer). `f` must not touch this reactor's sources.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let mut waiters = 0;
+    /// reactor.for_each_io_waiter(|_key, _direction, _waker| waiters += 1);
+    /// assert_eq!(waiters, 0);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn for_each_io_waiter(&self, mut f: impl FnMut(usize, Direction, &Waker)) {
+        let sources = self.sources.lock();
+        for (key, source) in sources.iter() {
+            source.for_each_waker(|direction, waker| f(key, direction, waker));
+        }
+    }
+
     /// Sets a timer: `waker` is woken by the first `react` that finds [`now`](Reactor::now)
     /// at or past `when`. Never earlier; timers with equal deadlines wake in the order set.
     ///
@@ -634,11 +679,16 @@ impl ReactorLock<'_> {
             }
         }
         reactor.timers.unblock();
+        let io_woken = wakers.len();
         reactor.timers.fire(reactor.now(), &mut wakers);
+        let timers_due = wakers.len() - io_woken;
 
         let woken = wakers.len();
-        for waker in wakers.drain(..) {
-            waker.wake();
+        // The I/O events' wakers come first, then the timers'.
+        let timers_from = woken - timers_due;
+        for (index, waker) in wakers.drain(..).enumerate() {
+            let cause = if index < timers_from { WakeCause::Io } else { WakeCause::Timer };
+            crate::current::waking(cause, || waker.wake());
         }
         driver.wakers = wakers;
         waited.map(|_| woken)

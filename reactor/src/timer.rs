@@ -349,6 +349,15 @@ impl Timers {
         wakers
     }
 
+    /// Calls `f` with every pending timer, one shard locked at a time.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(Instant, &Waker)) {
+        for shard in self.shards.iter() {
+            for (id, waker) in shard.queue.lock().iter() {
+                f(id.when, waker);
+            }
+        }
+    }
+
     /// The number of pending timers, without taking a lock: each shard's count is exact,
     /// the sum may be a few inserts or removals apart.
     pub(crate) fn len(&self) -> usize {

@@ -175,6 +175,7 @@ impl Shared {
 
     /// Spawns a task. If the loop is closed, the future is dropped here and
     /// the task comes back as `Err`, already cancelled.
+    #[track_caller]
     pub(crate) fn spawn<F>(
         self: &Arc<Self>,
         future: F,
@@ -190,7 +191,7 @@ impl Shared {
         // The task runs in a copy of its spawner's context (contextvars).
         let future = WithContext::new(crate::context::capture(), future);
         let (registered, task, notified) = task::new_task(future, self.clone(), id, name, spawned_at);
-        if let Err(registered) = self.registry.insert(registered) {
+        if let Err(registered) = self.registry.insert(registered, std::panic::Location::caller()) {
             // The registry is closed: the task never runs.
             registered.shutdown();
             drop(notified);
@@ -259,6 +260,7 @@ impl Shared {
     /// Queues a callback (`call_soon`). With workers it joins the serialized
     /// callback queue; in strict mode it becomes a task in the one FIFO
     /// queue, so it keeps its place among the tasks.
+    #[track_caller]
     pub(crate) fn push_callback(self: &Arc<Self>, callback: Arc<dyn Runnable>) -> Result<(), Closed> {
         if self.num_workers() == 0 {
             let shared = self.clone();
@@ -308,6 +310,11 @@ impl Shared {
             blocking_threads_idle,
         };
         metrics::snapshot(gauges, &self.counters, &self.monitor.slots, self.stealers.iter().map(Stealer::len))
+    }
+
+    /// Calls `f` with every unfinished task and its spawn location.
+    pub(crate) fn registry_for_each(&self, f: impl FnMut(&Header, &'static std::panic::Location<'static>)) {
+        self.registry.for_each(f);
     }
 
     /// The name of an unfinished task, for reports.
@@ -393,6 +400,9 @@ impl Shared {
     /// Returns the tasks that were still being polled by a worker.
     pub(crate) fn drop_unfinished_tasks(&self) -> Vec<(u64, String)> {
         let mut still_running = Vec::new();
+        if self.debug {
+            crate::dump::report_pending_at_close(self);
+        }
         for task in self.registry.close() {
             if task.header().state.load().is_running() {
                 still_running.push((task.header().id.0, task.header().name()));
@@ -637,9 +647,18 @@ impl Shared {
         }
         let slot = &self.monitor.slots[index];
         slot.begin(Some(task.id()));
+        self.stamp_poll(task.header());
         let header = NonNull::from(task.header());
         current::with_current_task(header, || task.run());
         slot.end();
+    }
+
+    /// Records when the task's poll began, for dumps: one load of the
+    /// coarse clock and one store. Relaxed: only the thread holding the
+    /// task's RUNNING bit writes it; dumps read a statistic.
+    #[inline(always)]
+    fn stamp_poll(&self, task: &Header) {
+        task.last_polled.store(self.monitor.coarse_millis(), Ordering::Relaxed);
     }
 
     /// Debug mode's run of a task: also reads the clock around the poll,
@@ -650,6 +669,7 @@ impl Shared {
     fn run_timed(&self, index: usize, task: Notified) {
         let slot = &self.monitor.slots[index];
         slot.begin(Some(task.id()));
+        self.stamp_poll(task.header());
         let header = NonNull::from(task.header());
         let started = std::time::Instant::now();
         current::with_current_task(header, || task.run());
@@ -705,10 +725,12 @@ impl Shared {
 
 impl Schedule for Arc<Shared> {
     fn schedule(&self, task: Notified) {
+        crate::dump::record_wake(self, task.header());
         self.schedule_task(task, Origin::Wake);
     }
 
     fn yield_now(&self, task: Notified) {
+        crate::dump::record_self_wake(task.header());
         self.schedule_task(task, Origin::Yield);
     }
 

@@ -8,6 +8,7 @@
 use crate::task::{Header, TaskRef};
 use parking_lot::Mutex;
 use slab::Slab;
+use std::panic::Location;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Debug)]
@@ -20,9 +21,18 @@ pub(crate) struct Registry {
     mask: usize,
 }
 
+/// A registered task, and where it was spawned: kept here rather than in
+/// the task's header, which every poll touches, since only dumps and
+/// reports read it.
+#[derive(Debug)]
+struct Registered {
+    task: TaskRef,
+    location: &'static Location<'static>,
+}
+
 #[derive(Debug, Default)]
 struct Shard {
-    tasks: Slab<TaskRef>,
+    tasks: Slab<Registered>,
     /// Set once by `close`; the shard then accepts nothing more, so a task
     /// spawned during shutdown cannot slip in after the drain.
     closed: bool,
@@ -54,9 +64,9 @@ impl Registry {
         self.lens[index].store(shard.tasks.len(), Ordering::Relaxed);
     }
 
-    /// Takes the registry's reference to a new task. Gives it back if the
-    /// loop is closed.
-    pub(crate) fn insert(&self, task: TaskRef) -> Result<(), TaskRef> {
+    /// Takes the registry's reference to a new task spawned at `location`.
+    /// Gives it back if the loop is closed.
+    pub(crate) fn insert(&self, task: TaskRef, location: &'static Location<'static>) -> Result<(), TaskRef> {
         let mut shard = self.shard(task.header()).lock();
         if shard.closed {
             return Err(task);
@@ -64,7 +74,7 @@ impl Registry {
         let entry = shard.tasks.vacant_entry();
         task.header().set_registry_key(entry.key());
         let index = self.index(task.header());
-        entry.insert(task);
+        entry.insert(Registered { task, location });
         self.update_len(index, &shard);
         Ok(())
     }
@@ -75,10 +85,10 @@ impl Registry {
         let mut shard = self.shard(header).lock();
         let key = header.registry_key();
         match shard.tasks.get(key) {
-            Some(task) if std::ptr::eq(task.header(), header) => {
-                let task = shard.tasks.remove(key);
+            Some(registered) if std::ptr::eq(registered.task.header(), header) => {
+                let registered = shard.tasks.remove(key);
                 self.update_len(self.index(header), &shard);
-                Some(task)
+                Some(registered.task)
             }
             _ => None,
         }
@@ -90,7 +100,7 @@ impl Registry {
         for (index, shard) in self.shards.iter().enumerate() {
             let mut shard = shard.lock();
             shard.closed = true;
-            all.extend(shard.tasks.drain());
+            all.extend(shard.tasks.drain().map(|registered| registered.task));
             self.update_len(index, &shard);
         }
         all
@@ -100,16 +110,26 @@ impl Registry {
     /// Scans one shard: for reports, not hot paths.
     pub(crate) fn task_name(&self, id: u64) -> Option<String> {
         let shard = self.shards[id as usize & self.mask].lock();
-        shard.tasks.iter().find(|(_, task)| task.header().id.0 == id).map(|(_, task)| task.header().name())
+        shard.tasks.iter().find(|(_, r)| r.task.header().id.0 == id).map(|(_, r)| r.task.header().name())
     }
 
     /// A snapshot of every registered task, one shard lock at a time.
     pub(crate) fn all_tasks(&self) -> Vec<crate::task::TaskInfo> {
         let mut all = Vec::with_capacity(self.len());
         for shard in self.shards.iter() {
-            all.extend(shard.lock().tasks.iter().map(|(_, task)| task.header().info()));
+            all.extend(shard.lock().tasks.iter().map(|(_, registered)| registered.task.header().info()));
         }
         all
+    }
+
+    /// Calls `f` with every registered task and its spawn location, one
+    /// shard locked at a time (`f` must not spawn or complete tasks).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Header, &'static Location<'static>)) {
+        for shard in self.shards.iter() {
+            for (_, registered) in shard.lock().tasks.iter() {
+                f(registered.task.header(), registered.location);
+            }
+        }
     }
 
     /// The number of unfinished tasks, without taking a lock: each shard's

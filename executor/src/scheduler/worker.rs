@@ -226,7 +226,9 @@ impl WorkerCore {
         let counters = &shared.counters.workers[self.index];
         counters.parking(std::time::Instant::now());
         self.park_until_work(shared);
-        counters.unparked(std::time::Instant::now());
+        let now = std::time::Instant::now();
+        counters.unparked(now);
+        shared.monitor.refresh_coarse_clock(now);
     }
 
     fn park_until_work(&self, shared: &Shared) {

@@ -29,6 +29,13 @@ pub(super) fn waker_ref(ptr: NonNull<Header>) -> WakerRef {
     WakerRef(ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(ptr.as_ptr() as *const (), &VTABLE)) }))
 }
 
+/// The address of the task `waker` wakes, if it is a loopwork task's own
+/// waker: how a dump matches the timers and I/O waiters the reactor holds
+/// with the tasks. Only compared, never dereferenced.
+pub(crate) fn task_address(waker: &Waker) -> Option<usize> {
+    std::ptr::eq(waker.vtable(), &VTABLE).then(|| waker.data() as usize)
+}
+
 /// # Safety
 ///
 /// `data` is a live task header pointer whose reference the caller holds.
