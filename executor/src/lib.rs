@@ -62,6 +62,8 @@ mod spin;
 mod structured;
 mod task;
 mod time;
+#[cfg(feature = "tracing")]
+mod tracing;
 mod yield_now;
 
 pub use blocking::ThreadPool;

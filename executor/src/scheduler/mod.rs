@@ -188,10 +188,20 @@ impl Shared {
         // Relaxed is enough: ids only need to be unique.
         let id = TaskId(self.next_task_id.fetch_add(1, Ordering::Relaxed));
         let spawned_at = self.monitor.coarse_now();
+        let location = std::panic::Location::caller();
         // The task runs in a copy of its spawner's context (contextvars).
         let future = WithContext::new(crate::context::capture(), future);
+        #[cfg(feature = "tracing")]
+        let (future, traced) = crate::tracing::instrument(
+            future,
+            id.0,
+            &name.as_ref().map_or_else(|| format!("Task-{}", id.0), |name| (*name.0).clone()),
+            location,
+        );
         let (registered, task, notified) = task::new_task(future, self.clone(), id, name, spawned_at);
-        if let Err(registered) = self.registry.insert(registered, std::panic::Location::caller()) {
+        #[cfg(feature = "tracing")]
+        traced.allocated_in(registered.header());
+        if let Err(registered) = self.registry.insert(registered, location) {
             // The registry is closed: the task never runs.
             registered.shutdown();
             drop(notified);

@@ -150,6 +150,8 @@ impl Monitor {
             parking_lot::MutexGuard::unlocked(&mut closed, || {
                 self.sample(&mut seen, &mut reports);
                 for (current, duration, finished) in reports.drain(..) {
+                    #[cfg(feature = "tracing")]
+                    crate::tracing::slow_poll((current != CALLBACK).then_some(current), duration, finished);
                     shared.report(slow_poll(shared, current, duration, finished));
                 }
             });

@@ -33,7 +33,14 @@ pub(super) fn waker_ref(ptr: NonNull<Header>) -> WakerRef {
 /// waker: how a dump matches the timers and I/O waiters the reactor holds
 /// with the tasks. Only compared, never dereferenced.
 pub(crate) fn task_address(waker: &Waker) -> Option<usize> {
-    std::ptr::eq(waker.vtable(), &VTABLE).then(|| waker.data() as usize)
+    if std::ptr::eq(waker.vtable(), &VTABLE) {
+        return Some(waker.data() as usize);
+    }
+    // With the `tracing` feature a task's future sees a counting waker.
+    #[cfg(feature = "tracing")]
+    return crate::tracing::task_address(waker);
+    #[cfg(not(feature = "tracing"))]
+    None
 }
 
 /// # Safety
