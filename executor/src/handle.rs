@@ -128,8 +128,9 @@ impl Handle {
 
     /// A snapshot of the loop's metrics: tasks, queues, timers, I/O sources,
     /// the blocking pool, and each worker's polls, steals, parks and busy
-    /// time. Works from any thread and never makes a worker wait: it only
-    /// loads counters the workers publish.
+    /// time. Works from any thread, also while every worker is stuck in a
+    /// poll: it loads counters the workers publish, and takes only the
+    /// blocking pool's bookkeeping lock, for two loads.
     ///
     /// # Examples
     ///

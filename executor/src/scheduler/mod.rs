@@ -304,8 +304,8 @@ impl Shared {
         self.registry.all_tasks()
     }
 
-    /// A snapshot of the loop's metrics. Loads counters and gauges; takes
-    /// no lock a worker could wait for (the blocking pool's, at most).
+    /// A snapshot of the loop's metrics. Loads counters and gauges; the
+    /// only lock it takes is the blocking pool's, for two loads.
     pub(crate) fn metrics(&self) -> RuntimeMetrics {
         let (blocking_threads, blocking_threads_idle) = self.blocking.get().map_or((0, 0), ThreadPool::thread_counts);
         let gauges = LoopGauges {
