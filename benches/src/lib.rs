@@ -16,7 +16,7 @@
 //! |---|---|
 //! | `runtime` | [`Runtime`], [`Spawner`] and their implementations [`Loopwork`], [`Tokio`], [`AsyncExecutor`] |
 //! | `net` | [`Net`]: each runtime's own TCP sockets ([`LoopworkNet`], [`TokioNet`], [`AsyncIoNet`]) |
-//! | `workloads` | [`Workload`]: tokio's `rt_multi_threaded` and `remote_spawn` benchmarks, thread-safe submission, timers, `all_tasks`, CPU-bound tasks |
+//! | `workloads` | [`Workload`]: tokio's `rt_multi_threaded` and `remote_spawn` benchmarks, thread-safe submission, timers, `all_tasks` and `dump`, CPU-bound tasks |
 //! | `workloads_sync` | [`SyncWorkload`]: lock, semaphore, mpsc and oneshot, each on its runtime's own primitives |
 //! | `net_workloads` | TCP echo on loopback, idle connections |
 //! | `process` | [`Process`]: each runtime's child processes ([`LoopworkProcess`], [`TokioProcess`], [`AsyncProcess`]) and the `process_spawn` workload |

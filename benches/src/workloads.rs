@@ -84,6 +84,8 @@ pub enum Workload {
     Primes,
     /// `Handle::all_tasks()` with 10,000 live tasks; loopwork only.
     AllTasks,
+    /// `Handle::dump()` with 10,000 live tasks; loopwork only.
+    Dump,
 }
 
 impl Workload {
@@ -112,6 +114,7 @@ impl Workload {
             Workload::ProcessSpawn,
             Workload::Primes,
             Workload::AllTasks,
+            Workload::Dump,
         ]);
         all
     }
@@ -119,7 +122,7 @@ impl Workload {
     /// Whether only loopwork has the facility measured (no peer has an
     /// equivalent).
     pub fn loopwork_only(self) -> bool {
-        self == Workload::AllTasks
+        matches!(self, Workload::AllTasks | Workload::Dump)
     }
 
     /// The row name (tokio's benchmark name where there is one).
@@ -141,6 +144,7 @@ impl Workload {
             Workload::ProcessSpawn => "process_spawn".to_owned(),
             Workload::Primes => "cpu_is_prime".to_owned(),
             Workload::AllTasks => "all_tasks".to_owned(),
+            Workload::Dump => "dump".to_owned(),
         }
     }
 
@@ -206,6 +210,11 @@ impl Workload {
                  (loopwork only; target < 50 ms)",
                 group(LIVE_TASKS)
             ),
+            Workload::Dump => format!(
+                "one `Handle::dump()` (spawn locations, wake sources, the timers and I/O each task waits on) with \
+                 {} live tasks pending (loopwork only; target < 50 ms)",
+                group(LIVE_TASKS)
+            ),
         }
     }
 
@@ -243,7 +252,10 @@ impl Workload {
             Workload::TcpEcho => net_workloads::tcp_echo(runtime, budget),
             Workload::ProcessSpawn => crate::process::process_spawn(runtime, budget),
             Workload::Primes => workloads_loop::is_prime_tasks(runtime, budget),
-            Workload::AllTasks => workloads_loop::all_tasks(runtime, budget),
+            Workload::AllTasks => {
+                workloads_loop::live_task_snapshot(runtime, budget, |handle| handle.all_tasks().len())
+            }
+            Workload::Dump => workloads_loop::live_task_snapshot(runtime, budget, |handle| handle.dump().tasks().len()),
         }
     }
 }

@@ -126,6 +126,7 @@ struct MainTask<'a> {
 }
 
 impl MainTask<'_> {
+    #[track_caller]
     fn new(shared: &Arc<Shared>) -> MainTask<'_> {
         let (handle, claim) = shared.spawn_stand_in();
         MainTask { shared, _handle: handle, claim }
@@ -159,6 +160,7 @@ pub(crate) enum Until {
 
 /// Drives `future` on the calling thread; `None` if `until` is `Stopped` and
 /// the loop was stopped first.
+#[track_caller]
 pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until) -> Option<F::Output> {
     if current::is_inside_loop() {
         panic!("{}", BLOCK_ON_INSIDE_LOOP);
@@ -176,7 +178,7 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
         state: AtomicU64::new((shared.strict_pushed() << SEQ_SHIFT) | WOKEN),
         holds_clock: shared.num_workers() > 0 && shared.reactor.is_paused(),
         shared: shared.clone(),
-    });
+    let main_task = if until == Until::Complete { Some(MainTask::new(shared)) } else { None };
     // `run_forever` drives no coroutine, hence no task.
     let main_task = (until == Until::Complete).then(|| MainTask::new(shared));
     let step = |future: std::pin::Pin<&mut F>, cx: &mut TaskContext<'_>| match &main_task {

@@ -178,6 +178,13 @@ impl ThreadPool {
     pub fn threads(&self) -> usize {
         self.inner.state.lock().threads
     }
+
+    /// The pool's threads, and how many of them wait for a job, for
+    /// metrics. A thread reserved for a job on its way counts as busy.
+    pub(crate) fn thread_counts(&self) -> (usize, usize) {
+        let state = self.inner.state.lock();
+        (state.threads, state.idle)
+    }
 }
 
 /// A pool thread: runs jobs, and counts itself idle between them. `idle`
@@ -286,6 +293,7 @@ impl<T> Future for BlockingResult<T> {
 }
 
 /// Submits `f` to `pool` and returns the task that awaits its result.
+#[track_caller]
 pub(crate) fn spawn_blocking<F, T>(handle: &crate::Handle, pool: &ThreadPool, f: F) -> Result<Task<T>, Closed>
 where
     F: FnOnce() -> T + Send + 'static,

@@ -46,6 +46,7 @@ pub struct Builder {
     slow_poll_threshold: Duration,
     chaos_seed: Option<u64>,
     paused_clock: bool,
+    debug: bool,
 }
 
 /// The default stack of a worker thread: a Linux main thread's. Measured
@@ -65,6 +66,7 @@ impl Builder {
             slow_poll_threshold: DEFAULT_SLOW_POLL_THRESHOLD,
             chaos_seed: None,
             paused_clock: false,
+            debug: false,
         }
     }
 
@@ -311,6 +313,25 @@ impl Builder {
         self
     }
 
+    /// asyncio's debug mode: time every poll (two clock reads each), which
+    /// fills the poll-time histogram of [`Handle::metrics`](crate::Handle::metrics).
+    /// Off by default: the timing costs more than the rest of the metrics
+    /// together.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::builder().workers(1).debug(true).build().unwrap();
+    /// event_loop.block_on(async { loopwork::spawn(async {}).await.unwrap() });
+    /// // Closing joins the worker, which times a poll after it returns.
+    /// event_loop.close();
+    /// assert_eq!(event_loop.handle().metrics().poll_times().total(), 1);
+    /// ```
+    pub fn debug(mut self, enabled: bool) -> Builder {
+        self.debug = enabled;
+        self
+    }
+
     /// Builds the loop and starts its worker threads.
     ///
     /// # Errors
@@ -334,6 +355,7 @@ impl Builder {
             max_blocking_threads: self.max_blocking_threads,
             slow_poll_threshold: self.slow_poll_threshold,
             chaos_seed: self.chaos_seed,
+            debug: self.debug,
         };
         let shared = Arc::new(Shared::new(stealers, reactor, config));
         let event_loop = EventLoop {
@@ -383,6 +405,7 @@ impl fmt::Debug for Builder {
             .field("workers", &self.workers)
             .field("thread_name", &self.thread_name)
             .field("thread_stack_size", &self.thread_stack_size)
+            .field("debug", &self.debug)
             .finish_non_exhaustive()
     }
 }

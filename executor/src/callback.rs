@@ -159,6 +159,11 @@ impl CallbackQueue {
         self.queue.push(callback);
     }
 
+    /// The callbacks waiting, for metrics.
+    pub(crate) fn len(&self) -> usize {
+        self.queue.len()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }

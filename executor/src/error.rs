@@ -210,6 +210,13 @@ pub enum ExceptionKind {
         /// true in the report made when it returned.
         finished: bool,
     },
+    /// Debug mode ([`Builder::debug`](crate::Builder::debug)): a task was
+    /// still pending when its loop closed (asyncio's "Task was destroyed
+    /// but it is pending!"), and is cancelled.
+    PendingAtClose {
+        /// Where the task was spawned.
+        spawned_at: &'static std::panic::Location<'static>,
+    },
 }
 
 impl fmt::Debug for ExceptionKind {
@@ -220,6 +227,9 @@ impl fmt::Debug for ExceptionKind {
             }
             ExceptionKind::SlowPoll { duration, finished } => {
                 f.debug_struct("SlowPoll").field("duration", duration).field("finished", finished).finish()
+            }
+            ExceptionKind::PendingAtClose { spawned_at } => {
+                f.debug_struct("PendingAtClose").field("spawned_at", spawned_at).finish()
             }
         }
     }
@@ -246,7 +256,7 @@ impl ExceptionContext {
     pub fn panic_message(&self) -> Option<&str> {
         match &self.kind {
             ExceptionKind::UnhandledPanic(payload) => panic_message(payload.as_ref()),
-            ExceptionKind::SlowPoll { .. } => None,
+            ExceptionKind::SlowPoll { .. } | ExceptionKind::PendingAtClose { .. } => None,
         }
     }
 

@@ -137,6 +137,7 @@ impl EventLoop {
     /// let n = event_loop.block_on(async move { *not_send * 2 });
     /// assert_eq!(n, 6);
     /// ```
+    #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let output = if crate::task::is_large::<F>() {
             block_on::block_on(&self.shared, Box::pin(future), Until::Complete)

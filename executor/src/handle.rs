@@ -3,6 +3,8 @@
 use crate::callback::{new_callback, CallbackHandle};
 use crate::concurrent::ConcurrentFuture;
 use crate::error::{Closed, ExceptionContext};
+use crate::dump::TaskDump;
+use crate::metrics::RuntimeMetrics;
 use crate::promise::Promise;
 use crate::scheduler::{PanicHook, Shared};
 use crate::task::{Task, TaskInfo, TaskName};
@@ -48,6 +50,7 @@ impl Handle {
     /// assert_eq!(event_loop.block_on(task).unwrap(), "hello");
     /// # Ok::<(), loopwork::Closed>(())
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> Result<Task<F::Output>, Closed>
     where
         F: Future + Send + 'static,
@@ -71,6 +74,7 @@ impl Handle {
     /// assert_eq!(task.name(), "downloader");
     /// # Ok::<(), loopwork::Closed>(())
     /// ```
+    #[track_caller]
     pub fn spawn_named<F>(&self, name: impl Into<String>, future: F) -> Result<Task<F::Output>, Closed>
     where
         F: Future + Send + 'static,
@@ -122,6 +126,49 @@ impl Handle {
         self.shared.all_tasks()
     }
 
+    /// A snapshot of the loop's metrics: tasks, queues, timers, I/O sources,
+    /// the blocking pool, and each worker's polls, steals, parks and busy
+    /// time. Works from any thread, also while every worker is stuck in a
+    /// poll: it loads counters the workers publish, and takes only the
+    /// blocking pool's bookkeeping lock, for two loads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::builder().workers(0).build().unwrap();
+    /// event_loop.block_on(async {
+    ///     for _ in 0..3 {
+    ///         loopwork::spawn(async {}).await.unwrap();
+    ///     }
+    /// });
+    /// let metrics = event_loop.handle().metrics();
+    /// assert_eq!(metrics.spawned_tasks(), 3);
+    /// assert_eq!(metrics.polls(), 3);
+    /// ```
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.shared.metrics()
+    }
+
+    /// A dump of every live task: id, name, state, where it was spawned,
+    /// age, polls, time since its last poll, who woke it last, and the
+    /// timer or I/O source it waits on. Works from any thread, also while
+    /// the loop hangs: it locks each task table shard, timer shard and I/O
+    /// source only while copying it, never waiting for a poll to end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::new();
+    /// let _task = event_loop.handle().spawn(std::future::pending::<()>()).unwrap();
+    /// let dump = event_loop.handle().dump();
+    /// assert_eq!(dump.tasks().len(), 1);
+    /// assert_eq!(dump.tasks()[0].spawned_at.line(), line!() - 3);
+    /// println!("{dump}");
+    /// ```
+    pub fn dump(&self) -> TaskDump {
+        crate::dump::dump(&self.shared)
+    }
+
     /// The number of unfinished tasks on the loop.
     ///
     /// # Examples
@@ -168,6 +215,7 @@ impl Handle {
     /// event_loop.block_on(loopwork::yield_now());
     /// assert_eq!(*log.lock().unwrap(), [0, 1, 2]);
     /// ```
+    #[track_caller]
     pub fn call_soon(&self, callback: impl FnOnce() + Send + 'static) -> Result<CallbackHandle, Closed> {
         // The callback runs in a copy of the scheduler's context.
         let snapshot = crate::context::capture();
@@ -302,6 +350,7 @@ impl Handle {
     /// });
     /// assert_eq!(rx.recv().unwrap(), "ran on the loop");
     /// ```
+    #[track_caller]
     pub fn call_soon_threadsafe(&self, callback: impl FnOnce() + Send + 'static) -> Result<CallbackHandle, Closed> {
         self.call_soon(callback)
     }
@@ -322,6 +371,7 @@ impl Handle {
     /// assert_eq!(future.result().unwrap(), "done");
     /// # Ok::<(), loopwork::Closed>(())
     /// ```
+    #[track_caller]
     pub fn run_coroutine_threadsafe<F>(&self, future: F) -> Result<ConcurrentFuture<F::Output>, Closed>
     where
         F: Future + Send + 'static,
@@ -475,6 +525,7 @@ impl Handle {
 
     /// `loopwork::spawn`: like `spawn`, but a closed loop gives a task that
     /// is already cancelled instead of an error.
+    #[track_caller]
     pub(crate) fn spawn_or_cancelled<F>(&self, future: F) -> Task<F::Output>
     where
         F: Future + Send + 'static,

@@ -54,10 +54,12 @@ mod concurrent;
 pub mod context;
 mod current;
 pub mod design;
+mod dump;
 mod error;
 mod event_loop;
 mod handle;
 mod loom;
+mod metrics;
 pub mod process;
 mod promise;
 mod scheduler;
@@ -66,15 +68,19 @@ mod spin;
 mod structured;
 mod task;
 mod time;
+#[cfg(feature = "tracing")]
+mod tracing;
 mod yield_now;
 
 pub use blocking::ThreadPool;
 pub use builder::Builder;
 pub use callback::CallbackHandle;
 pub use concurrent::{ConcurrentFuture, Timeout};
+pub use dump::{DumpedTask, TaskDump, WaitsOn, WakeSource};
 pub use error::{Closed, ExceptionContext, ExceptionKind, Source, TaskError};
 pub use event_loop::{EventLoop, ShutdownTimeout};
 pub use handle::Handle;
+pub use metrics::{PollTimeHistogram, RuntimeMetrics, WorkerMetrics};
 pub use promise::{InvalidState, Promise, PromiseError, PromiseTake};
 pub use structured::{
     as_completed, gather, gather_settled, shield, timeout, timeout_at, try_gather, wait, wait_for, AsCompleted,
@@ -133,6 +139,7 @@ use std::future::Future;
 ///     assert_eq!(task.await.unwrap(), 42);
 /// });
 /// ```
+#[track_caller]
 pub fn spawn<F>(future: F) -> Task<F::Output>
 where
     F: Future + Send + 'static,
@@ -176,6 +183,7 @@ where
 /// // Five pool threads slept at once.
 /// assert!(started.elapsed() < Duration::from_millis(250));
 /// ```
+#[track_caller]
 pub fn run_in_executor<F, T>(f: F) -> Task<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -213,6 +221,7 @@ where
 ///     assert_eq!(not_copied, None);
 /// });
 /// ```
+#[track_caller]
 pub fn to_thread<F, T>(f: F) -> Task<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -242,6 +251,7 @@ where
 /// });
 /// assert_eq!(value, "from the pool");
 /// ```
+#[track_caller]
 pub fn run_in_executor_on<F, T>(pool: &ThreadPool, f: F) -> Result<Task<T>, Closed>
 where
     F: FnOnce() -> T + Send + 'static,

@@ -1,6 +1,6 @@
 //! The ambient reactor: which loop `Async::new` and `sleep` use on this thread.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -10,6 +10,53 @@ use crate::Reactor;
 
 thread_local! {
     static CURRENT: RefCell<Option<Entered>> = const { RefCell::new(None) };
+    /// Set while `react` wakes the tasks an event or a timer released.
+    static WAKING: Cell<Option<WakeCause>> = const { Cell::new(None) };
+}
+
+/// Why a reactor is waking a task: what [`WakeCause::current`] reports to
+/// the waker, so an executor can record where its tasks' wake-ups come from.
+///
+/// # Examples
+///
+/// ```
+/// use loopwork_reactor::WakeCause;
+///
+/// // Outside a reactor's wake-ups there is none.
+/// assert_eq!(WakeCause::current(), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WakeCause {
+    /// An I/O source became ready.
+    Io,
+    /// A timer fired.
+    Timer,
+}
+
+impl WakeCause {
+    /// The cause of the wake-up in progress on this thread, if a reactor is
+    /// waking a task right now (the caller is that task's waker).
+    ///
+    /// # Examples
+    ///
+    /// See [`WakeCause`].
+    pub fn current() -> Option<WakeCause> {
+        WAKING.with(Cell::get)
+    }
+}
+
+/// Runs `wake` with `cause` as the current wake cause.
+pub(crate) fn waking(cause: WakeCause, wake: impl FnOnce()) {
+    /// Clears the cause even if the waker panics.
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            WAKING.with(|waking| waking.set(None));
+        }
+    }
+    WAKING.with(|waking| waking.set(Some(cause)));
+    let _reset = Reset;
+    wake();
 }
 
 /// The reactor a thread entered, and the timer shard it was given for its timers.

@@ -76,12 +76,13 @@ mod sleep;
 mod source;
 mod timer;
 
-pub use current::EnterGuard;
+pub use current::{EnterGuard, WakeCause};
 pub use deadline::deadline_after;
 pub use interval::{interval, interval_at, Interval};
 pub use io::Async;
 pub use reactor::{Reactor, ReactorLock, Trigger};
 pub use sleep::{sleep, sleep_until, Sleep};
+pub use source::Direction;
 pub use timer::TimerId;
 
 #[doc = include_str!("../DESIGN.md")]

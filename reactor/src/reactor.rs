@@ -3,6 +3,7 @@
 use std::fmt;
 use std::io;
 use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -11,7 +12,8 @@ use parking_lot::{Mutex, MutexGuard};
 use polling::{Events, Poller};
 use slab::Slab;
 
-use crate::source::Source;
+use crate::current::WakeCause;
+use crate::source::{Direction, Source};
 use crate::timer::{TimerId, Timers};
 
 /// How sources are registered with the poller.
@@ -66,6 +68,8 @@ pub struct Reactor {
     trigger: Trigger,
     /// Registered sources by key; the lock holder looks events up here.
     sources: Mutex<Slab<Arc<Source>>>,
+    /// `sources`' length, written under its lock, so that counting them takes no lock.
+    sources_len: AtomicUsize,
     timers: Timers,
     /// What only the lock holder touches; `try_lock` is this mutex's `try_lock`.
     driver: Mutex<Driver>,
@@ -245,6 +249,7 @@ impl Reactor {
             poller,
             trigger,
             sources: Mutex::new(Slab::new()),
+            sources_len: AtomicUsize::new(0),
             timers: Timers::new(),
             driver: Mutex::new(Driver { events: Events::new(), wakers: Vec::new() }),
         }
@@ -368,6 +373,92 @@ impl Reactor {
         self.sources.lock().iter().any(|(_, source)| source.has_waiters())
     }
 
+    /// The number of timers set and not yet fired or removed. Takes no lock: the count may
+    /// be a few inserts or removals behind when timers change on other threads meanwhile.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let id = reactor.insert_timer(reactor.now() + Duration::from_secs(60), std::task::Waker::noop());
+    /// assert_eq!(reactor.timers_pending(), 1);
+    /// reactor.remove_timer(id);
+    /// assert_eq!(reactor.timers_pending(), 0);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn timers_pending(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// The number of I/O sources registered (each live [`Async`](crate::Async)). Takes no
+    /// lock, like [`timers_pending`](Reactor::timers_pending).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use loopwork_reactor::{Async, Reactor};
+    ///
+    /// let reactor = Arc::new(Reactor::new()?);
+    /// let _guard = reactor.enter();
+    /// let listener = Async::new(std::net::TcpListener::bind("127.0.0.1:0")?)?;
+    /// assert_eq!(reactor.io_sources(), 1);
+    /// drop(listener);
+    /// assert_eq!(reactor.io_sources(), 0);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn io_sources(&self) -> usize {
+        // Relaxed: see `insert_source`.
+        self.sources_len.load(Ordering::Relaxed)
+    }
+
+    /// Calls `f` with the deadline and waker of every pending timer, one timer shard locked at
+    /// a time: for diagnostics (which task waits on which timer), not for a hot path. `f` runs
+    /// under the shard's lock, so it must not touch this reactor's timers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let when = reactor.now() + Duration::from_secs(60);
+    /// reactor.insert_timer(when, std::task::Waker::noop());
+    /// let mut deadlines = Vec::new();
+    /// reactor.for_each_timer(|deadline, _waker| deadlines.push(deadline));
+    /// assert_eq!(deadlines, [when]);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn for_each_timer(&self, f: impl FnMut(Instant, &Waker)) {
+        self.timers.for_each(f);
+    }
+
+    /// Calls `f` with the key, direction and waker of every task waiting for I/O on one of
+    /// this reactor's sources, one source locked at a time: for diagnostics, like
+    /// [`for_each_timer`](Reactor::for_each_timer). `f` must not touch this reactor's sources.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let mut waiters = 0;
+    /// reactor.for_each_io_waiter(|_key, _direction, _waker| waiters += 1);
+    /// assert_eq!(waiters, 0);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn for_each_io_waiter(&self, mut f: impl FnMut(usize, Direction, &Waker)) {
+        let sources = self.sources.lock();
+        for (key, source) in sources.iter() {
+            source.for_each_waker(|direction, waker| f(key, direction, waker));
+        }
+    }
+
     /// Sets a timer: `waker` is woken by the first `react` that finds [`now`](Reactor::now)
     /// at or past `when`. Never earlier; timers with equal deadlines wake in the order set.
     ///
@@ -471,6 +562,8 @@ impl Reactor {
         let entry = sources.vacant_entry();
         let source = Arc::new(Source::new(entry.key(), self.trigger));
         entry.insert(source.clone());
+        // Relaxed: a statistic; nothing is published through it.
+        self.sources_len.store(sources.len(), Ordering::Relaxed);
         source
     }
 
@@ -478,7 +571,10 @@ impl Reactor {
     /// descriptor and closes it only after this returns.
     pub(crate) fn remove_source(&self, source: &Source, fd: Option<BorrowedFd<'_>>) -> io::Result<()> {
         let result = fd.map_or(Ok(()), |fd| self.poller.delete(fd));
-        self.sources.lock().try_remove(source.key);
+        let mut sources = self.sources.lock();
+        sources.try_remove(source.key);
+        // Relaxed: as in `insert_source`.
+        self.sources_len.store(sources.len(), Ordering::Relaxed);
         result
     }
 }
@@ -588,11 +684,16 @@ impl ReactorLock<'_> {
             }
         }
         reactor.timers.unblock();
+        let io_woken = wakers.len();
         reactor.timers.fire(reactor.now(), &mut wakers);
+        let timers_due = wakers.len() - io_woken;
 
         let woken = wakers.len();
-        for waker in wakers.drain(..) {
-            waker.wake();
+        // The I/O events' wakers come first, then the timers'.
+        let timers_from = woken - timers_due;
+        for (index, waker) in wakers.drain(..).enumerate() {
+            let cause = if index < timers_from { WakeCause::Io } else { WakeCause::Timer };
+            crate::current::waking(cause, || waker.wake());
         }
         driver.wakers = wakers;
         waited.map(|_| woken)

@@ -19,9 +19,23 @@ use slab::Slab;
 use crate::reactor::Trigger;
 
 /// Which half of a source an operation waits on.
+///
+/// # Examples
+///
+/// ```
+/// use loopwork_reactor::{Direction, Reactor};
+///
+/// let reactor = Reactor::new()?;
+/// let mut reads = 0;
+/// reactor.for_each_io_waiter(|_key, direction, _waker| reads += usize::from(direction == Direction::Read));
+/// assert_eq!(reads, 0);
+/// # std::io::Result::Ok(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Direction {
+pub enum Direction {
+    /// Waiting until the source is readable.
     Read = 0,
+    /// Waiting until the source is writable.
     Write = 1,
 }
 
@@ -249,6 +263,14 @@ impl Source {
                 waiters.drain_into(wakers);
             }
             waiters.armed = false;
+        }
+    }
+
+    /// Calls `f` with every waker waiting on this source, under its lock.
+    pub(crate) fn for_each_waker(&self, mut f: impl FnMut(Direction, &Waker)) {
+        let state = self.state.lock();
+        for (direction, waiters) in [(Direction::Read, &state[0]), (Direction::Write, &state[1])] {
+            waiters.slot.iter().chain(waiters.futures.iter().filter_map(|(_, waker)| waker.as_ref())).for_each(|waker| f(direction, waker));
         }
     }
 

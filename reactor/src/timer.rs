@@ -102,6 +102,8 @@ struct Shard {
     queue: Mutex<BTreeMap<TimerId, Waker>>,
     /// `encode` of the first timer's deadline, or `NEVER`; written under `queue`'s lock.
     earliest: AtomicU64,
+    /// `queue`'s length, written under its lock, so that counting the timers takes no lock.
+    len: AtomicUsize,
 }
 
 impl Shard {
@@ -110,6 +112,12 @@ impl Shard {
         let earliest = queue.first_key_value().map_or(NEVER, |(id, _)| timers.encode(id.when));
         // SeqCst: the `earliest` half of the Dekker pair (module docs).
         self.earliest.store(earliest, Ordering::SeqCst);
+    }
+
+    /// Re-publishes the length after the queue grew or shrank.
+    fn update_len(&self, queue: &BTreeMap<TimerId, Waker>) {
+        // Relaxed: a statistic; nothing is published through it.
+        self.len.store(queue.len(), Ordering::Relaxed);
     }
 }
 
@@ -139,7 +147,11 @@ impl Timers {
     pub(crate) fn new() -> Timers {
         Timers {
             shards: (0..SHARDS)
-                .map(|_| Shard { queue: Mutex::new(BTreeMap::new()), earliest: AtomicU64::new(NEVER) })
+                .map(|_| Shard {
+                    queue: Mutex::new(BTreeMap::new()),
+                    earliest: AtomicU64::new(NEVER),
+                    len: AtomicUsize::new(0),
+                })
                 .collect(),
             next_seq: AtomicU64::new(0),
             next_shard: AtomicUsize::new(0),
@@ -181,6 +193,7 @@ impl Timers {
         let became_first = {
             let mut queue = shard.queue.lock();
             queue.insert(id, waker);
+            shard.update_len(&queue);
             let first = queue.first_key_value().is_some_and(|(first, _)| *first == id);
             if first {
                 shard.update_earliest(&queue, self);
@@ -220,6 +233,7 @@ impl Timers {
         let mut queue = shard.queue.lock();
         let was_first = queue.first_key_value().is_some_and(|(first, _)| *first == id);
         let waker = queue.remove(&id)?;
+        shard.update_len(&queue);
         if was_first {
             shard.update_earliest(&queue, self);
         }
@@ -310,6 +324,7 @@ impl Timers {
                 due.push(entry.remove_entry());
             }
             if due.len() > before {
+                shard.update_len(queue);
                 shard.update_earliest(queue, self);
                 shards_with_due += 1;
             }
@@ -328,13 +343,26 @@ impl Timers {
         for shard in self.shards.iter() {
             let mut queue = shard.queue.lock();
             wakers.extend(std::mem::take(&mut *queue).into_values());
+            shard.update_len(&queue);
             shard.update_earliest(&queue, self);
         }
         wakers
     }
 
+    /// Calls `f` with every pending timer, one shard locked at a time.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(Instant, &Waker)) {
+        for shard in self.shards.iter() {
+            for (id, waker) in shard.queue.lock().iter() {
+                f(id.when, waker);
+            }
+        }
+    }
+
+    /// The number of pending timers, without taking a lock: each shard's count is exact,
+    /// the sum may be a few inserts or removals apart.
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|shard| shard.queue.lock().len()).sum()
+        // Relaxed: see `update_len`.
+        self.shards.iter().map(|shard| shard.len.load(Ordering::Relaxed)).sum()
     }
 }
 

@@ -31,6 +31,7 @@ use crate::callback::{CallbackQueue, Runnable};
 use crate::context::WithContext;
 use crate::current;
 use crate::error::{Closed, ExceptionContext, Source};
+use crate::metrics::{self, Counters, LoopGauges, RuntimeMetrics};
 use crate::task::{self, DoneCallback, Header, Notified, Schedule, Task, TaskId, TaskName, TaskRef};
 use crossbeam_deque::{Injector, Steal, Stealer};
 use idle::Idle;
@@ -65,6 +66,7 @@ pub(crate) struct Config {
     pub(crate) max_blocking_threads: usize,
     pub(crate) slow_poll_threshold: std::time::Duration,
     pub(crate) chaos_seed: Option<u64>,
+    pub(crate) debug: bool,
 }
 
 /// The state every thread of one loop shares. Tasks hold an `Arc` to it, so a
@@ -93,6 +95,10 @@ pub(crate) struct Shared {
     pub(crate) chaos_seed: Option<u64>,
     /// Slow-poll detection: what each worker is polling.
     pub(crate) monitor: Monitor,
+    /// Each worker's metrics counters (`Handle::metrics`).
+    pub(crate) counters: Counters,
+    /// `Builder::debug`: time every poll.
+    debug: bool,
     /// The loop's blocking pool, started on first use.
     blocking: std::sync::OnceLock<ThreadPool>,
     max_blocking_threads: usize,
@@ -138,6 +144,8 @@ impl Shared {
         Shared {
             chaos_seed: config.chaos_seed,
             monitor: Monitor::new(num_workers, config.slow_poll_threshold),
+            counters: Counters::new(num_workers),
+            debug: config.debug,
             injector: Injector::new(),
             parkers: (0..num_workers).map(|_| Parker::new(Some(reactor.clone()))).collect(),
             reactor,
@@ -172,6 +180,7 @@ impl Shared {
 
     /// Spawns a task. If the loop is closed, the future is dropped here and
     /// the task comes back as `Err`, already cancelled.
+    #[track_caller]
     pub(crate) fn spawn<F>(
         self: &Arc<Self>,
         future: F,
@@ -197,10 +206,20 @@ impl Shared {
         // Relaxed is enough: ids only need to be unique.
         let id = TaskId(self.next_task_id.fetch_add(1, Ordering::Relaxed));
         let spawned_at = self.monitor.coarse_now();
+        let location = std::panic::Location::caller();
         // The task runs in a copy of its spawner's context (contextvars).
         let future = WithContext::new(crate::context::capture(), future);
+        #[cfg(feature = "tracing")]
+        let (future, traced) = crate::tracing::instrument(
+            future,
+            id.0,
+            &name.as_ref().map_or_else(|| format!("Task-{}", id.0), |name| (*name.0).clone()),
+            location,
+        );
         let (registered, task, notified) = task::new_task(future, self.clone(), id, name, spawned_at);
-        if let Err(registered) = self.registry.insert(registered) {
+        #[cfg(feature = "tracing")]
+        traced.allocated_in(registered.header());
+        if let Err(registered) = self.registry.insert(registered, location) {
             // The registry is closed: the task never runs.
             registered.shutdown();
             drop(notified);
@@ -215,13 +234,14 @@ impl Shared {
     /// next id, and claimed as running at once, so its own future (which
     /// never completes) is never polled. Returns its handle and the claim,
     /// the queue entry that was never queued.
+    #[track_caller]
     pub(crate) fn spawn_stand_in(self: &Arc<Self>) -> (Task<()>, Notified) {
         // Relaxed: as in `spawn`.
         let id = TaskId(self.next_task_id.fetch_add(1, Ordering::Relaxed));
         let spawned_at = self.monitor.coarse_now();
         let (registered, handle, claim) =
             task::new_task(std::future::pending::<()>(), self.clone(), id, None, spawned_at);
-        if let Err(unregistered) = self.registry.insert(registered) {
+        if let Err(unregistered) = self.registry.insert(registered, std::panic::Location::caller()) {
             // A closed loop: the future is still driven (its tasks complete
             // as cancelled), as a task nobody lists.
             drop(unregistered);
@@ -293,6 +313,7 @@ impl Shared {
     /// task to asyncio: it has no id of its own (`CALLBACK_ID`), stays out of
     /// the registry (`all_tasks`, `num_tasks`), and is not `current_task`
     /// while it runs (`run_strict`).
+    #[track_caller]
     pub(crate) fn push_callback(self: &Arc<Self>, callback: Arc<dyn Runnable>) -> Result<(), Closed> {
         if self.is_closed() {
             return Err(Closed);
@@ -331,6 +352,29 @@ impl Shared {
     /// A snapshot of every unfinished task.
     pub(crate) fn all_tasks(&self) -> Vec<crate::task::TaskInfo> {
         self.registry.all_tasks()
+    }
+
+    /// A snapshot of the loop's metrics. Loads counters and gauges; the
+    /// only lock it takes is the blocking pool's, for two loads.
+    pub(crate) fn metrics(&self) -> RuntimeMetrics {
+        let (blocking_threads, blocking_threads_idle) = self.blocking.get().map_or((0, 0), ThreadPool::thread_counts);
+        let gauges = LoopGauges {
+            alive_tasks: self.registry.len(),
+            // Relaxed: a statistic; ids are handed out from 1.
+            spawned_tasks: self.next_task_id.load(Ordering::Relaxed) - 1,
+            injector_depth: self.injector.len(),
+            callbacks_queued: self.callbacks.len(),
+            timers_pending: self.reactor.timers_pending(),
+            io_sources: self.reactor.io_sources(),
+            blocking_threads,
+            blocking_threads_idle,
+        };
+        metrics::snapshot(gauges, &self.counters, &self.monitor.slots, self.stealers.iter().map(Stealer::len))
+    }
+
+    /// Calls `f` with every unfinished task and its spawn location.
+    pub(crate) fn registry_for_each(&self, f: impl FnMut(&Header, &'static std::panic::Location<'static>)) {
+        self.registry.for_each(f);
     }
 
     /// The name of an unfinished task, for reports.
@@ -419,6 +463,9 @@ impl Shared {
     /// Returns the tasks that were still being polled by a worker.
     pub(crate) fn drop_unfinished_tasks(&self) -> Vec<(u64, String)> {
         let mut still_running = Vec::new();
+        if self.debug {
+            crate::dump::report_pending_at_close(self);
+        }
         for task in self.registry.close() {
             if task.header().state.load().is_running() {
                 still_running.push((task.header().id.0, task.header().name()));
@@ -631,13 +678,13 @@ impl Shared {
     /// cell (see `push_callback`), which the monitor reports as a callback
     /// and `current_task` does not see.
     fn run_strict(&self, task: Notified) {
-        let slot = &self.monitor.slots[0];
         if task.id() == CALLBACK_ID.0 {
+            let slot = &self.monitor.slots[0];
             slot.begin(None);
             task.run();
             slot.end();
         } else {
-            self.run_watched(slot, task);
+            self.run_watched(0, task);
         }
     }
 
@@ -668,11 +715,44 @@ impl Shared {
         }
     }
 
-    /// Runs a task with its poll published to the slow-poll monitor.
-    pub(crate) fn run_watched(&self, slot: &monitor::PollSlot, task: Notified) {
+    /// Runs a task with its poll published to the slow-poll monitor, on
+    /// the thread whose slot (and metrics counters) are at `index`.
+    /// Always inline: out of line, the call costs more than the rest of
+    /// the function (21 instructions a poll of `yield_many`).
+    #[inline(always)]
+    pub(crate) fn run_watched(&self, index: usize, task: Notified) {
+        if self.debug {
+            return self.run_timed(index, task);
+        }
+        let slot = &self.monitor.slots[index];
         slot.begin(Some(task.id()));
+        self.stamp_poll(task.header());
         let header = NonNull::from(task.header());
         current::with_current_task(header, || task.run());
+        slot.end();
+    }
+
+    /// Records when the task's poll began, for dumps: one load of the
+    /// coarse clock and one store. Relaxed: only the thread holding the
+    /// task's RUNNING bit writes it; dumps read a statistic.
+    #[inline(always)]
+    fn stamp_poll(&self, task: &Header) {
+        task.last_polled.store(self.monitor.coarse_millis(), Ordering::Relaxed);
+    }
+
+    /// Debug mode's run of a task: also reads the clock around the poll,
+    /// for the poll-time histogram. Out of line, so that the default path
+    /// pays one branch for it.
+    #[cold]
+    #[inline(never)]
+    fn run_timed(&self, index: usize, task: Notified) {
+        let slot = &self.monitor.slots[index];
+        slot.begin(Some(task.id()));
+        self.stamp_poll(task.header());
+        let header = NonNull::from(task.header());
+        let started = std::time::Instant::now();
+        current::with_current_task(header, || task.run());
+        self.counters.workers[index].record_poll_time(started.elapsed());
         slot.end();
     }
 
@@ -724,10 +804,12 @@ impl Shared {
 
 impl Schedule for Arc<Shared> {
     fn schedule(&self, task: Notified) {
+        crate::dump::record_wake(self, task.header());
         self.schedule_task(task, Origin::Wake);
     }
 
     fn yield_now(&self, task: Notified) {
+        crate::dump::record_self_wake(task.header());
         self.schedule_task(task, Origin::Yield);
     }
 

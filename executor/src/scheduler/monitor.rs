@@ -12,7 +12,7 @@ use super::Shared;
 use crate::error::{ExceptionContext, ExceptionKind, Source};
 use crossbeam_utils::CachePadded;
 use parking_lot::{Condvar, Mutex};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -46,6 +46,13 @@ impl PollSlot {
         // Relaxed: as in `begin`.
         self.current.store(0, Ordering::Relaxed);
     }
+
+    /// How many polls (and callbacks) this thread has started: the
+    /// metrics' poll counter, which the monitor keeps anyway.
+    pub(crate) fn polls(&self) -> u64 {
+        // Relaxed: as in `begin`.
+        self.polls.load(Ordering::Relaxed)
+    }
 }
 
 /// The slots of every thread that polls tasks, and the monitor's wake-up.
@@ -56,6 +63,9 @@ pub(crate) struct Monitor {
     /// Nanoseconds since `task::EPOCH`, refreshed at every sample: the
     /// spawn time of new tasks, read with one load instead of a clock call.
     coarse_now: AtomicU64,
+    /// The same in milliseconds, wrapping: what a poll stamps on its task
+    /// (`Header::last_polled`), with one load and no division.
+    coarse_millis: AtomicU32,
     /// Set while the monitor sleeps because every worker is parked.
     sleeping: AtomicBool,
     closed: Mutex<bool>,
@@ -86,6 +96,7 @@ impl Monitor {
             slots: (0..threads.max(1)).map(|_| CachePadded::new(PollSlot::default())).collect(),
             threshold,
             coarse_now: AtomicU64::new(crate::task::since_epoch(Instant::now())),
+            coarse_millis: AtomicU32::new(millis(crate::task::since_epoch(Instant::now()))),
             sleeping: AtomicBool::new(false),
             closed: Mutex::new(false),
             wake: Condvar::new(),
@@ -108,6 +119,22 @@ impl Monitor {
         }
         // Relaxed: see the store in `sample`.
         self.coarse_now.load(Ordering::Relaxed)
+    }
+
+    /// `coarse_now` in milliseconds, wrapping.
+    pub(crate) fn coarse_millis(&self) -> u32 {
+        // Relaxed: see `refresh_coarse_clock`.
+        self.coarse_millis.load(Ordering::Relaxed)
+    }
+
+    /// Sets the coarse clock to `now`: at every sample, and by a worker
+    /// that unparks, since the monitor's samples are stale while it sleeps.
+    /// Two writers may race and leave the older time for one interval.
+    pub(crate) fn refresh_coarse_clock(&self, now: Instant) {
+        let nanos = crate::task::since_epoch(now);
+        // Relaxed: timestamps for statistics; no data hangs on them.
+        self.coarse_now.store(nanos, Ordering::Relaxed);
+        self.coarse_millis.store(millis(nanos), Ordering::Relaxed);
     }
 
     /// Stops the monitor thread.
@@ -133,6 +160,8 @@ impl Monitor {
             parking_lot::MutexGuard::unlocked(&mut closed, || {
                 self.sample(shared, &mut seen, &mut reports);
                 for (current, duration, finished, name) in reports.drain(..) {
+                    #[cfg(feature = "tracing")]
+                    crate::tracing::slow_poll((current != CALLBACK).then_some(current), duration, finished);
                     shared.report(slow_poll(current, duration, finished, name));
                 }
             });
@@ -175,8 +204,7 @@ impl Monitor {
     /// each poll that crossed the threshold or ended after crossing it.
     fn sample(&self, shared: &Shared, seen: &mut [Seen], reports: &mut Vec<SlowPoll>) {
         let now = Instant::now();
-        // Relaxed: a timestamp for statistics; no data hangs on it.
-        self.coarse_now.store(crate::task::since_epoch(now), Ordering::Relaxed);
+        self.refresh_coarse_clock(now);
         for (slot, seen) in self.slots.iter().zip(seen.iter_mut()) {
             // Relaxed: see `PollSlot::begin`.
             let polls = slot.polls.load(Ordering::Relaxed);
@@ -202,6 +230,11 @@ impl Monitor {
             *seen = Seen { polls, current, since: (current != 0).then_some(now), reported: false, name: None };
         }
     }
+}
+
+/// Nanoseconds as wrapping milliseconds.
+fn millis(nanos: u64) -> u32 {
+    (nanos / 1_000_000) as u32
 }
 
 fn slow_poll(current: u64, duration: Duration, finished: bool, name: Option<String>) -> ExceptionContext {

@@ -60,6 +60,7 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize, local: Worker<Notifi
     let cx = Context { shared: shared.clone(), worker: Some(WorkerCore::new(index, local, chaos)) };
     let _enter = current::enter(&cx);
     let core = cx.worker.as_ref().expect("a worker context has a core");
+    shared.counters.workers[index].unparked(std::time::Instant::now());
     while !shared.is_closed() {
         if let Some(task) = core.next_task(&shared) {
             core.run_task(&shared, task);
@@ -131,6 +132,7 @@ impl WorkerCore {
             let streak = self.lifo_streak.get() + 1;
             if streak <= MAX_LIFO_STREAK {
                 self.lifo_streak.set(streak);
+                shared.counters.workers[self.index].lifo_hit();
                 return Some(task);
             }
             // The streak is over: the slot's task waits its turn at the
@@ -163,13 +165,15 @@ impl WorkerCore {
 
     fn run_task(&self, shared: &Shared, task: Notified) {
         self.leave_searching(shared);
-        let slot = &shared.monitor.slots[self.index];
         match &self.chaos {
-            None => shared.run_watched(slot, task),
+            None => shared.run_watched(self.index, task),
             // Chaos: an injected yield sends the task to the back.
-            Some(chaos) => {
-                shared.run_with_chaos(task, chaos, |task| self.local.push(task), |task| shared.run_watched(slot, task))
-            }
+            Some(chaos) => shared.run_with_chaos(
+                task,
+                chaos,
+                |task| self.local.push(task),
+                |task| shared.run_watched(self.index, task),
+            ),
         }
     }
 
@@ -190,9 +194,13 @@ impl WorkerCore {
             }
             // `usize::MAX` asks crossbeam for its default batch: half of the
             // victim's queue, which halves the imbalance in one steal.
+            let before = self.local.len();
             let stolen =
                 retry_steal(|| shared.stealers[victim].steal_batch_with_limit_and_pop(&self.local, usize::MAX));
             if stolen.is_some() {
+                // The one popped, and those moved to our queue (thieves may
+                // take some back meanwhile: a lower bound).
+                shared.counters.workers[self.index].stole(1 + self.local.len().saturating_sub(before));
                 return stolen;
             }
         }
@@ -218,6 +226,17 @@ impl WorkerCore {
     }
 
     fn park(&self, shared: &Shared) {
+        // Two clock reads a park, which costs a futex call anyway: the
+        // worker's busy time is the time between them.
+        let counters = &shared.counters.workers[self.index];
+        counters.parking(std::time::Instant::now());
+        self.park_until_work(shared);
+        let now = std::time::Instant::now();
+        counters.unparked(now);
+        shared.monitor.refresh_coarse_clock(now);
+    }
+
+    fn park_until_work(&self, shared: &Shared) {
         let was_last_searcher = shared.idle.transition_worker_to_parked(self.index, self.searching.replace(false));
         if was_last_searcher && shared.has_work() {
             // Work was published while we searched, by a notifier that saw us

@@ -103,6 +103,7 @@ where
     ///     assert!(matches!(&errors[..], [loopwork::ChildError::Failed(e)] if e == "broken"));
     /// });
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> Result<u64, GroupClosed>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,

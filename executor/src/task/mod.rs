@@ -19,6 +19,7 @@ mod loom_test;
 pub use join::Task;
 pub(crate) use raw::{DoneCallback, Header};
 pub(crate) use state::TransitionToRunning;
+pub(crate) use waker::task_address;
 
 use std::any::Any;
 use std::future::Future;
@@ -65,7 +66,7 @@ pub(crate) fn since_epoch(at: std::time::Instant) -> u64 {
     at.saturating_duration_since(epoch).as_nanos() as u64
 }
 
-fn from_epoch(nanos: u64) -> std::time::Instant {
+pub(crate) fn from_epoch(nanos: u64) -> std::time::Instant {
     let epoch = *EPOCH.get_or_init(std::time::Instant::now);
     epoch + std::time::Duration::from_nanos(nanos)
 }

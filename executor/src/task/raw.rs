@@ -15,7 +15,7 @@ use std::mem;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::task::{Context, Poll, Waker};
 
 /// The part of a task every thread may look at without knowing its types.
@@ -27,16 +27,23 @@ pub(crate) struct Header {
     /// `None` means the default name, `Task-{id}`, made only when asked for.
     /// A thin pointer: most tasks have no name, and they pay one word.
     pub(crate) name: Option<TaskName>,
-    /// The task's slot in the registry shard; written and read only under
-    /// that shard's lock, so `Relaxed` is enough.
-    pub(crate) registry_key: AtomicU32,
     /// When it was spawned, as nanoseconds since `task::EPOCH` (8 bytes
     /// instead of an `Instant`'s 16), read from the loop's coarse clock.
     pub(crate) spawned_at: u64,
+    /// The task's slot in the registry shard; written and read only under
+    /// that shard's lock, so `Relaxed` is enough.
+    pub(crate) registry_key: AtomicU32,
     /// How many times it has been polled. Only the thread holding RUNNING
     /// writes it, so a load and a store (no read-modify-write) count it;
     /// `Relaxed` is enough for a statistic read by `all_tasks`.
     pub(crate) polls: AtomicU32,
+    /// When its last poll began, in milliseconds since `task::EPOCH` on the
+    /// loop's coarse clock, wrapping (see `dump`). Written like `polls`.
+    /// The 32-bit fields sit together so these two fit in what was padding.
+    pub(crate) last_polled: AtomicU32,
+    /// Who woke it last (`dump::WakeSource` as a byte): stored by the waker,
+    /// `Relaxed`, a plain store; the last one wins.
+    pub(crate) wake_source: AtomicU8,
 }
 
 /// The functions that need the task's concrete types.
@@ -153,9 +160,11 @@ where
             vtable: vtable::<F, S>(),
             id,
             name,
-            registry_key: AtomicU32::new(u32::MAX),
             spawned_at,
+            registry_key: AtomicU32::new(u32::MAX),
             polls: AtomicU32::new(0),
+            last_polled: AtomicU32::new(0),
+            wake_source: AtomicU8::new(0),
         },
         scheduler,
         stage: UnsafeCell::new(Stage::Running(future)),

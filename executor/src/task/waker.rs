@@ -29,6 +29,20 @@ pub(super) fn waker_ref(ptr: NonNull<Header>) -> WakerRef {
     WakerRef(ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(ptr.as_ptr() as *const (), &VTABLE)) }))
 }
 
+/// The address of the task `waker` wakes, if it is a loopwork task's own
+/// waker: how a dump matches the timers and I/O waiters the reactor holds
+/// with the tasks. Only compared, never dereferenced.
+pub(crate) fn task_address(waker: &Waker) -> Option<usize> {
+    if std::ptr::eq(waker.vtable(), &VTABLE) {
+        return Some(waker.data() as usize);
+    }
+    // With the `tracing` feature a task's future sees a counting waker.
+    #[cfg(feature = "tracing")]
+    return crate::tracing::task_address(waker);
+    #[cfg(not(feature = "tracing"))]
+    None
+}
+
 /// # Safety
 ///
 /// `data` is a live task header pointer whose reference the caller holds.

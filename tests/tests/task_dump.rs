@@ -1,0 +1,185 @@
+//! `Handle::dump`: spawn locations, what a task waits on, who woke it, and
+//! dumps of a loop that hangs; debug mode's report of tasks pending at close.
+
+use loopwork::{EventLoop, ExceptionKind, TaskState, WaitsOn, WakeSource};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Waits (in real time, with a generous bound) until `ready` holds for the
+/// loop's dump.
+fn wait_for_dump(handle: &loopwork::Handle, ready: impl Fn(&loopwork::TaskDump) -> bool) -> loopwork::TaskDump {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let dump = handle.dump();
+        if ready(&dump) {
+            return dump;
+        }
+        assert!(std::time::Instant::now() < deadline, "the dump never got there: {dump:?}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn dump_shows_spawn_location_and_the_timer_a_task_waits_on() {
+    let event_loop = EventLoop::builder().workers(1).build().unwrap();
+    let handle = event_loop.handle();
+    let spawn_line = line!() + 1;
+    let _sleeper = handle.spawn_named("sleeper", loopwork::sleep(Duration::from_secs(3600))).unwrap();
+    let dump = wait_for_dump(&handle, |dump| dump.tasks().iter().all(|task| task.polls == 1));
+    let [task] = dump.tasks() else { panic!("one task expected: {dump:?}") };
+    assert_eq!(task.name, "sleeper");
+    assert_eq!(task.spawned_at.file(), file!());
+    assert_eq!(task.spawned_at.line(), spawn_line);
+    assert_eq!(task.state, TaskState::Waiting);
+    assert_eq!(task.last_wake, WakeSource::Spawned);
+    assert!(task.since_last_poll.is_some());
+    match task.waits_on[..] {
+        [WaitsOn::Timer { deadline }] => {
+            let due = deadline.saturating_duration_since(std::time::Instant::now());
+            assert!(due > Duration::from_secs(3000) && due <= Duration::from_secs(3600), "{due:?}");
+        }
+        _ => panic!("the sleeper waits on one timer: {task:?}"),
+    }
+    let table = dump.to_string();
+    assert!(table.lines().next().unwrap().starts_with("id"), "{table}");
+    assert!(table.contains(&format!("{}:{}", file!(), spawn_line)), "{table}");
+}
+
+#[test]
+fn dump_shows_the_io_source_a_task_waits_on() {
+    let event_loop = EventLoop::builder().workers(1).build().unwrap();
+    let handle = event_loop.handle();
+    let listener = event_loop.block_on(async { loopwork::net::TcpListener::bind("127.0.0.1:0") }).unwrap();
+    let spawn_line = line!() + 1;
+    let _acceptor = handle.spawn(async move { listener.accept().await.map(drop) }).unwrap();
+    let dump = wait_for_dump(&handle, |dump| dump.tasks().iter().any(|task| !task.waits_on.is_empty()));
+    let [task] = dump.tasks() else { panic!("one task expected: {dump:?}") };
+    assert_eq!(task.spawned_at.line(), spawn_line);
+    assert!(
+        matches!(task.waits_on[..], [WaitsOn::Io { direction: loopwork::reactor::Direction::Read, .. }]),
+        "the acceptor waits to read its listener: {task:?}"
+    );
+    assert!(dump.to_string().contains("read"));
+}
+
+#[test]
+fn dump_records_who_woke_a_task() {
+    let event_loop = EventLoop::builder().workers(1).build().unwrap();
+    let handle = event_loop.handle();
+    // Woken by a timer, then parked on a promise nobody sets.
+    let never = handle.create_future::<()>();
+    let waiting = never.clone();
+    let _timed = handle
+        .spawn_named("timed", async move {
+            loopwork::sleep(Duration::from_millis(1)).await;
+            let _ = waiting.await;
+        })
+        .unwrap();
+    // Woken from a foreign thread, then parked the same way.
+    let promise = handle.create_future::<()>();
+    let awaited = promise.clone();
+    let waiting = never.clone();
+    let _remote = handle
+        .spawn_named("remote", async move {
+            let _ = awaited.await;
+            let _ = waiting.await;
+        })
+        .unwrap();
+    // Yields once, then parks.
+    let waiting = never.clone();
+    let _yielder = handle
+        .spawn_named("yielder", async move {
+            loopwork::yield_now().await;
+            let _ = waiting.await;
+        })
+        .unwrap();
+    wait_for_dump(&handle, |dump| dump.tasks().iter().all(|task| task.polls >= 1));
+    std::thread::spawn(move || promise.set_result(()).unwrap()).join().unwrap();
+    let dump = wait_for_dump(&handle, |dump| dump.tasks().iter().all(|task| task.polls == 2));
+    let woken_by = |name: &str| dump.tasks().iter().find(|task| task.name == name).unwrap().last_wake;
+    assert_eq!(woken_by("timed"), WakeSource::Timer);
+    assert_eq!(woken_by("remote"), WakeSource::Remote);
+    assert_eq!(woken_by("yielder"), WakeSource::Yield);
+}
+
+#[test]
+fn a_loop_that_hangs_can_be_dumped_from_another_thread() {
+    let event_loop = EventLoop::builder().workers(1).build().unwrap();
+    let handle = event_loop.handle();
+    let release = Arc::new(AtomicBool::new(false));
+    let stuck = release.clone();
+    let hog = handle
+        .spawn_named("hog", async move {
+            while !stuck.load(Ordering::Acquire) {
+                std::hint::spin_loop();
+            }
+        })
+        .unwrap();
+    let _queued = handle.spawn_named("queued", async {}).unwrap();
+    // A watchdog, so that a dump that waits for the poll fails instead of
+    // hanging the test.
+    let watchdog = {
+        let release = release.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(30));
+            release.store(true, Ordering::Release);
+        })
+    };
+    let dump = wait_for_dump(&handle, |dump| dump.tasks().iter().any(|task| task.state == TaskState::Running));
+    assert!(!release.load(Ordering::Acquire), "the dump waited for the hung poll");
+    let state_of = |name: &str| dump.tasks().iter().find(|task| task.name == name).unwrap().state;
+    assert_eq!(state_of("hog"), TaskState::Running);
+    assert_eq!(state_of("queued"), TaskState::Scheduled);
+    release.store(true, Ordering::Release);
+    event_loop.block_on(hog).unwrap();
+    drop(watchdog);
+}
+
+#[test]
+fn dump_lists_ten_thousand_live_tasks_in_id_order() {
+    let event_loop = EventLoop::builder().workers(2).build().unwrap();
+    let handle = event_loop.handle();
+    let tasks: Vec<_> = (0..10_000).map(|_| handle.spawn(std::future::pending::<()>()).unwrap()).collect();
+    let dump = handle.dump();
+    assert_eq!(dump.tasks().len(), 10_000);
+    assert!(dump.tasks().windows(2).all(|pair| pair[0].id < pair[1].id));
+    assert_eq!(dump.to_string().lines().count(), 10_001);
+    drop(tasks);
+}
+
+#[test]
+fn debug_mode_reports_tasks_pending_at_close_with_their_spawn_location() {
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let seen = reports.clone();
+    let event_loop = EventLoop::builder()
+        .workers(1)
+        .debug(true)
+        .on_unhandled_panic(move |report| seen.lock().unwrap().push(report))
+        .build()
+        .unwrap();
+    let spawn_line = line!() + 1;
+    let forgotten = event_loop.handle().spawn_named("forgotten", std::future::pending::<()>()).unwrap();
+    event_loop.block_on(async { loopwork::spawn(async {}).await.unwrap() });
+    event_loop.close();
+    drop(forgotten);
+    let reports = reports.lock().unwrap();
+    let [report] = &reports[..] else { panic!("one report expected: {reports:?}") };
+    assert_eq!(report.task_name(), Some("forgotten"));
+    match report.kind {
+        ExceptionKind::PendingAtClose { spawned_at } => {
+            assert_eq!((spawned_at.file(), spawned_at.line()), (file!(), spawn_line));
+        }
+        _ => panic!("a pending-at-close report expected: {report:?}"),
+    }
+    assert!(report.message.contains(&format!("{}:{}", file!(), spawn_line)), "{}", report.message);
+
+    // Without debug mode, closing reports nothing.
+    let quiet = Arc::new(Mutex::new(Vec::new()));
+    let seen = quiet.clone();
+    let event_loop =
+        EventLoop::builder().workers(1).on_unhandled_panic(move |report| seen.lock().unwrap().push(report)).build().unwrap();
+    let _forgotten = event_loop.handle().spawn(std::future::pending::<()>()).unwrap();
+    event_loop.close();
+    assert!(quiet.lock().unwrap().is_empty());
+}
