@@ -25,7 +25,9 @@ fn main() -> std::io::Result<()> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let address = listener.local_addr()?;
         println!("serving metrics for {seconds} s; watch the counters move with:");
-        println!("  for i in 1 2 3; do curl -s http://{address}/metrics | grep -E 'polls_total|spawned'; sleep 1; done");
+        println!(
+            "  for i in 1 2 3; do curl -s http://{address}/metrics | grep -E 'polls_total|spawned'; sleep 1; done"
+        );
         println!("and a task dump with: curl -s http://{address}/dump");
 
         let _load = loopwork::spawn(generate_load());

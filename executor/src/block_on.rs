@@ -178,9 +178,10 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
         state: AtomicU64::new((shared.strict_pushed() << SEQ_SHIFT) | WOKEN),
         holds_clock: shared.num_workers() > 0 && shared.reactor.is_paused(),
         shared: shared.clone(),
+    });
+    // `run_forever` drives no coroutine, hence no task. Not `bool::then`:
+    // a closure would hide the caller's location from `#[track_caller]`.
     let main_task = if until == Until::Complete { Some(MainTask::new(shared)) } else { None };
-    // `run_forever` drives no coroutine, hence no task.
-    let main_task = (until == Until::Complete).then(|| MainTask::new(shared));
     let step = |future: std::pin::Pin<&mut F>, cx: &mut TaskContext<'_>| match &main_task {
         Some(main_task) => main_task.step(|| future.poll(cx)),
         None => future.poll(cx),

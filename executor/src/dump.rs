@@ -10,16 +10,16 @@
 //! on is not recorded at all: the dump asks the reactor for its timers and
 //! waiters and matches their wakers with the tasks.
 
-use crate::error::{ExceptionContext, ExceptionKind, Source};
 use crate::current;
+use crate::error::{ExceptionContext, ExceptionKind, Source};
 use crate::scheduler::Shared;
 use crate::task::{self, Header, TaskState};
 use loopwork_reactor::{Direction, WakeCause};
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::Location;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Who scheduled a task the last time, in a [`DumpedTask`].
@@ -62,9 +62,7 @@ pub(crate) fn record_wake(shared: &Arc<Shared>, task: &Header) {
     let source = match WakeCause::current() {
         Some(WakeCause::Io) => WakeSource::Io,
         Some(WakeCause::Timer) => WakeSource::Timer,
-        None if current::with_current(|cx| cx.is_some_and(|cx| Arc::ptr_eq(&cx.shared, shared))) => {
-            WakeSource::Local
-        }
+        None if current::with_current(|cx| cx.is_some_and(|cx| Arc::ptr_eq(&cx.shared, shared))) => WakeSource::Local,
         None => WakeSource::Remote,
     };
     // Relaxed: a statistic for dumps; the last store wins.

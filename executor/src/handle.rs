@@ -2,8 +2,8 @@
 
 use crate::callback::{new_callback, CallbackHandle};
 use crate::concurrent::ConcurrentFuture;
-use crate::error::{Closed, ExceptionContext};
 use crate::dump::TaskDump;
+use crate::error::{Closed, ExceptionContext};
 use crate::metrics::RuntimeMetrics;
 use crate::promise::Promise;
 use crate::scheduler::{PanicHook, Shared};

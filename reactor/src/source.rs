@@ -270,7 +270,11 @@ impl Source {
     pub(crate) fn for_each_waker(&self, mut f: impl FnMut(Direction, &Waker)) {
         let state = self.state.lock();
         for (direction, waiters) in [(Direction::Read, &state[0]), (Direction::Write, &state[1])] {
-            waiters.slot.iter().chain(waiters.futures.iter().filter_map(|(_, waker)| waker.as_ref())).for_each(|waker| f(direction, waker));
+            waiters
+                .slot
+                .iter()
+                .chain(waiters.futures.iter().filter_map(|(_, waker)| waker.as_ref()))
+                .for_each(|waker| f(direction, waker));
         }
     }
 

@@ -35,8 +35,7 @@ fn strict_mode_counts_spawns_polls_and_timers_exactly() {
     let handle = event_loop.handle();
     let probe = handle.clone();
     let (during, after) = event_loop.block_on(async move {
-        let sleepers: Vec<_> =
-            (0..5).map(|_| loopwork::spawn(loopwork::sleep(Duration::from_secs(10)))).collect();
+        let sleepers: Vec<_> = (0..5).map(|_| loopwork::spawn(loopwork::sleep(Duration::from_secs(10)))).collect();
         // Every sleeper runs its first poll and sets its timer.
         loopwork::sleep(Duration::from_secs(1)).await;
         let during = probe.metrics();

@@ -177,8 +177,11 @@ fn debug_mode_reports_tasks_pending_at_close_with_their_spawn_location() {
     // Without debug mode, closing reports nothing.
     let quiet = Arc::new(Mutex::new(Vec::new()));
     let seen = quiet.clone();
-    let event_loop =
-        EventLoop::builder().workers(1).on_unhandled_panic(move |report| seen.lock().unwrap().push(report)).build().unwrap();
+    let event_loop = EventLoop::builder()
+        .workers(1)
+        .on_unhandled_panic(move |report| seen.lock().unwrap().push(report))
+        .build()
+        .unwrap();
     let _forgotten = event_loop.handle().spawn(std::future::pending::<()>()).unwrap();
     event_loop.close();
     assert!(quiet.lock().unwrap().is_empty());

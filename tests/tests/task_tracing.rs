@@ -130,7 +130,9 @@ fn a_subscriber_sees_task_spans_and_lifecycle_events() {
     let span_of = |name: &str| {
         seen.spans
             .values()
-            .find(|(span, _, fields, _)| span == "runtime.spawn" && fields.0.get("task.name").map(String::as_str) == Some(name))
+            .find(|(span, _, fields, _)| {
+                span == "runtime.spawn" && fields.0.get("task.name").map(String::as_str) == Some(name)
+            })
             .unwrap_or_else(|| panic!("no span for {name}: {seen:?}"))
     };
     let (_, target, fields, entered) = span_of("parent");
