@@ -283,10 +283,14 @@ impl WakeList {
     /// If a waker panicked: once every other waker has been woken, the first
     /// such panic is resumed here, in the code that made the waiters ready
     /// (this crate has no exception handler to send it to). The later ones
-    /// were printed by the panic hook when they happened.
+    /// were printed by the panic hook when they happened. Not if this thread
+    /// is unwinding already (a guard released during a panic): a second
+    /// panic there would abort the process, so the payload is dropped.
     pub(crate) fn wake_all(mut self) {
         if let Some(payload) = self.wake_collected() {
-            resume_unwind(payload);
+            if !std::thread::panicking() {
+                resume_unwind(payload);
+            }
         }
     }
 

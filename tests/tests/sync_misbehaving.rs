@@ -159,3 +159,20 @@ fn a_priority_queue_whose_ord_panicked_left_join_waiting_forever() {
         futures_lite::future::block_on(queue.join());
     });
 }
+
+#[test]
+fn a_panicking_waker_woken_by_a_guard_dropped_during_a_panic_aborted_the_process() {
+    with_watchdog(LIMIT, "guard dropped while unwinding", || {
+        let semaphore = Semaphore::new(1);
+        let mut waiter = Box::pin(semaphore.acquire());
+        let unwound = catch_unwind(AssertUnwindSafe(|| {
+            let _permit = semaphore.try_acquire().unwrap();
+            assert!(poll_once(waiter.as_mut(), &Waker::from(Arc::new(Panics))).is_pending());
+            panic!("the holder's own panic");
+            // `_permit` is released while unwinding; its waiter's waker panics.
+        }));
+        let payload = unwound.expect_err("the holder's panic carries on");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"the holder's own panic"));
+        assert!(poll_once(waiter.as_mut(), Waker::noop()).is_ready(), "the waiter got the permit");
+    });
+}
