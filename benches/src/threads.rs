@@ -86,17 +86,28 @@ mod tests {
     #[test]
     fn counts_a_named_thread() {
         let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (spun_tx, spun_rx) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("counters-test".to_owned())
             .spawn(move || {
-                let start = std::time::Instant::now();
-                while start.elapsed() < std::time::Duration::from_millis(20) {
+                // Spins until it has had 20 ms of CPU by its own clock,
+                // however long a busy machine takes to give it that (a wall
+                // time would not do), giving up after 10 s of wall time.
+                let own_cpu_ns = || {
+                    let stat = fs::read_to_string("/proc/thread-self/schedstat").unwrap();
+                    stat.split_whitespace().next().unwrap().parse::<u64>().unwrap()
+                };
+                let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while own_cpu_ns() < 20_000_000 && std::time::Instant::now() < give_up {
                     std::hint::spin_loop();
                 }
+                // One voluntary switch, before the counters are read.
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                spun_tx.send(()).unwrap();
                 rx.recv().unwrap();
             })
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(30));
+        spun_rx.recv().unwrap();
         let counters = ThreadCounters::of_threads_named(&["counters-test"]);
         tx.send(()).unwrap();
         thread.join().unwrap();
