@@ -233,3 +233,62 @@ fn a_loop_dropped_inside_its_own_task_left_its_blocking_threads_running() {
         exited_rx.recv_timeout(Duration::from_secs(5)).expect("the blocking thread is still running");
     });
 }
+
+#[test]
+fn a_panicking_exception_handler_leaves_the_loop_running_and_is_called_again() {
+    for workers in [0, 1, 2] {
+        with_watchdog(LIMIT, &format!("panicking handler, {workers} workers"), move || {
+            let calls = Arc::new(Mutex::new(0));
+            let counted = calls.clone();
+            let event_loop = EventLoop::builder()
+                .workers(workers)
+                .on_unhandled_panic(move |report| {
+                    if matches!(report.kind, ExceptionKind::UnhandledPanic(_)) {
+                        *counted.lock().unwrap() += 1;
+                        panic!("a misbehaving exception handler");
+                    }
+                })
+                .build()
+                .unwrap();
+            let handle = event_loop.handle();
+            for _ in 0..2 {
+                // A detached task's panic goes to the handler, which panics.
+                drop(handle.spawn(async { panic!("nobody awaits this") }).unwrap());
+                event_loop.block_on(handle.spawn(async {}).unwrap()).unwrap();
+            }
+            while *calls.lock().unwrap() < 2 {
+                event_loop.block_on(loopwork::yield_now());
+            }
+            assert_eq!(event_loop.block_on(handle.spawn(async { 3 }).unwrap()).unwrap(), 3);
+        });
+    }
+}
+
+/// Panics when dropped.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("a misbehaving Drop");
+    }
+}
+
+#[test]
+fn a_panic_in_the_drop_of_an_output_nobody_claimed_is_reported() {
+    for workers in [0, 1, 2] {
+        with_watchdog(LIMIT, &format!("output drop, {workers} workers"), move || {
+            let (event_loop, reports) = recording_loop(workers);
+            let handle = event_loop.handle();
+            // Detached: the worker that completes it drops the output.
+            drop(handle.spawn_named("unclaimed", async { PanicsOnDrop }).unwrap());
+            while reports.lock().unwrap().is_empty() {
+                event_loop.block_on(loopwork::yield_now());
+            }
+            assert_eq!(
+                *reports.lock().unwrap(),
+                ["task 'unclaimed' (id 1) panicked and its result was never retrieved: a misbehaving Drop"]
+            );
+            assert_eq!(event_loop.block_on(handle.spawn(async { 3 }).unwrap()).unwrap(), 3);
+        });
+    }
+}
