@@ -85,22 +85,24 @@ mod tests {
 
     #[test]
     fn counts_a_named_thread() {
-        let (spun_tx, spun_rx) = std::sync::mpsc::channel::<()>();
         let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (spun_tx, spun_rx) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("counters-test".to_owned())
             .spawn(move || {
-                // A sleep is a voluntary switch. Then spin until the thread's own CPU time,
-                // not the wall clock, reaches 20 ms: on a loaded machine 20 ms of wall time
-                // can hold only a few ms of CPU. The 10 s bound turns counters that never
-                // grow into the assertion's failure instead of a hang.
-                std::thread::sleep(std::time::Duration::from_millis(1));
-                let start = std::time::Instant::now();
-                while ThreadCounters::of_threads_named(&["counters-test"]).cpu_ns < 20_000_000
-                    && start.elapsed() < std::time::Duration::from_secs(10)
-                {
+                // Spins until it has had 20 ms of CPU by its own clock,
+                // however long a busy machine takes to give it that (a wall
+                // time would not do), giving up after 10 s of wall time.
+                let own_cpu_ns = || {
+                    let stat = fs::read_to_string("/proc/thread-self/schedstat").unwrap();
+                    stat.split_whitespace().next().unwrap().parse::<u64>().unwrap()
+                };
+                let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while own_cpu_ns() < 20_000_000 && std::time::Instant::now() < give_up {
                     std::hint::spin_loop();
                 }
+                // One voluntary switch, before the counters are read.
+                std::thread::sleep(std::time::Duration::from_millis(1));
                 spun_tx.send(()).unwrap();
                 rx.recv().unwrap();
             })

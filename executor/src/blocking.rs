@@ -69,6 +69,13 @@ enum Rejected {
     NoThread(std::io::Error),
 }
 
+thread_local! {
+    /// The pool this thread serves, if it is a pool thread: how a pool shut
+    /// down from inside one of its own jobs knows not to wait for the thread
+    /// running that job. Compared, never dereferenced.
+    static SERVING: std::cell::Cell<*const PoolInner> = const { std::cell::Cell::new(std::ptr::null()) };
+}
+
 #[derive(Default)]
 struct PoolState {
     threads: usize,
@@ -138,6 +145,9 @@ impl ThreadPool {
     /// Stops accepting jobs, lets the threads finish the jobs already
     /// queued, and waits (at most `timeout`) until every thread has left.
     ///
+    /// Called from one of the pool's own jobs, it waits for every thread
+    /// but the caller's, which leaves when the job returns.
+    ///
     /// # Errors
     ///
     /// `Err(n)` with the number of threads still busy when time ran out.
@@ -153,19 +163,27 @@ impl ThreadPool {
     }
 
     pub(crate) fn shutdown_until(&self, deadline: Option<Instant>) -> Result<(), usize> {
-        drop(self.inner.sender.lock().take());
+        self.close();
+        // A pool thread never waits for itself: it could only time out.
+        let own_thread = usize::from(SERVING.get() == Arc::as_ptr(&self.inner));
         let mut state = self.inner.state.lock();
-        while state.threads > 0 {
+        while state.threads > own_thread {
             match deadline {
                 Some(deadline) => {
                     if self.inner.exited.wait_until(&mut state, deadline).timed_out() {
-                        return Err(state.threads);
+                        return Err(state.threads - own_thread);
                     }
                 }
                 None => self.inner.exited.wait(&mut state),
             }
         }
         Ok(())
+    }
+
+    /// Stops accepting jobs without waiting: idle threads leave at once,
+    /// busy ones once the queue is empty.
+    pub(crate) fn close(&self) {
+        drop(self.inner.sender.lock().take());
     }
 
     /// The number of threads the pool has now.
@@ -191,6 +209,7 @@ impl ThreadPool {
 /// counts the idle threads no submitter has reserved yet; a thread whose
 /// wait times out leaves only if one of those is left to give up.
 fn pool_thread(inner: &PoolInner) {
+    SERVING.set(inner);
     loop {
         match inner.receiver.recv_timeout(IDLE_TIMEOUT) {
             Ok(job) => {

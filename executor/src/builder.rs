@@ -1,7 +1,7 @@
 //! `Builder`: configures an [`EventLoop`] before its threads start.
 
 use crate::blocking::DEFAULT_MAX_BLOCKING_THREADS;
-use crate::error::ExceptionContext;
+use crate::error::{ExceptionContext, Source};
 use crate::event_loop::EventLoop;
 use crate::scheduler::{run_worker, Config, Monitor, PanicHook, Shared, DEFAULT_SLOW_POLL_THRESHOLD, MAX_WORKERS};
 use loopwork_reactor::Reactor;
@@ -358,6 +358,15 @@ impl Builder {
             debug: self.debug,
         };
         let shared = Arc::new(Shared::new(stealers, reactor, config));
+        // A waker the reactor wakes is foreign code; its panic goes to the
+        // exception handler instead of unwinding the worker that drove the
+        // reactor. Weak: the reactor must not keep its own loop alive.
+        let weak = Arc::downgrade(&shared);
+        shared.reactor.set_waker_panic_handler(move |payload| {
+            if let Some(shared) = weak.upgrade() {
+                shared.report(ExceptionContext::waker_panicked(Source::Waker, payload));
+            }
+        });
         let event_loop = EventLoop {
             shared: shared.clone(),
             threads: Mutex::new(Vec::with_capacity(self.workers)),

@@ -173,7 +173,10 @@ impl std::error::Error for TaskError {}
 /// `Handle::set_exception_handler`. A task's panic is reported exactly once,
 /// when its last handle goes away, on whichever thread that happens; a
 /// callback's right after it panicked; a slow poll while it is still running
-/// and again when it returns.
+/// and again when it returns. A waker that panicked when the loop woke it (the
+/// waker of whoever awaited a task, or of a timer or I/O waiter) is reported
+/// as an [`ExceptionKind::UnhandledPanic`] right after it was caught; every
+/// other waiter is still woken.
 pub struct ExceptionContext {
     /// A one-line description, as the default handler prints it.
     pub message: String,
@@ -195,6 +198,9 @@ pub enum Source {
     },
     /// A callback scheduled with `call_soon` and friends.
     Callback,
+    /// A waker the loop woke for a timer, an I/O event or a `Promise`'s
+    /// result (its owner is not known).
+    Waker,
 }
 
 /// What an [`ExceptionContext`] reports.
@@ -237,10 +243,27 @@ impl fmt::Debug for ExceptionKind {
 
 impl ExceptionContext {
     pub(crate) fn unhandled_panic(source: Source, payload: Box<dyn Any + Send>) -> ExceptionContext {
-        let mut message = match &source {
+        let message = match &source {
             Source::Task { id, name } => format!("task '{name}' (id {id}) panicked and its result was never retrieved"),
             Source::Callback => "a callback panicked".to_owned(),
+            Source::Waker => "a waker panicked".to_owned(),
         };
+        ExceptionContext::panicked(message, source, payload)
+    }
+
+    /// A waker the loop woke panicked; `source` is what it was woken for.
+    pub(crate) fn waker_panicked(source: Source, payload: Box<dyn Any + Send>) -> ExceptionContext {
+        let message = match &source {
+            Source::Task { id, name } => {
+                format!("the waker of whoever awaited task '{name}' (id {id}) panicked when the task completed")
+            }
+            Source::Callback | Source::Waker => "a waker panicked when the loop woke it".to_owned(),
+        };
+        ExceptionContext::panicked(message, source, payload)
+    }
+
+    /// `message`, followed by the panic's own message when it has one.
+    fn panicked(mut message: String, source: Source, payload: Box<dyn Any + Send>) -> ExceptionContext {
         if let Some(text) = panic_message(payload.as_ref()) {
             message.push_str(": ");
             message.push_str(text);
@@ -260,7 +283,7 @@ impl ExceptionContext {
         }
     }
 
-    /// The name of the task it is about; `None` for a callback.
+    /// The name of the task it is about; `None` for a callback or a waker.
     ///
     /// # Examples
     ///
@@ -268,7 +291,7 @@ impl ExceptionContext {
     pub fn task_name(&self) -> Option<&str> {
         match &self.source {
             Source::Task { name, .. } => Some(name),
-            Source::Callback => None,
+            Source::Callback | Source::Waker => None,
         }
     }
 }

@@ -185,6 +185,12 @@ impl EventLoop {
     /// Waits as long as that takes; see [`shutdown`](Self::shutdown) for a
     /// bounded wait. Calling it again does nothing.
     ///
+    /// Called from a job on the loop's own blocking pool (inside
+    /// [`run_in_executor`](crate::run_in_executor) or
+    /// [`to_thread`](crate::to_thread)), it does all of that but wait for the
+    /// calling thread, which leaves the pool when its job returns. Dropping
+    /// the loop there does the same.
+    ///
     /// # Panics
     ///
     /// If the loop is running (a thread is inside [`block_on`](Self::block_on)
@@ -300,6 +306,7 @@ impl Drop for EventLoop {
             self.shared.close();
             if self.shared.num_workers() == 0 {
                 self.shared.drop_unfinished_tasks();
+                self.shared.close_blocking_pool();
                 self.shared.release_user_hooks();
             }
             return;

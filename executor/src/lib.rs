@@ -169,19 +169,24 @@ where
 /// # Examples
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::sync::{Arc, Barrier};
 ///
-/// let started = Instant::now();
+/// // Five blocking jobs that can only finish once all five are running.
+/// let all_running = Arc::new(Barrier::new(5));
 /// loopwork::run(async {
-///     let sleepers: Vec<_> = (0..5)
-///         .map(|_| loopwork::run_in_executor(|| std::thread::sleep(Duration::from_millis(50))))
+///     let jobs: Vec<_> = (0..5)
+///         .map(|_| {
+///             let all_running = all_running.clone();
+///             loopwork::run_in_executor(move || all_running.wait().is_leader())
+///         })
 ///         .collect();
-///     for sleeper in sleepers {
-///         sleeper.await.unwrap();
+///     let mut leaders = 0;
+///     for job in jobs {
+///         leaders += usize::from(job.await.unwrap());
 ///     }
+///     // They ran at once, on five pool threads.
+///     assert_eq!(leaders, 1);
 /// });
-/// // Five pool threads slept at once.
-/// assert!(started.elapsed() < Duration::from_millis(250));
 /// ```
 #[track_caller]
 pub fn run_in_executor<F, T>(f: F) -> Task<T>

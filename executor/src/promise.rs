@@ -1,7 +1,7 @@
 //! `Promise<T>`: asyncio's `loop.create_future()`, a result set by hand
 //! and awaited by any number of tasks.
 
-use crate::error::Closed;
+use crate::error::{Closed, ExceptionContext, Source};
 use crate::handle::Handle;
 use parking_lot::Mutex;
 use std::error::Error;
@@ -228,7 +228,11 @@ impl<T: Send + 'static> Promise<T> {
             (std::mem::take(&mut state.waiters), callbacks)
         };
         for (_, waker) in waiters {
-            waker.wake();
+            // A waker is foreign code: its panic is reported, and the other
+            // awaiters are woken all the same.
+            if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake())) {
+                self.inner.handle.shared().report(ExceptionContext::waker_panicked(Source::Waker, payload));
+            }
         }
         for callback in callbacks {
             // A closed loop runs no more callbacks; the closure is dropped.
@@ -349,10 +353,17 @@ impl<T> Promise<T> {
             self.waiter = inner.next_waiter.fetch_add(1, Ordering::Relaxed);
         }
         let id = self.waiter;
-        match state.waiters.iter_mut().find(|(waiter, _)| *waiter == id) {
-            Some((_, waker)) => waker.clone_from(cx.waker()),
-            None => state.waiters.push((id, cx.waker().clone())),
-        }
+        let replaced = match state.waiters.iter_mut().find(|(waiter, _)| *waiter == id) {
+            Some((_, waker)) if waker.will_wake(cx.waker()) => None,
+            Some((_, waker)) => Some(std::mem::replace(waker, cx.waker().clone())),
+            None => {
+                state.waiters.push((id, cx.waker().clone()));
+                None
+            }
+        };
+        drop(state);
+        // Dropped outside the lock: a waker's `Drop` may re-enter this promise.
+        drop(replaced);
         Poll::Pending
     }
 }
@@ -399,7 +410,13 @@ impl<T> Drop for Promise<T> {
     fn drop(&mut self) {
         if self.waiter != 0 {
             let id = self.waiter;
-            self.inner.state.lock().waiters.retain(|(waiter, _)| *waiter != id);
+            let removed = {
+                let mut state = self.inner.state.lock();
+                let position = state.waiters.iter().position(|(waiter, _)| *waiter == id);
+                position.map(|p| state.waiters.remove(p))
+            };
+            // Dropped outside the lock: a waker's `Drop` may re-enter this promise.
+            drop(removed);
         }
     }
 }

@@ -1,8 +1,10 @@
 //! The reactor: one poller, the table of registered sources, and the timer queue.
 
+use std::any::Any;
 use std::fmt;
 use std::io;
 use std::os::fd::BorrowedFd;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Waker;
@@ -74,7 +76,12 @@ pub struct Reactor {
     /// What only the lock holder touches; `try_lock` is this mutex's `try_lock`.
     driver: Mutex<Driver>,
     clock: Clock,
+    /// Where a panicking waker's payload goes; see `set_waker_panic_handler`.
+    waker_panic_handler: Mutex<Option<WakerPanicHandler>>,
 }
+
+/// What [`Reactor::set_waker_panic_handler`] installs.
+type WakerPanicHandler = Arc<dyn Fn(Box<dyn Any + Send>) + Send + Sync>;
 
 /// Where [`Reactor::now`] reads the time.
 enum Clock {
@@ -252,7 +259,45 @@ impl Reactor {
             sources_len: AtomicUsize::new(0),
             timers: Timers::new(),
             driver: Mutex::new(Driver { events: Events::new(), wakers: Vec::new() }),
+            waker_panic_handler: Mutex::new(None),
         }
+    }
+
+    /// Sends the panics of wakers woken by [`ReactorLock::react`] to `handler` instead of
+    /// resuming them: how an executor reports them its own way (loopwork passes them to the
+    /// loop's exception handler) without the thread that drove the reactor unwinding.
+    ///
+    /// Wakers are foreign code. Whether or not a handler is set, a waker that panics does not
+    /// stop the others: `react` catches the panic and wakes every remaining waiter first.
+    /// Without a handler, it then resumes the first panic (the others were already printed
+    /// by the panic hook when they happened). The handler runs on the thread inside `react`,
+    /// which holds the reactor's lock meanwhile: it should return promptly.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::task::{Wake, Waker};
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// struct Panics;
+    /// impl Wake for Panics {
+    ///     fn wake(self: Arc<Self>) {
+    ///         panic!("a misbehaving waker");
+    ///     }
+    /// }
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let caught = Arc::new(Mutex::new(0));
+    /// let count = caught.clone();
+    /// reactor.set_waker_panic_handler(move |_payload| *count.lock().unwrap() += 1);
+    /// reactor.insert_timer(reactor.now(), &Waker::from(Arc::new(Panics)));
+    /// reactor.try_lock().unwrap().react(Some(std::time::Duration::ZERO))?;
+    /// assert_eq!(*caught.lock().unwrap(), 1);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn set_waker_panic_handler(&self, handler: impl Fn(Box<dyn Any + Send>) + Send + Sync + 'static) {
+        *self.waker_panic_handler.lock() = Some(Arc::new(handler));
     }
 
     /// How this reactor registers sources.
@@ -648,6 +693,11 @@ impl ReactorLock<'_> {
     ///
     /// Returns the poller's error if waiting fails (interruptions by signals are retried).
     ///
+    /// # Panics
+    ///
+    /// If a waker panicked and no [`Reactor::set_waker_panic_handler`] is set: the first
+    /// waker panic is resumed once every other waiter has been woken.
+    ///
     /// # Examples
     ///
     /// ```
@@ -691,11 +741,25 @@ impl ReactorLock<'_> {
         let woken = wakers.len();
         // The I/O events' wakers come first, then the timers'.
         let timers_from = woken - timers_due;
+        let mut first_panic = None;
         for (index, waker) in wakers.drain(..).enumerate() {
             let cause = if index < timers_from { WakeCause::Io } else { WakeCause::Timer };
-            crate::current::waking(cause, || waker.wake());
+            // A waker is foreign code: its panic must not keep the waiters after it asleep.
+            // `catch_unwind` costs nothing unless it catches.
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| crate::current::waking(cause, || waker.wake()))) {
+                let handler = reactor.waker_panic_handler.lock().clone();
+                match handler {
+                    Some(handler) => handler(payload),
+                    None => {
+                        first_panic.get_or_insert(payload);
+                    }
+                }
+            }
         }
         driver.wakers = wakers;
+        if let Some(payload) = first_panic {
+            resume_unwind(payload);
+        }
         waited.map(|_| woken)
     }
 }
@@ -703,5 +767,66 @@ impl ReactorLock<'_> {
 impl fmt::Debug for ReactorLock<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReactorLock").field("reactor", self.reactor).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Reactor;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::{Wake, Waker};
+    use std::time::Duration;
+
+    struct Panics;
+
+    impl Wake for Panics {
+        fn wake(self: Arc<Self>) {
+            panic!("a misbehaving waker");
+        }
+    }
+
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Three timers due at once, the middle one with a waker that panics.
+    fn reactor_with_a_panicking_timer_waker() -> (Reactor, Arc<Count>) {
+        let reactor = Reactor::new().unwrap();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let now = reactor.now();
+        reactor.insert_timer(now, &Waker::from(count.clone()));
+        reactor.insert_timer(now, &Waker::from(Arc::new(Panics)));
+        reactor.insert_timer(now, &Waker::from(count.clone()));
+        (reactor, count)
+    }
+
+    #[test]
+    fn a_panicking_waker_leaves_no_other_waiter_asleep_and_its_panic_is_resumed() {
+        let (reactor, count) = reactor_with_a_panicking_timer_waker();
+        let reacted = catch_unwind(AssertUnwindSafe(|| reactor.try_lock().unwrap().react(Some(Duration::ZERO))));
+        let payload = reacted.expect_err("without a handler the waker's panic is resumed");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"a misbehaving waker"));
+        assert_eq!(count.0.load(Ordering::SeqCst), 2, "every other waiter is woken first");
+        // The reactor is still usable.
+        assert_eq!(reactor.try_lock().unwrap().react(Some(Duration::ZERO)).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_waker_panic_handler_receives_the_panic_and_react_returns() {
+        let (reactor, count) = reactor_with_a_panicking_timer_waker();
+        let caught = Arc::new(AtomicUsize::new(0));
+        let seen = caught.clone();
+        reactor.set_waker_panic_handler(move |payload| {
+            assert_eq!(payload.downcast_ref::<&str>(), Some(&"a misbehaving waker"));
+            seen.fetch_add(1, Ordering::SeqCst);
+        });
+        assert_eq!(reactor.try_lock().unwrap().react(Some(Duration::ZERO)).unwrap(), 3);
+        assert_eq!((caught.load(Ordering::SeqCst), count.0.load(Ordering::SeqCst)), (1, 2));
     }
 }

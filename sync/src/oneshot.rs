@@ -191,10 +191,13 @@ impl<T> Future for Receiver<T> {
         if !state.sender_alive {
             return Poll::Ready(Err(RecvError));
         }
-        match &mut state.receiver_waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            slot => *slot = Some(cx.waker().clone()),
-        }
+        let replaced = match &mut state.receiver_waker {
+            Some(waker) if waker.will_wake(cx.waker()) => None,
+            slot => slot.replace(cx.waker().clone()),
+        };
+        drop(state);
+        // Dropped outside the lock: a waker's `Drop` may re-enter this channel.
+        drop(replaced);
         Poll::Pending
     }
 }

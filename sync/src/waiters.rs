@@ -37,10 +37,15 @@
 //!
 //! Wakers are collected in a [`WakeList`] and woken after the mutex is
 //! released, so a woken task never contends for the lock its waker holds.
+//! Wakers are dropped after it too (a replaced or cancelled waiter's): a
+//! waker's `Drop` is foreign code and may re-enter the primitive. A waker
+//! that panics does not keep the other waiters asleep; see [`WakeList`].
 
 use parking_lot::Mutex;
+use std::any::Any;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
@@ -122,12 +127,14 @@ impl<G> WaitList<G> {
     }
 
     /// Takes the node's grant if it has one (freeing the node); otherwise
-    /// records `waker` as the one to wake.
-    pub(crate) fn poll(&mut self, key: WaiterKey, waker: &Waker) -> Option<G> {
+    /// records `waker` as the one to wake, moving the waker it replaces to
+    /// `retired` (for the caller to drop once the mutex is released: a
+    /// waker's `Drop` may re-enter the primitive).
+    pub(crate) fn poll(&mut self, key: WaiterKey, waker: &Waker, retired: &mut Option<Waker>) -> Option<G> {
         match &mut self.slots[key.0] {
             Slot::Waiting { waker: stored, .. } => {
                 if !stored.will_wake(waker) {
-                    stored.clone_from(waker);
+                    *retired = Some(std::mem::replace(stored, waker.clone()));
                 }
                 None
             }
@@ -137,11 +144,16 @@ impl<G> WaitList<G> {
     }
 
     /// Removes the node whatever its state, returning the grant it held, if
-    /// any, so the caller can pass it on.
-    pub(crate) fn cancel(&mut self, key: WaiterKey) -> Option<G> {
+    /// any, so the caller can pass it on. A waiting node's waker moves to
+    /// `retired`, to be dropped once the mutex is released.
+    pub(crate) fn cancel(&mut self, key: WaiterKey, retired: &mut Option<Waker>) -> Option<G> {
         match self.slots[key.0] {
             Slot::Waiting { .. } => {
                 self.unlink(key.0);
+                if let Slot::Waiting { waker, .. } = std::mem::replace(&mut self.slots[key.0], Slot::Free { next: NIL })
+                {
+                    *retired = Some(waker);
+                }
                 self.release_slot(key.0);
                 None
             }
@@ -239,6 +251,12 @@ impl<G> WaitList<G> {
 ///
 /// The first waker is stored inline because most operations wake at most
 /// one waiter and should not allocate for it.
+///
+/// Wakers are foreign code, and one may panic. A panicking waker never keeps
+/// the others asleep (each wake is caught, at no cost unless it panics), and
+/// a list dropped without [`wake_all`](WakeList::wake_all), because the
+/// operation that filled it unwound, still wakes what it holds: a waiter that
+/// was granted a permit, a value or an item is always told.
 #[derive(Default)]
 pub(crate) struct WakeList {
     first: Option<Waker>,
@@ -259,13 +277,42 @@ impl WakeList {
     }
 
     /// Wakes everything collected. Call it with no lock held.
-    pub(crate) fn wake_all(self) {
-        if let Some(waker) = self.first {
-            waker.wake();
+    ///
+    /// # Panics
+    ///
+    /// If a waker panicked: once every other waker has been woken, the first
+    /// such panic is resumed here, in the code that made the waiters ready
+    /// (this crate has no exception handler to send it to). The later ones
+    /// were printed by the panic hook when they happened. Not if this thread
+    /// is unwinding already (a guard released during a panic): a second
+    /// panic there would abort the process, so the payload is dropped.
+    pub(crate) fn wake_all(mut self) {
+        if let Some(payload) = self.wake_collected() {
+            if !std::thread::panicking() {
+                resume_unwind(payload);
+            }
         }
-        for waker in self.rest {
-            waker.wake();
+    }
+
+    /// Wakes and removes every collected waker; returns the first panic.
+    fn wake_collected(&mut self) -> Option<Box<dyn Any + Send>> {
+        let mut first_panic = None;
+        for waker in self.first.take().into_iter().chain(self.rest.drain(..)) {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+                first_panic.get_or_insert(payload);
+            }
         }
+        first_panic
+    }
+}
+
+impl Drop for WakeList {
+    /// Reached with wakers left only when the operation that collected them
+    /// unwound (a user's `Ord` panicked inside a `PriorityQueue`): the
+    /// waiters it granted are woken all the same. A waker's panic is not
+    /// resumed here, where the thread may be unwinding already.
+    fn drop(&mut self) {
+        drop(self.wake_collected());
     }
 }
 
@@ -309,6 +356,7 @@ where
     St: Handoff<M>,
 {
     let mut wakers = WakeList::new();
+    let mut retired = None;
     let mut guard = state.lock();
     let st = &mut *guard;
     let poll = match *key {
@@ -319,7 +367,7 @@ where
                 Poll::Pending
             }
         },
-        Some(k) => match st.waiters().poll(k, cx.waker()) {
+        Some(k) => match st.waiters().poll(k, cx.waker(), &mut retired) {
             Some(grant) => {
                 *key = None;
                 st.taken(&grant, &mut wakers);
@@ -329,6 +377,7 @@ where
         },
     };
     drop(guard);
+    drop(retired);
     wakers.wake_all();
     poll
 }
@@ -340,12 +389,14 @@ where
 {
     let Some(k) = key.take() else { return };
     let mut wakers = WakeList::new();
+    let mut retired = None;
     let mut guard = state.lock();
-    let leftover = match guard.waiters().cancel(k) {
+    let leftover = match guard.waiters().cancel(k, &mut retired) {
         Some(grant) => guard.pass_on(grant, &mut wakers),
         None => None,
     };
     drop(guard);
+    drop(retired);
     wakers.wake_all();
     drop(leftover);
 }
@@ -425,7 +476,7 @@ mod tests {
         }
         assert_eq!(list.grant_first(9, &mut wakers), Err(9));
         for (n, key) in keys.into_iter().enumerate() {
-            assert_eq!(list.poll(key, Waker::noop()), Some(n));
+            assert_eq!(list.poll(key, Waker::noop(), &mut None), Some(n));
         }
         assert_eq!((list.len(), list.granted()), (0, 0));
     }
@@ -436,12 +487,12 @@ mod tests {
         let a = list.push(Waker::noop().clone());
         let b = list.push(Waker::noop().clone());
         let c = list.push(Waker::noop().clone());
-        assert_eq!(list.cancel(b), None);
+        assert_eq!(list.cancel(b, &mut None), None);
         let d = list.push(Waker::noop().clone()); // reuses b's slot, queued last
         let mut wakers = WakeList::new();
         assert_eq!(list.grant_all(|| (), &mut wakers), 3);
         for key in [a, c, d] {
-            assert_eq!(list.poll(key, Waker::noop()), Some(()));
+            assert_eq!(list.poll(key, Waker::noop(), &mut None), Some(()));
         }
     }
 
@@ -452,7 +503,7 @@ mod tests {
         let mut wakers = WakeList::new();
         list.grant_first("permit", &mut wakers).unwrap();
         assert_eq!(list.granted(), 1);
-        assert_eq!(list.cancel(a), Some("permit"));
+        assert_eq!(list.cancel(a, &mut None), Some("permit"));
         assert_eq!(list.granted(), 0);
     }
 
@@ -462,7 +513,7 @@ mod tests {
         let (old, old_waker) = counting_waker();
         let (new, new_waker) = counting_waker();
         let key = list.push(old_waker);
-        assert_eq!(list.poll(key, &new_waker), None);
+        assert_eq!(list.poll(key, &new_waker, &mut None), None);
         let mut wakers = WakeList::new();
         list.grant_first((), &mut wakers).unwrap();
         wakers.wake_all();

@@ -127,6 +127,38 @@ pub fn process_cpu_time() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
+/// CPU time (user + system) used so far by this process's threads whose
+/// name starts with `prefix` (from `/proc/self/task/*/schedstat`): what a
+/// loop built with `Builder::thread_name(prefix)` costs, and nothing that
+/// other tests of the same binary, or other processes, are doing. A thread
+/// that has exited takes its time with it; measure over a window in which
+/// the threads stay alive.
+pub fn threads_cpu_time(prefix: &str) -> Duration {
+    let mut total = Duration::ZERO;
+    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task is readable").flatten() {
+        let named = std::fs::read_to_string(task.path().join("comm")).is_ok_and(|comm| comm.starts_with(prefix));
+        if named {
+            total += schedstat_cpu_time(&task.path().join("schedstat"));
+        }
+    }
+    total
+}
+
+/// CPU time used so far by the calling thread.
+pub fn current_thread_cpu_time() -> Duration {
+    schedstat_cpu_time(std::path::Path::new("/proc/thread-self/schedstat"))
+}
+
+/// The first field of a `schedstat` file: nanoseconds spent on a CPU. A
+/// file that cannot be read (its thread just exited) counts as zero.
+fn schedstat_cpu_time(path: &std::path::Path) -> Duration {
+    let nanos = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|stat| stat.split_whitespace().next().and_then(|ns| ns.parse().ok()))
+        .unwrap_or(0);
+    Duration::from_nanos(nanos)
+}
+
 /// Raises this process's open-file limit as close to `wanted` as the hard
 /// limit allows (raising the hard limit too where the process may). Returns
 /// the soft limit in force afterwards.

@@ -181,10 +181,10 @@ fn run_in_executor_example_gathers_five_blocking_sleeps_in_about_the_longest() {
     // Every sleep starts before any ends: they run on the pool at once.
     assert!(last_start < first_end, "{lines:#?}");
     assert_in_order(&lines, &["results: [1, 2, 3, 4, 5]", "took"]);
-    // At least the longest sleep; the bound above is loose for loaded
-    // machines (the order check already shows the sleeps overlap).
+    // At least the longest sleep. No upper bound: a loaded machine can
+    // stretch it, and the order check already shows the sleeps overlap.
     let took = millis_after(&lines, "took", "took ");
-    assert!((100..2_000).contains(&took), "took {took} ms");
+    assert!(took >= 100, "took {took} ms");
 }
 
 #[test]

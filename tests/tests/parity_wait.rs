@@ -20,10 +20,12 @@ fn sleeper<T: Send + 'static>(delay: Duration, value: T) -> Task<T> {
     })
 }
 
-/// Runs `body` on a fresh two-worker loop under a watchdog.
+/// Runs `body` on a fresh two-worker loop under a watchdog, with a virtual
+/// clock: the order in which sleeps of different lengths finish is then a
+/// fact of the program, not of how busy the machine is.
 fn on_loop<T: Send + 'static>(name: &str, body: impl std::future::Future<Output = T> + Send + 'static) -> T {
     with_watchdog(WATCHDOG, name, move || {
-        let event_loop = EventLoop::builder().workers(2).build().unwrap();
+        let event_loop = EventLoop::builder().workers(2).paused_clock().build().unwrap();
         event_loop.block_on(body)
     })
 }

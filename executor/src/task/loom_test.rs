@@ -41,6 +41,10 @@ impl Schedule for Queue {
         self.0.unhandled.fetch_add(1, Ordering::Relaxed);
     }
 
+    fn waker_panicked(&self, _task: &Header, _payload: Box<dyn Any + Send>) {
+        unreachable!("the models' wakers do not panic");
+    }
+
     fn defer(&self, callback: super::DoneCallback) {
         callback();
     }

@@ -15,6 +15,8 @@ mod waker;
 
 #[cfg(all(test, loom))]
 mod loom_test;
+#[cfg(all(test, not(loom)))]
+mod test;
 
 pub use join::Task;
 pub(crate) use raw::{DoneCallback, Header};
@@ -139,6 +141,9 @@ pub(crate) trait Schedule: Send + Sync + Sized + 'static {
     fn release(&self, task: &Header) -> Option<TaskRef>;
     /// A panic nobody will observe: the task's handle is gone.
     fn unhandled_panic(&self, task: &Header, payload: Box<dyn Any + Send>);
+    /// The waker of whoever awaits the task panicked when the task
+    /// completed; the panic was caught.
+    fn waker_panicked(&self, task: &Header, payload: Box<dyn Any + Send>);
     /// Runs a done callback soon, on the loop (never inline in the
     /// completing poll, as asyncio schedules them with `call_soon`).
     fn defer(&self, callback: DoneCallback);
@@ -197,7 +202,7 @@ pub(crate) struct AbortHandle(TaskRef);
 
 impl AbortHandle {
     pub(crate) fn cancel(&self) -> bool {
-        self.0.header().cancel()
+        raw::cancel(self.0.ptr)
     }
 }
 

@@ -222,7 +222,13 @@ where
     let entry = TaskRef::from_raw(ptr);
     match cell.header.state.transition_to_running() {
         TransitionToRunning::Poll => {}
-        TransitionToRunning::Cancel => return cancel_and_complete(cell, entry),
+        TransitionToRunning::Cancel => {
+            cancel_and_complete(cell);
+            // Dropped here, not inside `cancel_and_complete`: it may be the
+            // last reference, and freeing the cell while a function still
+            // holds `&Cell` as an argument is undefined behaviour.
+            return drop(entry);
+        }
         TransitionToRunning::Skip => return drop(entry),
     }
 
@@ -255,7 +261,10 @@ where
                 cell.scheduler.yield_now(Notified(TaskRef::from_raw(ptr)));
                 drop(entry);
             }
-            TransitionToIdle::Cancel => cancel_and_complete(cell, entry),
+            TransitionToIdle::Cancel => {
+                cancel_and_complete(cell);
+                drop(entry);
+            }
         },
         Err(payload) => {
             // The future may be in any state after a panic; drop it now.
@@ -282,7 +291,10 @@ fn drop_future<F: Future, S>(cell: &Cell<F, S>) -> std::thread::Result<()> {
 
 /// The caller owns the future (RUNNING is set) and cancellation won: drop the
 /// future and complete the task as cancelled.
-fn cancel_and_complete<F, S>(cell: &Cell<F, S>, entry: TaskRef)
+///
+/// The caller's reference keeps the cell alive across the call; the caller
+/// releases it afterwards, once no `&Cell` argument is live.
+fn cancel_and_complete<F, S>(cell: &Cell<F, S>)
 where
     F: Future,
     S: Schedule,
@@ -291,7 +303,6 @@ where
         Ok(()) => complete(cell, Err(TaskError::Cancelled)),
         Err(payload) => complete(cell, Err(TaskError::Panicked(payload))),
     }
-    drop(entry);
 }
 
 /// Stores the output, publishes COMPLETE, hands the output to whoever owns
@@ -347,8 +358,12 @@ where
             // awaiter must still learn that the task is done.
             let wake = WakeOnDrop(waker);
             cell.scheduler.defer(Box::new(move || drop(wake)));
-        } else {
-            waker.wake();
+        } else if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+            // The join waker is foreign code (whoever awaits the handle, maybe
+            // another runtime): its panic must not unwind into this worker,
+            // which would die holding its queue. `catch_unwind` costs nothing
+            // unless it catches.
+            cell.scheduler.waker_panicked(&cell.header, payload);
         }
     }
     if !before.has_join_interest() {
@@ -631,31 +646,41 @@ where
     let cell = unsafe { cell::<F, S>(ptr) };
     let registered = TaskRef::from_raw(ptr);
     if cell.header.state.transition_to_shutdown() {
-        cancel_and_complete(cell, registered);
-    } else {
-        drop(registered);
+        cancel_and_complete(cell);
+    }
+    // Possibly the last reference: released here, as in `run`.
+    drop(registered);
+}
+
+/// Wakes the task by reference (the `Waker::wake_by_ref` path).
+///
+/// Takes the pointer the caller's reference came with, not `&Header`:
+/// `schedule` casts it back to the whole cell, which a pointer derived from
+/// a `&Header` has no right to reach (Stacked Borrows confines it to the
+/// header's bytes).
+pub(crate) fn wake_by_ref(ptr: NonNull<Header>) {
+    // SAFETY: the caller holds (or borrows) a reference, so the header is alive.
+    let header = unsafe { ptr.as_ref() };
+    if header.state.transition_to_notified_by_ref() == TransitionToNotified::Submit {
+        // SAFETY: the transition added the reference `schedule` consumes.
+        unsafe { (header.vtable.schedule)(ptr) };
     }
 }
 
+/// Requests cancellation; see `Task::cancel`. Takes the pointer for the
+/// reason `wake_by_ref` does.
+pub(crate) fn cancel(ptr: NonNull<Header>) -> bool {
+    // SAFETY: the caller holds a reference, so the header is alive.
+    let header = unsafe { ptr.as_ref() };
+    let (counted, action) = header.state.transition_to_cancel_requested();
+    if action == TransitionToNotified::Submit {
+        // SAFETY: the transition added the reference `schedule` consumes.
+        unsafe { (header.vtable.schedule)(ptr) };
+    }
+    counted
+}
+
 impl Header {
-    /// Wakes the task by reference (the `Waker::wake_by_ref` path).
-    pub(crate) fn wake_by_ref(&self) {
-        if self.state.transition_to_notified_by_ref() == TransitionToNotified::Submit {
-            // SAFETY: the transition added the reference `schedule` consumes.
-            unsafe { (self.vtable.schedule)(NonNull::from(self)) };
-        }
-    }
-
-    /// Requests cancellation; see `Task::cancel`.
-    pub(crate) fn cancel(&self) -> bool {
-        let (counted, action) = self.state.transition_to_cancel_requested();
-        if action == TransitionToNotified::Submit {
-            // SAFETY: the transition added the reference `schedule` consumes.
-            unsafe { (self.vtable.schedule)(NonNull::from(self)) };
-        }
-        counted
-    }
-
     /// The task's name: the one it was spawned with, or `Task-{id}`.
     pub(crate) fn name(&self) -> String {
         match &self.name {

@@ -1,7 +1,7 @@
 //! The task waker: two words (the header pointer and this vtable), each clone
 //! one counted reference.
 
-use super::raw::{drop_reference, Header};
+use super::raw::{self, drop_reference, Header};
 use super::state::TransitionToNotified;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
@@ -68,9 +68,11 @@ unsafe fn clone(data: *const ()) -> RawWaker {
 ///
 /// `data` is a task header pointer with a reference the caller gives up.
 unsafe fn wake(data: *const ()) {
-    // SAFETY: a waker owns one reference, consumed here.
-    let header = unsafe { header(data) };
-    let ptr = NonNull::from(header);
+    // SAFETY: a waker owns one reference, consumed here. The pointer keeps
+    // the provenance of the whole cell (see `raw::wake_by_ref`).
+    let ptr = unsafe { NonNull::new_unchecked(data as *mut Header) };
+    // SAFETY: as above, the header is alive.
+    let header = unsafe { ptr.as_ref() };
     match header.state.transition_to_notified_by_val() {
         TransitionToNotified::Submit => {
             // SAFETY: the transition added the reference `schedule` hands to
@@ -90,8 +92,8 @@ unsafe fn wake(data: *const ()) {
 ///
 /// `data` is a live task header pointer whose reference the caller holds.
 unsafe fn wake_by_ref(data: *const ()) {
-    // SAFETY: the waker holds (or borrows) a reference.
-    unsafe { header(data) }.wake_by_ref();
+    // SAFETY: the waker holds (or borrows) a reference; `data` is non-null.
+    raw::wake_by_ref(unsafe { NonNull::new_unchecked(data as *mut Header) });
 }
 
 /// The `RawWakerVTable`'s `drop`: releases the waker's reference.

@@ -18,6 +18,7 @@ use crate::error::{PutError, QueueShutDown, TaskDoneError, TryGetError, TryPutEr
 use crate::waiters::{cancel_wait, poll_wait, Handoff, Wait, WaitList, WaiterKey, WakeList};
 use parking_lot::Mutex;
 use std::fmt;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::task::{Context, Poll};
 
 /// Marks a queue's list of tasks waiting to get an item.
@@ -66,11 +67,43 @@ impl<T, S: Store<T>> QueueState<T, S> {
     /// Puts an item the queue has accepted: to the oldest waiting getter,
     /// or into the store.
     fn deliver(&mut self, item: T, wakers: &mut WakeList) {
-        self.unfinished += 1;
         match self.getters.grant_first(Ok(item), wakers) {
-            Ok(()) => self.in_flight += 1,
-            Err(Ok(item)) => self.store.push(item),
+            Ok(()) => {
+                self.in_flight += 1;
+                self.unfinished += 1;
+            }
+            Err(Ok(item)) => self.push_counted(item),
             Err(Err(_)) => unreachable!("deliver only hands out items"),
+        }
+    }
+
+    /// Stores a new item and counts it unfinished, keeping the count equal
+    /// to what the store holds even if the user's `Ord` panics inside a
+    /// `PriorityQueue`'s push: the item is counted if the store kept it,
+    /// and the panic then carries on to the caller.
+    fn push_counted(&mut self, item: T) {
+        let before = self.store.len();
+        let pushed = catch_unwind(AssertUnwindSafe(|| self.store.push(item)));
+        self.unfinished += self.store.len() - before;
+        if let Err(payload) = pushed {
+            resume_unwind(payload);
+        }
+    }
+
+    /// Takes the next item out of the store. If the user's `Ord` panics
+    /// inside a `PriorityQueue`'s pop, the item being taken out is lost with
+    /// the unwinding: it counts as done (nobody will call `task_done` for
+    /// it, and `join` must still return) and its room is given to a waiting
+    /// putter, before the panic carries on to the caller.
+    fn pop_counted(&mut self, wakers: &mut WakeList) -> Option<T> {
+        let before = self.store.len();
+        match catch_unwind(AssertUnwindSafe(|| self.store.pop())) {
+            Ok(item) => item,
+            Err(payload) => {
+                self.finish(before - self.store.len(), wakers);
+                self.grant_room(wakers);
+                resume_unwind(payload)
+            }
         }
     }
 
@@ -92,7 +125,7 @@ impl<T, S: Store<T>> QueueState<T, S> {
         if self.mode == Mode::Closed {
             return Some(Err(QueueShutDown));
         }
-        match self.store.pop() {
+        match self.pop_counted(wakers) {
             Some(item) => {
                 self.grant_room(wakers);
                 Some(Ok(item))

@@ -361,6 +361,13 @@ queue_type!(
     /// tuples to order by priority. Equal items come out in no particular
     /// order.
     ///
+    /// The items' `Ord` runs while the queue's internal lock is held: it must
+    /// not use this queue (any method would deadlock). If it panics, the
+    /// panic reaches the caller of the put or get that compared, and the
+    /// queue stays consistent: an item the heap kept is counted as put, and
+    /// an item lost while being taken out counts as done, so
+    /// [`join`](Self::join) still returns once the others are done.
+    ///
     /// # Examples
     ///
     /// ```
