@@ -142,7 +142,8 @@ impl Handle {
     ///     }
     /// });
     /// let metrics = event_loop.handle().metrics();
-    /// assert_eq!(metrics.spawned_tasks(), 3);
+    /// // The three, and the task block_on ran its future as.
+    /// assert_eq!(metrics.spawned_tasks(), 4);
     /// assert_eq!(metrics.polls(), 3);
     /// ```
     pub fn metrics(&self) -> RuntimeMetrics {

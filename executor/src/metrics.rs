@@ -223,7 +223,8 @@ pub(crate) fn snapshot(
 ///     loopwork::spawn(async {}).await.unwrap();
 /// });
 /// let metrics = event_loop.handle().metrics();
-/// assert_eq!(metrics.spawned_tasks(), 1);
+/// // The spawned task, and the task block_on ran its future as.
+/// assert_eq!(metrics.spawned_tasks(), 2);
 /// assert_eq!(metrics.alive_tasks(), 0);
 /// assert_eq!(metrics.workers(), 0);
 /// ```
@@ -260,9 +261,10 @@ impl RuntimeMetrics {
         self.gauges.alive_tasks
     }
 
-    /// The tasks spawned since the loop was built. In strict mode a
-    /// callback (`call_soon`) is a task too, to keep its FIFO place, and
-    /// counts here.
+    /// The tasks spawned since the loop was built, counting the task each
+    /// `block_on` runs its future as (asyncio's `run_until_complete` wraps
+    /// its coroutine in a task too). Callbacks are not tasks and do not
+    /// count, in strict mode either.
     ///
     /// # Examples
     ///
@@ -271,7 +273,7 @@ impl RuntimeMetrics {
     /// event_loop.block_on(async {
     ///     loopwork::spawn(async {}).await.unwrap();
     /// });
-    /// assert_eq!(event_loop.handle().metrics().spawned_tasks(), 1);
+    /// assert_eq!(event_loop.handle().metrics().spawned_tasks(), 2);
     /// ```
     pub fn spawned_tasks(&self) -> u64 {
         self.gauges.spawned_tasks

@@ -198,6 +198,7 @@ impl Shared {
     }
 
     /// `spawn` of a future small enough to be moved into its task cell.
+    #[track_caller]
     fn spawn_moved<F>(self: &Arc<Self>, future: F, name: Option<TaskName>) -> Result<Task<F::Output>, Task<F::Output>>
     where
         F: Future + Send + 'static,
