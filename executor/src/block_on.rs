@@ -111,6 +111,12 @@ impl Wake for MainWaker {
     }
 }
 
+/// Polls `block_on`'s future with a fresh cooperative budget, as a task is
+/// (see `coop`).
+fn poll_with_budget<F: Future>(future: std::pin::Pin<&mut F>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+    loopwork_coop::with_budget(loopwork_coop::Budget::INITIAL, || future.poll(cx))
+}
+
 /// Whether the driving loop also ends when `Handle::stop` is called.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Until {
@@ -162,7 +168,7 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
                 return None;
             }
             if main.take_wake() {
-                if let Poll::Ready(output) = future.as_mut().poll(&mut task_cx) {
+                if let Poll::Ready(output) = poll_with_budget(future.as_mut(), &mut task_cx) {
                     return Some(output);
                 }
             } else if main.go_idle() {
@@ -198,7 +204,7 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
         loop {
             let woken = main.is_woken();
             if woken && popped >= main.wake_seq() && main.take_wake() {
-                if let Poll::Ready(output) = future.as_mut().poll(&mut task_cx) {
+                if let Poll::Ready(output) = poll_with_budget(future.as_mut(), &mut task_cx) {
                     return Some(output);
                 }
             } else if ran < ready_at_start && shared.strict_run_one(chaos.as_ref()) {

@@ -49,6 +49,7 @@ mod builder;
 mod callback;
 mod concurrent;
 pub mod context;
+pub mod coop;
 mod current;
 mod error;
 mod event_loop;

@@ -278,6 +278,8 @@ impl<T: Clone> Future for Promise<T> {
     type Output = Result<T, PromiseError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // A promise that has its result completes without waiting (see `coop`).
+        std::task::ready!(loopwork_coop::poll_proceed(cx));
         let inner = self.inner.clone();
         let mut state = inner.state.lock();
         if let Some(outcome) = &state.outcome {

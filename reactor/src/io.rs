@@ -201,6 +201,9 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub async fn readable(&self) -> io::Result<()> {
+        // May complete without waiting: takes a unit of the cooperative budget first (inactive
+        // outside a loopwork loop; see `loopwork_coop`).
+        loopwork_coop::consume_budget().await;
         self.wait(Direction::Read, self.source.tick(Direction::Read), true).await
     }
 
@@ -222,6 +225,9 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub async fn writable(&self) -> io::Result<()> {
+        // May complete without waiting: takes a unit of the cooperative budget first (inactive
+        // outside a loopwork loop; see `loopwork_coop`).
+        loopwork_coop::consume_budget().await;
         self.wait(Direction::Write, self.source.tick(Direction::Write), true).await
     }
 
@@ -252,6 +258,8 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // As in `readable` (see `loopwork_coop`).
+        std::task::ready!(loopwork_coop::poll_proceed(cx));
         self.source.poll_ready(self.reactor.poller(), self.fd(), Direction::Read, cx)
     }
 
@@ -277,6 +285,8 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // As in `readable` (see `loopwork_coop`).
+        std::task::ready!(loopwork_coop::poll_proceed(cx));
         self.source.poll_ready(self.reactor.poller(), self.fd(), Direction::Write, cx)
     }
 
@@ -307,6 +317,9 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub async fn read_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        // May complete without waiting: takes a unit of the cooperative budget first (inactive
+        // outside a loopwork loop; see `loopwork_coop`).
+        loopwork_coop::consume_budget().await;
         let mut op = op;
         loop {
             let since = self.source.tick(Direction::Read);
@@ -345,6 +358,9 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub async fn read_with_mut<R>(&mut self, op: impl FnMut(&mut T) -> io::Result<R>) -> io::Result<R> {
+        // May complete without waiting: takes a unit of the cooperative budget first (inactive
+        // outside a loopwork loop; see `loopwork_coop`).
+        loopwork_coop::consume_budget().await;
         let mut op = op;
         loop {
             let since = self.source.tick(Direction::Read);
@@ -381,6 +397,9 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub async fn write_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        // May complete without waiting: takes a unit of the cooperative budget first (inactive
+        // outside a loopwork loop; see `loopwork_coop`).
+        loopwork_coop::consume_budget().await;
         let mut op = op;
         loop {
             let since = self.source.tick(Direction::Write);
@@ -415,6 +434,9 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub async fn write_with_mut<R>(&mut self, op: impl FnMut(&mut T) -> io::Result<R>) -> io::Result<R> {
+        // May complete without waiting: takes a unit of the cooperative budget first (inactive
+        // outside a loopwork loop; see `loopwork_coop`).
+        loopwork_coop::consume_budget().await;
         let mut op = op;
         loop {
             let since = self.source.tick(Direction::Write);
@@ -517,6 +539,9 @@ fn poll_io<I: AsFd, R>(
     cx: &mut Context<'_>,
     mut op: impl FnMut(&mut I) -> io::Result<R>,
 ) -> Poll<io::Result<R>> {
+    // Every poll-based read, write and accept comes through here: one unit of the cooperative
+    // budget each (see `loopwork_coop`).
+    std::task::ready!(loopwork_coop::poll_proceed(cx));
     loop {
         let since = source.tick(dir);
         match op(io) {

@@ -604,7 +604,10 @@ impl Shared {
     pub(crate) fn run_watched(&self, slot: &monitor::PollSlot, task: Notified) {
         slot.begin(Some(task.id()));
         let header = NonNull::from(task.header());
-        current::with_current_task(header, || task.run());
+        // Every poll starts with a fresh cooperative budget (see `coop`).
+        current::with_current_task(header, || {
+            loopwork_coop::with_budget(loopwork_coop::Budget::INITIAL, || task.run())
+        });
         slot.end();
     }
 

@@ -220,6 +220,9 @@ impl<T, S: Store<T>> QueueCore<T, S> {
     }
 
     pub(crate) async fn put(&self, item: T) -> Result<(), PutError<T>> {
+        // May complete without waiting: takes a unit of the cooperative
+        // budget first (inactive outside a loopwork loop; see `loopwork_coop`).
+        loopwork_coop::consume_budget().await;
         let mut item = Some(item);
         let grant =
             Wait::<_, Putters, _>::new(&self.state, |st: &mut QueueState<T, S>, wakers: &mut WakeList| {
@@ -258,6 +261,9 @@ impl<T, S: Store<T>> QueueCore<T, S> {
     }
 
     pub(crate) async fn get(&self) -> Result<T, QueueShutDown> {
+        // May complete without waiting: takes a unit of the cooperative
+        // budget first (inactive outside a loopwork loop; see `loopwork_coop`).
+        loopwork_coop::consume_budget().await;
         Wait::<_, Getters, _>::new(&self.state, |st: &mut QueueState<T, S>, wakers: &mut WakeList| st.try_take(wakers))
             .await
     }
@@ -265,6 +271,8 @@ impl<T, S: Store<T>> QueueCore<T, S> {
     /// `get` for a caller that keeps its place in line in `key` between
     /// polls (the channel receiver, which is a `Stream`).
     pub(crate) fn poll_get(&self, key: &mut Option<WaiterKey>, cx: &mut Context<'_>) -> Poll<Result<T, QueueShutDown>> {
+        // As in `get` (see `loopwork_coop`).
+        std::task::ready!(loopwork_coop::poll_proceed(cx));
         poll_wait::<_, Getters>(&self.state, key, cx, |st, wakers| st.try_take(wakers))
     }
 
