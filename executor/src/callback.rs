@@ -178,21 +178,20 @@ impl CallbackQueue {
         }
         // A batch gets a fresh cooperative budget, as a task's poll does
         // (see `coop`).
-        loopwork_coop::with_budget(loopwork_coop::Budget::INITIAL, || {
-            for _ in 0..CALLBACK_BATCH {
-                if shared.is_closed() {
-                    // `close` discards what is still queued; nothing more runs.
-                    break;
-                }
-                let Some(callback) = retry_steal(|| self.queue.steal()) else { break };
-                slot.begin(None);
-                let outcome = callback.run();
-                slot.end();
-                if let Err(payload) = outcome {
-                    shared.callback_panicked(payload);
-                }
+        loopwork_coop::replace(loopwork_coop::Budget::INITIAL);
+        for _ in 0..CALLBACK_BATCH {
+            if shared.is_closed() {
+                // `close` discards what is still queued; nothing more runs.
+                break;
             }
-        });
+            let Some(callback) = retry_steal(|| self.queue.steal()) else { break };
+            slot.begin(None);
+            let outcome = callback.run();
+            slot.end();
+            if let Err(payload) = outcome {
+                shared.callback_panicked(payload);
+            }
+        }
         // SeqCst store, then fence, then the re-check (Dekker with a pusher's
         // push + fence in `push_callback`, and with `needs_a_drainer`): either
         // we see a callback pushed while we held `draining`, or the thread

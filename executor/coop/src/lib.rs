@@ -106,8 +106,9 @@ pub fn current() -> Budget {
 }
 
 /// Runs `f` with `budget` as the calling thread's budget, then puts the
-/// previous one back (also if `f` panics). The scheduler calls this around
-/// every poll; `loopwork::coop::unconstrained` around its inner future.
+/// previous one back (also if `f` panics): how `loopwork::coop::unconstrained`
+/// polls its future, and how a driver that blocks its thread on one future
+/// turns the budget off while it polls.
 ///
 /// # Examples
 ///
@@ -129,8 +130,29 @@ pub fn with_budget<R>(budget: Budget, f: impl FnOnce() -> R) -> R {
             BUDGET.with(|cell| cell.set(self.0));
         }
     }
-    let _restore = Restore(BUDGET.with(|cell| cell.replace(budget)));
+    let _restore = Restore(replace(budget));
     f()
+}
+
+/// Makes `budget` the calling thread's budget and returns the one it
+/// replaces. The scheduler calls this before every poll of a task: a single
+/// store, and nothing to undo after the poll, because the next poll on that
+/// thread sets its own budget again. Whoever hands the thread back to other
+/// code (`block_on` returning) puts the previous budget back.
+///
+/// # Examples
+///
+/// ```
+/// use loopwork_coop::{current, replace, Budget};
+///
+/// let previous = replace(Budget::INITIAL);
+/// assert_eq!(current(), Budget::INITIAL);
+/// replace(previous);
+/// assert_eq!(current(), Budget::UNCONSTRAINED);
+/// ```
+#[inline]
+pub fn replace(budget: Budget) -> Budget {
+    BUDGET.with(|cell| cell.replace(budget))
 }
 
 /// True unless the calling thread's budget is used up.

@@ -605,9 +605,8 @@ impl Shared {
         slot.begin(Some(task.id()));
         let header = NonNull::from(task.header());
         // Every poll starts with a fresh cooperative budget (see `coop`).
-        current::with_current_task(header, || {
-            loopwork_coop::with_budget(loopwork_coop::Budget::INITIAL, || task.run())
-        });
+        loopwork_coop::replace(loopwork_coop::Budget::INITIAL);
+        current::with_current_task(header, || task.run());
         slot.end();
     }
 
