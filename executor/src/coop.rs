@@ -15,8 +15,9 @@
 //!
 //! What consumes the budget: `loopwork::sync`'s channels and queues (send
 //! and receive), `Lock`, `Semaphore`, `Event` and `Condition` (through its
-//! lock); sockets' reads, writes and accepts and [`Async`](crate::io::Async)
-//! readiness; [`sleep`](crate::sleep) and [`interval`](crate::interval)
+//! lock); sockets' reads and writes and [`Async`](crate::io::Async)
+//! readiness (not accepts: a listener that fell behind a flood of
+//! connections would see the kernel reset those beyond its backlog); [`sleep`](crate::sleep) and [`interval`](crate::interval)
 //! when already due; awaiting a finished [`Task`](crate::Task),
 //! [`Promise`](crate::Promise) or [`ConcurrentFuture`](crate::ConcurrentFuture).
 //!
