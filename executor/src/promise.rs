@@ -278,12 +278,16 @@ impl<T: Clone> Future for Promise<T> {
     type Output = Result<T, PromiseError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // A promise that has its result completes without waiting (see `coop`).
-        std::task::ready!(loopwork_coop::poll_proceed(cx));
         let inner = self.inner.clone();
         let mut state = inner.state.lock();
         if let Some(outcome) = &state.outcome {
-            return Poll::Ready(outcome.clone());
+            let outcome = outcome.clone();
+            drop(state);
+            // A promise that has its result completes without waiting: one
+            // unit of the cooperative budget (see `coop`); a pending one
+            // costs nothing, as for `Task`.
+            std::task::ready!(loopwork_coop::poll_proceed(cx));
+            return Poll::Ready(outcome);
         }
         if self.waiter == 0 {
             // Relaxed is enough: ids only need to be unique.

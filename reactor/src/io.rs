@@ -258,9 +258,9 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // As in `readable` (see `loopwork_coop`).
+        // As in `readable` (see `loopwork_coop`); waiting costs nothing.
         std::task::ready!(loopwork_coop::poll_proceed(cx));
-        self.source.poll_ready(self.reactor.poller(), self.fd(), Direction::Read, cx)
+        refund_if_pending(self.source.poll_ready(self.reactor.poller(), self.fd(), Direction::Read, cx))
     }
 
     /// The poll form of [`writable`](Async::writable); see [`poll_readable`](Async::poll_readable).
@@ -285,9 +285,9 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // As in `readable` (see `loopwork_coop`).
+        // As in `readable` (see `loopwork_coop`); waiting costs nothing.
         std::task::ready!(loopwork_coop::poll_proceed(cx));
-        self.source.poll_ready(self.reactor.poller(), self.fd(), Direction::Write, cx)
+        refund_if_pending(self.source.poll_ready(self.reactor.poller(), self.fd(), Direction::Write, cx))
     }
 
     /// Runs a read-like operation until it stops returning [`io::ErrorKind::WouldBlock`],
@@ -536,6 +536,14 @@ impl<T: AsFd> Async<T> {
     }
 }
 
+/// Gives back the budget unit a readiness poll took if it has to wait.
+fn refund_if_pending<T>(poll: Poll<T>) -> Poll<T> {
+    if poll.is_pending() {
+        loopwork_coop::refund();
+    }
+    poll
+}
+
 /// The one loop behind every poll-based operation: sample the tick, try, and on `WouldBlock`
 /// register unless an event arrived meanwhile (in which case, try again).
 fn poll_io<I: AsFd, R>(
@@ -544,11 +552,23 @@ fn poll_io<I: AsFd, R>(
     io: &mut I,
     dir: Direction,
     cx: &mut Context<'_>,
+    op: impl FnMut(&mut I) -> io::Result<R>,
+) -> Poll<io::Result<R>> {
+    // Every poll-based read and write comes through here: one unit of the cooperative budget
+    // each, given back if it has to wait (see `loopwork_coop`).
+    std::task::ready!(loopwork_coop::poll_proceed(cx));
+    refund_if_pending(try_or_register(source, poller, io, dir, cx, op))
+}
+
+/// `poll_io`'s loop, outside the budget.
+fn try_or_register<I: AsFd, R>(
+    source: &Source,
+    poller: &Poller,
+    io: &mut I,
+    dir: Direction,
+    cx: &mut Context<'_>,
     mut op: impl FnMut(&mut I) -> io::Result<R>,
 ) -> Poll<io::Result<R>> {
-    // Every poll-based read, write and accept comes through here: one unit of the cooperative
-    // budget each (see `loopwork_coop`).
-    std::task::ready!(loopwork_coop::poll_proceed(cx));
     loop {
         let since = source.tick(dir);
         match op(io) {

@@ -202,6 +202,33 @@ pub fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
     })
 }
 
+/// Gives back the unit [`poll_proceed`] took, for an operation that then
+/// had to wait after all. Waiting costs nothing: a future that polls many
+/// resources at once (a select over hundreds of receivers) would otherwise
+/// spend its budget on the ones that are not ready, be woken at once, and
+/// never stop.
+///
+/// # Examples
+///
+/// ```
+/// use std::task::{Context, Poll, Waker};
+/// use loopwork_coop::{current, poll_proceed, refund, with_budget, Budget};
+///
+/// let mut cx = Context::from_waker(Waker::noop());
+/// with_budget(Budget::new(1), || {
+///     assert_eq!(poll_proceed(&mut cx), Poll::Ready(()));
+///     refund(); // the operation was not ready
+///     assert_eq!(current().remaining(), Some(1));
+/// });
+/// ```
+pub fn refund() {
+    BUDGET.with(|cell| {
+        if let Some(left) = cell.get().0 {
+            cell.set(Budget(Some(left.saturating_add(1))));
+        }
+    });
+}
+
 /// The budget is spent: have the task polled again later.
 #[cold]
 #[inline(never)]

@@ -271,9 +271,14 @@ impl<T, S: Store<T>> QueueCore<T, S> {
     /// `get` for a caller that keeps its place in line in `key` between
     /// polls (the channel receiver, which is a `Stream`).
     pub(crate) fn poll_get(&self, key: &mut Option<WaiterKey>, cx: &mut Context<'_>) -> Poll<Result<T, QueueShutDown>> {
-        // As in `get` (see `loopwork_coop`).
+        // As in `get` (see `loopwork_coop`), but polled again while it
+        // waits: a poll that waits gives its unit back.
         std::task::ready!(loopwork_coop::poll_proceed(cx));
-        poll_wait::<_, Getters>(&self.state, key, cx, |st, wakers| st.try_take(wakers))
+        let poll = poll_wait::<_, Getters>(&self.state, key, cx, |st, wakers| st.try_take(wakers));
+        if poll.is_pending() {
+            loopwork_coop::refund();
+        }
+        poll
     }
 
     /// Gives up the place in line `poll_get` kept in `key`.
