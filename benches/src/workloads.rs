@@ -246,7 +246,7 @@ impl Workload {
             Workload::YieldMany => yield_many(runtime, budget),
             Workload::ChainedSpawn => chained_spawn(runtime, budget),
             Workload::RemoteSpawn { threads } => remote_spawn(runtime, threads, budget),
-            Workload::Sync(workload) => workload.run(runtime, budget),
+            Workload::Sync(workload) => workload.run(runtime, workers, budget),
             Workload::CallSoonThreadsafe { threads } => workloads_loop::call_soon_threadsafe(runtime, threads, budget),
             Workload::Timers => workloads_loop::timers(runtime, budget),
             Workload::TcpEcho => net_workloads::tcp_echo(runtime, budget),

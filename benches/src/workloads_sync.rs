@@ -1,6 +1,6 @@
 //! The synchronization workloads: a lock, a semaphore, a bounded mpsc
-//! channel and oneshot request/reply, each run on a runtime with that
-//! runtime's own primitives (loopwork with `loopwork-sync`, tokio with
+//! channel, oneshot request/reply and a timer among tasks draining
+//! channels, each run on a runtime with that runtime's own primitives (loopwork with `loopwork-sync`, tokio with
 //! `tokio::sync`, async-executor with `async-lock` and `async-channel`).
 //!
 //! The workload is written once against [`Primitives`], as the runtime
@@ -11,8 +11,9 @@ use crate::runtime::{AsyncExecutor, Loopwork, Runtime, Spawner, Tokio};
 use crate::workloads::{timed, Timing};
 use std::any::Any;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Tasks contending for the lock or the semaphore (tokio's `sync_mutex`
 /// and `sync_semaphore` contention benchmarks use a handful more than
@@ -29,6 +30,13 @@ const MESSAGES: usize = 1_000;
 const CAPACITY: usize = 1_000;
 /// Round trips per `oneshot_request_reply` iteration.
 const ROUND_TRIPS: usize = 1_000;
+/// `coop_timer_latency`: the timer's delay; the capacity of each drained
+/// channel (kept one short of full); and how long a drainer keeps going if
+/// the timer never stops it (a runtime without a cooperative budget: its
+/// timer then fires about this late).
+const COOP_TIMER: Duration = Duration::from_millis(5);
+const DRAIN_CAPACITY: usize = 64;
+const DRAIN_LIMIT: Duration = Duration::from_millis(50);
 
 /// A timed workload on synchronization primitives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,16 +51,20 @@ pub enum SyncWorkload {
     /// 1,000 requests from one task to another, each answered on a oneshot
     /// channel before the next is sent.
     OneshotRequestReply,
+    /// How late a 5 ms timer fires while `workers` tasks drain channels
+    /// that are always ready.
+    CoopTimerLatency,
 }
 
 impl SyncWorkload {
     /// Every synchronization workload, in table order.
-    pub(crate) fn all() -> [SyncWorkload; 4] {
+    pub(crate) fn all() -> [SyncWorkload; 5] {
         [
             SyncWorkload::LockContention,
             SyncWorkload::SemaphoreContention,
             SyncWorkload::MpscBounded,
             SyncWorkload::OneshotRequestReply,
+            SyncWorkload::CoopTimerLatency,
         ]
     }
 
@@ -63,6 +75,7 @@ impl SyncWorkload {
             SyncWorkload::SemaphoreContention => "sync_semaphore_contention",
             SyncWorkload::MpscBounded => "sync_mpsc_bounded",
             SyncWorkload::OneshotRequestReply => "sync_oneshot_request_reply",
+            SyncWorkload::CoopTimerLatency => "coop_timer_latency",
         }
     }
 
@@ -84,6 +97,12 @@ impl SyncWorkload {
                 "1,000 request/reply round trips between two tasks: each request carries a oneshot sender for its \
                  reply (loopwork-sync / tokio::sync `oneshot`, `async_channel::bounded(1)`)"
             }
+            SyncWorkload::CoopTimerLatency => {
+                "how late a 5 ms timer fires (the time per iteration is the lateness) while `workers` tasks each \
+                 receive from and send back to a channel of capacity 64 kept one short of full, which is always \
+                 ready (loopwork-sync `mpsc`, `tokio::sync::mpsc`, `async_channel`); a drainer stops when the timer \
+                 has fired, or after 50 ms"
+            }
         }
     }
 
@@ -93,28 +112,29 @@ impl SyncWorkload {
     /// # Panics
     ///
     /// If `runtime` is none of the three the table compares.
-    pub(crate) fn run<R: Runtime>(self, runtime: &R, budget: Duration) -> Timing {
+    pub(crate) fn run<R: Runtime>(self, runtime: &R, workers: usize, budget: Duration) -> Timing {
         // `Runtime` says nothing about synchronization, and the runtime
         // workloads do not need it to: the pairing lives here, decided once
         // per sample rather than inside the timed loop.
         let runtime: &dyn Any = runtime;
         if let Some(runtime) = runtime.downcast_ref::<Loopwork>() {
-            self.run_with::<_, LoopworkSync>(runtime, budget)
+            self.run_with::<_, LoopworkSync>(runtime, workers, budget)
         } else if let Some(runtime) = runtime.downcast_ref::<Tokio>() {
-            self.run_with::<_, TokioSync>(runtime, budget)
+            self.run_with::<_, TokioSync>(runtime, workers, budget)
         } else if let Some(runtime) = runtime.downcast_ref::<AsyncExecutor>() {
-            self.run_with::<_, AsyncLock>(runtime, budget)
+            self.run_with::<_, AsyncLock>(runtime, workers, budget)
         } else {
             panic!("no synchronization primitives paired with runtime `{}`", R::NAME)
         }
     }
 
-    fn run_with<R: Runtime, P: Primitives>(self, runtime: &R, budget: Duration) -> Timing {
+    fn run_with<R: Runtime, P: Primitives>(self, runtime: &R, workers: usize, budget: Duration) -> Timing {
         match self {
             SyncWorkload::LockContention => lock_contention::<R, P>(runtime, budget),
             SyncWorkload::SemaphoreContention => semaphore_contention::<R, P>(runtime, budget),
             SyncWorkload::MpscBounded => mpsc_bounded::<R, P>(runtime, budget),
             SyncWorkload::OneshotRequestReply => oneshot_request_reply::<R, P>(runtime, budget),
+            SyncWorkload::CoopTimerLatency => coop_timer_latency::<R, P>(runtime, workers, budget),
         }
     }
 }
@@ -388,4 +408,61 @@ fn oneshot_request_reply<R: Runtime, P: Primitives>(runtime: &R, budget: Duratio
             }
         });
     })
+}
+
+/// One timer task sleeps 5 ms while `workers` drainer tasks, spawned just
+/// after it registered its timer, loop over always-ready channels until it
+/// fires. Each iteration's "time" is how late the timer task ran: what a
+/// runtime's cooperative budget bounds (without one, every worker belongs
+/// to a drainer until it gives up).
+fn coop_timer_latency<R: Runtime, P: Primitives>(runtime: &R, workers: usize, budget: Duration) -> Timing {
+    let spawner = runtime.spawner();
+    let done = mpsc::sync_channel(workers);
+    let started = Instant::now();
+    let mut timing = Timing { elapsed: Duration::ZERO, iterations: 0 };
+    while timing.iterations == 0 || started.elapsed() < budget {
+        // Relaxed is enough: the flag only ends the drainers' loops; the
+        // lateness travels on a channel.
+        let stop = Arc::new(AtomicBool::new(false));
+        let (armed, is_armed) = mpsc::sync_channel(1);
+        let (fired, has_fired) = mpsc::sync_channel(1);
+        let timer_stop = stop.clone();
+        spawner.spawn_detached(async move {
+            let sleep = <R::Spawner as Spawner>::sleep(COOP_TIMER);
+            let since = Instant::now();
+            armed.send(()).unwrap();
+            // The sleep registers at this first poll, microseconds after
+            // `since`, before the drainers can have started.
+            sleep.await;
+            fired.send(since.elapsed().saturating_sub(COOP_TIMER)).unwrap();
+            timer_stop.store(true, Relaxed);
+        });
+        is_armed.recv().unwrap();
+        for _ in 0..workers {
+            let (stop, done) = (stop.clone(), done.0.clone());
+            spawner.spawn_detached(async move {
+                let (sender, mut receiver) = P::channel::<usize>(DRAIN_CAPACITY);
+                for message in 1..DRAIN_CAPACITY {
+                    P::send(&sender, message).await;
+                }
+                let began = Instant::now();
+                let mut operations = 0_u32;
+                while !stop.load(Relaxed) {
+                    let message = P::recv(&mut receiver).await.expect("the drainer holds a sender");
+                    P::send(&sender, message).await;
+                    operations = operations.wrapping_add(1);
+                    if operations % 1024 == 0 && began.elapsed() >= DRAIN_LIMIT {
+                        break;
+                    }
+                }
+                done.send(()).unwrap();
+            });
+        }
+        timing.elapsed += has_fired.recv().unwrap();
+        timing.iterations += 1;
+        for _ in 0..workers {
+            done.1.recv().unwrap();
+        }
+    }
+    timing
 }

@@ -148,6 +148,23 @@ impl Drop for MainTask<'_> {
     }
 }
 
+/// Polls `block_on`'s future with a fresh cooperative budget, as a task is
+/// (see `coop`).
+fn poll_with_budget<F: Future>(future: std::pin::Pin<&mut F>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+    loopwork_coop::replace(loopwork_coop::Budget::INITIAL);
+    future.poll(cx)
+}
+
+/// Gives the calling thread its own cooperative budget back when `block_on`
+/// returns or unwinds: the polls in between left theirs behind.
+struct RestoreBudget(loopwork_coop::Budget);
+
+impl Drop for RestoreBudget {
+    fn drop(&mut self) {
+        loopwork_coop::replace(self.0);
+    }
+}
+
 /// Whether the driving loop also ends when `Handle::stop` is called.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Until {
@@ -169,6 +186,7 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
     let _enter = current::enter(&cx);
     let _reactor = shared.reactor.enter();
     let _running = shared.enter_running();
+    let _budget = RestoreBudget(loopwork_coop::current());
     let main = Arc::new(MainWaker {
         // In strict mode this thread is the loop and sleeps in its reactor.
         parker: Arc::new(Parker::new((shared.num_workers() == 0).then(|| shared.reactor.clone()))),
@@ -183,8 +201,8 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
     // a closure would hide the caller's location from `#[track_caller]`.
     let main_task = if until == Until::Complete { Some(MainTask::new(shared)) } else { None };
     let step = |future: std::pin::Pin<&mut F>, cx: &mut TaskContext<'_>| match &main_task {
-        Some(main_task) => main_task.step(|| future.poll(cx)),
-        None => future.poll(cx),
+        Some(main_task) => main_task.step(|| poll_with_budget(future, cx)),
+        None => poll_with_budget(future, cx),
     };
     let waker = Waker::from(main.clone());
     let mut task_cx = TaskContext::from_waker(&waker);

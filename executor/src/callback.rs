@@ -182,6 +182,9 @@ impl CallbackQueue {
         if self.draining.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
             return;
         }
+        // A batch gets a fresh cooperative budget, as a task's poll does
+        // (see `coop`).
+        loopwork_coop::replace(loopwork_coop::Budget::INITIAL);
         for _ in 0..CALLBACK_BATCH {
             if shared.is_closed() {
                 // `close` discards what is still queued; nothing more runs.

@@ -52,6 +52,7 @@ mod builder;
 mod callback;
 mod concurrent;
 pub mod context;
+pub mod coop;
 mod current;
 pub mod design;
 mod dump;

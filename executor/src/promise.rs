@@ -345,7 +345,15 @@ impl<T> Promise<T> {
     ) -> Poll<R> {
         let inner = self.inner.clone();
         let mut state = inner.state.lock();
-        if let Some(outcome) = &mut state.outcome {
+        if state.outcome.is_some() {
+            drop(state);
+            // A promise that has its result completes without waiting: one
+            // unit of the cooperative budget (see `coop`); a pending one
+            // costs nothing, as for `Task`. Checked with the lock released:
+            // a spent budget wakes this task, and a waker is foreign code.
+            std::task::ready!(loopwork_coop::poll_proceed(cx));
+            let mut state = inner.state.lock();
+            let outcome = state.outcome.as_mut().expect("an outcome, once set, is never unset");
             return Poll::Ready(read(outcome));
         }
         if self.waiter == 0 {

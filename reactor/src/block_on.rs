@@ -53,7 +53,10 @@ impl Reactor {
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         loop {
-            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            // One future and no one to yield to: the cooperative budget is off.
+            let poll =
+                loopwork_coop::with_budget(loopwork_coop::Budget::UNCONSTRAINED, || future.as_mut().poll(&mut cx));
+            if let Poll::Ready(output) = poll {
                 return output;
             }
             // Acquire pairs with the Release store in `Signal::wake`: whatever the waker's

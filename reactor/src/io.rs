@@ -201,6 +201,9 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub async fn readable(&self) -> io::Result<()> {
+        // May complete without waiting: takes a unit of the cooperative budget first (inactive
+        // outside a loopwork loop; see `loopwork_coop`).
+        loopwork_coop::consume_budget().await;
         self.wait(Direction::Read, self.source.tick(Direction::Read), true).await
     }
 
@@ -222,6 +225,9 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub async fn writable(&self) -> io::Result<()> {
+        // May complete without waiting: takes a unit of the cooperative budget first (inactive
+        // outside a loopwork loop; see `loopwork_coop`).
+        loopwork_coop::consume_budget().await;
         self.wait(Direction::Write, self.source.tick(Direction::Write), true).await
     }
 
@@ -252,7 +258,9 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.source.poll_ready(self.reactor.poller(), self.fd(), Direction::Read, cx)
+        // As in `readable` (see `loopwork_coop`); waiting costs nothing.
+        std::task::ready!(loopwork_coop::poll_proceed(cx));
+        refund_if_pending(self.source.poll_ready(self.reactor.poller(), self.fd(), Direction::Read, cx))
     }
 
     /// The poll form of [`writable`](Async::writable); see [`poll_readable`](Async::poll_readable).
@@ -277,7 +285,9 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.source.poll_ready(self.reactor.poller(), self.fd(), Direction::Write, cx)
+        // As in `readable` (see `loopwork_coop`); waiting costs nothing.
+        std::task::ready!(loopwork_coop::poll_proceed(cx));
+        refund_if_pending(self.source.poll_ready(self.reactor.poller(), self.fd(), Direction::Write, cx))
     }
 
     /// Runs a read-like operation until it stops returning [`io::ErrorKind::WouldBlock`],
@@ -307,6 +317,16 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub async fn read_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        // May complete without waiting: takes a unit of the cooperative budget first (inactive
+        // outside a loopwork loop; see `loopwork_coop`).
+        loopwork_coop::consume_budget().await;
+        self.read_with_unbudgeted(op).await
+    }
+
+    /// `read_with` outside the cooperative budget, for `accept`: a listener whose accept loop
+    /// yields every 128 connections falls behind a flood of them (its queue holds only the
+    /// listen backlog), and the kernel resets the connections it cannot queue.
+    pub(crate) async fn read_with_unbudgeted<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         let mut op = op;
         loop {
             let since = self.source.tick(Direction::Read);
@@ -345,6 +365,9 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub async fn read_with_mut<R>(&mut self, op: impl FnMut(&mut T) -> io::Result<R>) -> io::Result<R> {
+        // May complete without waiting: takes a unit of the cooperative budget first (inactive
+        // outside a loopwork loop; see `loopwork_coop`).
+        loopwork_coop::consume_budget().await;
         let mut op = op;
         loop {
             let since = self.source.tick(Direction::Read);
@@ -381,6 +404,9 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub async fn write_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        // May complete without waiting: takes a unit of the cooperative budget first (inactive
+        // outside a loopwork loop; see `loopwork_coop`).
+        loopwork_coop::consume_budget().await;
         let mut op = op;
         loop {
             let since = self.source.tick(Direction::Write);
@@ -415,6 +441,9 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub async fn write_with_mut<R>(&mut self, op: impl FnMut(&mut T) -> io::Result<R>) -> io::Result<R> {
+        // May complete without waiting: takes a unit of the cooperative budget first (inactive
+        // outside a loopwork loop; see `loopwork_coop`).
+        loopwork_coop::consume_budget().await;
         let mut op = op;
         loop {
             let since = self.source.tick(Direction::Write);
@@ -507,9 +536,32 @@ impl<T: AsFd> Async<T> {
     }
 }
 
+/// Gives back the budget unit a readiness poll took if it has to wait.
+fn refund_if_pending<T>(poll: Poll<T>) -> Poll<T> {
+    if poll.is_pending() {
+        loopwork_coop::refund();
+    }
+    poll
+}
+
 /// The one loop behind every poll-based operation: sample the tick, try, and on `WouldBlock`
 /// register unless an event arrived meanwhile (in which case, try again).
 fn poll_io<I: AsFd, R>(
+    source: &Source,
+    poller: &Poller,
+    io: &mut I,
+    dir: Direction,
+    cx: &mut Context<'_>,
+    op: impl FnMut(&mut I) -> io::Result<R>,
+) -> Poll<io::Result<R>> {
+    // Every poll-based read and write comes through here: one unit of the cooperative budget
+    // each, given back if it has to wait (see `loopwork_coop`).
+    std::task::ready!(loopwork_coop::poll_proceed(cx));
+    refund_if_pending(try_or_register(source, poller, io, dir, cx, op))
+}
+
+/// `poll_io`'s loop, outside the budget.
+fn try_or_register<I: AsFd, R>(
     source: &Source,
     poller: &Poller,
     io: &mut I,

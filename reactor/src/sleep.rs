@@ -171,6 +171,9 @@ impl Sleep {
             }
         };
         if now >= when {
+            // Already due, it completes without waiting: one unit of the cooperative budget (see
+            // `loopwork_coop`), so that a loop over due timers lets the other tasks in.
+            std::task::ready!(loopwork_coop::poll_proceed(cx));
             if let Some(id) = timer.take() {
                 reactor.remove_timer(id);
             }

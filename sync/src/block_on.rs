@@ -42,7 +42,11 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     let waker = Waker::from(Arc::clone(&parker));
     let mut cx = Context::from_waker(&waker);
     loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+        // This thread blocks until the future completes, so there is no one
+        // to yield to: the cooperative budget is off (also if a task calls
+        // this by mistake, which would otherwise yield forever).
+        let poll = loopwork_coop::with_budget(loopwork_coop::Budget::UNCONSTRAINED, || future.as_mut().poll(&mut cx));
+        if let Poll::Ready(output) = poll {
             return output;
         }
         // An unpark that came before this park makes it return at once, so a

@@ -122,6 +122,9 @@ impl Event {
     /// future::block_on(future::zip(event.wait(), async { event.set() }));
     /// ```
     pub async fn wait(&self) {
+        // May complete without waiting: takes a unit of the cooperative
+        // budget first (inactive outside a loopwork loop; see `loopwork_coop`).
+        loopwork_coop::consume_budget().await;
         Wait::<_, Waiters, _>::new(&self.state, |st: &mut EventState, _: &mut WakeList| st.set.then_some(())).await;
     }
 }

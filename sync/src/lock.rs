@@ -192,6 +192,9 @@ impl<T> Lock<T> {
 
     /// Resolves to the value once the lock is ours.
     pub(crate) async fn acquire(&self) -> T {
+        // May complete without waiting: takes a unit of the cooperative
+        // budget first (inactive outside a loopwork loop; see `loopwork_coop`).
+        loopwork_coop::consume_budget().await;
         Wait::<_, Waiters, _>::new(&self.state, |st: &mut LockState<T>, _: &mut WakeList| st.value.take()).await
     }
 

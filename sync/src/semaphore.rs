@@ -213,6 +213,9 @@ impl Semaphore {
     }
 
     async fn acquire_raw(&self) {
+        // May complete without waiting: takes a unit of the cooperative
+        // budget first (inactive outside a loopwork loop; see `loopwork_coop`).
+        loopwork_coop::consume_budget().await;
         Wait::<_, Waiters, _>::new(&self.state, |st: &mut SemaphoreState, _: &mut WakeList| {
             // Free permits imply an empty line, so taking one jumps nobody.
             (st.permits > 0).then(|| st.permits -= 1)

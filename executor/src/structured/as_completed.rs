@@ -269,7 +269,7 @@ impl<T> AsCompletedTimeout<T> {
         if let Poll::Ready(next) = self.inner.poll_next_task(cx) {
             return Poll::Ready(next.map(Ok));
         }
-        match Pin::new(&mut self.timer).poll(cx) {
+        match crate::coop::poll_unconstrained(|| Pin::new(&mut self.timer).poll(cx)) {
             Poll::Ready(()) => {
                 self.expired = true;
                 Poll::Ready(Some(Err(Elapsed::new())))

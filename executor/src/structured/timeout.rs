@@ -174,7 +174,9 @@ impl<F: Future> Future for TimeoutFuture<F> {
             this.future = None;
             return Poll::Ready(Ok(output));
         }
-        match Pin::new(&mut this.timer).poll(cx) {
+        // Unconstrained: a future that spends the budget in every poll
+        // must still time out.
+        match crate::coop::poll_unconstrained(|| Pin::new(&mut this.timer).poll(cx)) {
             Poll::Ready(()) => {
                 this.abandon();
                 Poll::Ready(Err(Elapsed::new()))

@@ -108,7 +108,10 @@ impl<T> Future for Wait<T> {
                 ReturnWhen::AllCompleted => false,
             };
         if !satisfied {
-            let expired = this.timer.as_mut().is_some_and(|timer| Pin::new(timer).poll(cx).is_ready());
+            let expired = this
+                .timer
+                .as_mut()
+                .is_some_and(|timer| crate::coop::poll_unconstrained(|| Pin::new(timer).poll(cx)).is_ready());
             if !expired {
                 return Poll::Pending;
             }

@@ -301,6 +301,14 @@ impl<T> Future for Task<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Awaiting a finished task completes without waiting: one unit of
+        // the cooperative budget (see `coop`). A task still running costs
+        // nothing, or a future awaiting many (`gather`) would spend the
+        // budget on tasks that are not done and be woken again at once,
+        // forever.
+        if self.is_done() {
+            std::task::ready!(loopwork_coop::poll_proceed(cx));
+        }
         let mut output: Poll<Result<T, TaskError>> = Poll::Pending;
         // SAFETY: the vtable was built for a future whose output is `T` (this
         // handle was made by the same `new_task` call), so it writes a

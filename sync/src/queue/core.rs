@@ -253,6 +253,9 @@ impl<T, S: Store<T>> QueueCore<T, S> {
     }
 
     pub(crate) async fn put(&self, item: T) -> Result<(), PutError<T>> {
+        // May complete without waiting: takes a unit of the cooperative
+        // budget first (inactive outside a loopwork loop; see `loopwork_coop`).
+        loopwork_coop::consume_budget().await;
         let mut item = Some(item);
         let grant =
             Wait::<_, Putters, _>::new(&self.state, |st: &mut QueueState<T, S>, wakers: &mut WakeList| {
@@ -291,6 +294,9 @@ impl<T, S: Store<T>> QueueCore<T, S> {
     }
 
     pub(crate) async fn get(&self) -> Result<T, QueueShutDown> {
+        // May complete without waiting: takes a unit of the cooperative
+        // budget first (inactive outside a loopwork loop; see `loopwork_coop`).
+        loopwork_coop::consume_budget().await;
         Wait::<_, Getters, _>::new(&self.state, |st: &mut QueueState<T, S>, wakers: &mut WakeList| st.try_take(wakers))
             .await
     }
@@ -298,7 +304,14 @@ impl<T, S: Store<T>> QueueCore<T, S> {
     /// `get` for a caller that keeps its place in line in `key` between
     /// polls (the channel receiver, which is a `Stream`).
     pub(crate) fn poll_get(&self, key: &mut Option<WaiterKey>, cx: &mut Context<'_>) -> Poll<Result<T, QueueShutDown>> {
-        poll_wait::<_, Getters>(&self.state, key, cx, |st, wakers| st.try_take(wakers))
+        // As in `get` (see `loopwork_coop`), but polled again while it
+        // waits: a poll that waits gives its unit back.
+        std::task::ready!(loopwork_coop::poll_proceed(cx));
+        let poll = poll_wait::<_, Getters>(&self.state, key, cx, |st, wakers| st.try_take(wakers));
+        if poll.is_pending() {
+            loopwork_coop::refund();
+        }
+        poll
     }
 
     /// Gives up the place in line `poll_get` kept in `key`.
