@@ -54,6 +54,13 @@ mod error;
 mod event_loop;
 mod handle;
 mod loom;
+#[cfg(feature = "macros")]
+#[doc(hidden)]
+pub mod __macro_support {
+    pub use crate::macro_support::*;
+}
+#[cfg(feature = "macros")]
+mod macro_support;
 mod promise;
 mod scheduler;
 mod spin;
@@ -77,6 +84,9 @@ pub use structured::{
 };
 pub use task::{Task, TaskInfo, TaskState};
 pub use time::TimerHandle;
+
+#[cfg(feature = "macros")]
+pub use loopwork_macros::{main, test};
 
 pub use loopwork_reactor::{interval, interval_at, net, sleep, sleep_until, Interval, Sleep};
 
