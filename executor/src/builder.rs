@@ -3,11 +3,13 @@
 use crate::blocking::DEFAULT_MAX_BLOCKING_THREADS;
 use crate::error::ExceptionContext;
 use crate::event_loop::EventLoop;
+use crate::resolve::{self, LookupFn};
 use crate::scheduler::{run_worker, Config, Monitor, PanicHook, Shared, DEFAULT_SLOW_POLL_THRESHOLD};
 use loopwork_reactor::Reactor;
 use parking_lot::Mutex;
 use std::fmt;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,6 +48,7 @@ pub struct Builder {
     slow_poll_threshold: Duration,
     chaos_seed: Option<u64>,
     paused_clock: bool,
+    resolver: Option<LookupFn>,
 }
 
 impl Builder {
@@ -61,6 +64,7 @@ impl Builder {
             slow_poll_threshold: DEFAULT_SLOW_POLL_THRESHOLD,
             chaos_seed: None,
             paused_clock: false,
+            resolver: None,
         }
     }
 
@@ -284,6 +288,39 @@ impl Builder {
         self
     }
 
+    /// Replaces the system resolver (`getaddrinfo`) for host names given to
+    /// [`TcpStream::connect`](crate::net::TcpStream::connect),
+    /// [`UdpSocket::bind`](crate::net::UdpSocket::bind) /
+    /// [`connect`](crate::net::UdpSocket::connect) and
+    /// [`net::lookup_host`](crate::net::lookup_host): fixed names in tests, a
+    /// service registry, a DNS library's blocking client. Like the system
+    /// resolver, `lookup` runs on the loop's blocking pool, never on a worker,
+    /// so it may block. Literal addresses never reach it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    ///
+    /// let event_loop = loopwork::EventLoop::builder()
+    ///     .workers(1)
+    ///     .resolver(|host, port| match host {
+    ///         "echo.test" => Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))]),
+    ///         _ => loopwork::net::system_lookup(host, port),
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// let addrs = event_loop.block_on(loopwork::net::lookup_host("echo.test:7")).unwrap();
+    /// assert_eq!(addrs, [SocketAddr::from(([127, 0, 0, 1], 7))]);
+    /// ```
+    pub fn resolver(
+        mut self,
+        lookup: impl Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync + 'static,
+    ) -> Builder {
+        self.resolver = Some(Arc::new(lookup));
+        self
+    }
+
     /// Builds the loop and starts its worker threads.
     ///
     /// # Errors
@@ -302,6 +339,7 @@ impl Builder {
         let locals: Vec<_> = (0..self.workers).map(|_| crossbeam_deque::Worker::new_fifo()).collect();
         let stealers = locals.iter().map(crossbeam_deque::Worker::stealer).collect();
         let reactor = Arc::new(if self.paused_clock { Reactor::with_paused_clock()? } else { Reactor::new()? });
+        resolve::install(&reactor, self.resolver.clone());
         let config = Config {
             on_unhandled_panic: self.on_unhandled_panic,
             max_blocking_threads: self.max_blocking_threads,

@@ -62,6 +62,7 @@ pub mod __macro_support {
 #[cfg(feature = "macros")]
 mod macro_support;
 mod promise;
+mod resolve;
 mod scheduler;
 mod spin;
 mod structured;

@@ -11,6 +11,7 @@ use parking_lot::{Mutex, MutexGuard};
 use polling::{Events, Poller};
 use slab::Slab;
 
+use crate::net::{Lookup, Resolver};
 use crate::source::Source;
 use crate::timer::{TimerId, Timers};
 
@@ -70,6 +71,8 @@ pub struct Reactor {
     /// What only the lock holder touches; `try_lock` is this mutex's `try_lock`.
     driver: Mutex<Driver>,
     clock: Clock,
+    /// Host name lookups for the sockets made on this reactor; `None`: on the calling thread.
+    resolver: Mutex<Option<Resolver>>,
 }
 
 /// Where [`Reactor::now`] reads the time.
@@ -242,7 +245,38 @@ impl Reactor {
             sources: Mutex::new(Slab::new()),
             timers: Timers::new(),
             driver: Mutex::new(Driver { events: Events::new(), wakers: Vec::new() }),
+            resolver: Mutex::new(None),
         }
+    }
+
+    /// Installs how host names given to the [`net`](crate::net) constructors are resolved
+    /// from now on (literal addresses never are). An executor installs one that runs the
+    /// system's blocking lookup off its worker threads; without one, lookups block the
+    /// calling thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use loopwork_reactor::net::lookup_host;
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let reactor = Arc::new(Reactor::new()?);
+    /// reactor.set_resolver(|host, port| {
+    ///     let answer = if host == "db.internal" { Ok(vec![([10, 0, 0, 7], port).into()]) } else { Ok(vec![]) };
+    ///     Box::pin(std::future::ready(answer))
+    /// });
+    /// let addrs = reactor.block_on(lookup_host("db.internal:5432"))?;
+    /// assert_eq!(addrs, [([10, 0, 0, 7], 5432).into()]);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn set_resolver(&self, resolver: impl Fn(&str, u16) -> Lookup + Send + Sync + 'static) {
+        *self.resolver.lock() = Some(Arc::new(resolver));
+    }
+
+    /// The resolver installed with [`Reactor::set_resolver`].
+    pub(crate) fn resolver(&self) -> Option<Resolver> {
+        self.resolver.lock().clone()
     }
 
     /// How this reactor registers sources.
