@@ -53,6 +53,7 @@ mod current;
 mod error;
 mod event_loop;
 mod handle;
+pub mod io;
 mod loom;
 #[cfg(feature = "macros")]
 #[doc(hidden)]
@@ -91,11 +92,6 @@ pub use loopwork_macros::{main, test};
 
 pub use loopwork_reactor::{interval, interval_at, net, sleep, sleep_until, Interval, Sleep};
 
-/// Non-blocking I/O on the loop's reactor: wrap any file descriptor in
-/// [`Async`](io::Async) to await its readiness.
-pub mod io {
-    pub use loopwork_reactor::Async;
-}
 pub use yield_now::{yield_now, YieldNow};
 
 /// The README's example runs as a doctest, so it cannot go stale.
