@@ -53,6 +53,8 @@ mod current;
 mod error;
 mod event_loop;
 mod handle;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod io;
 mod loom;
 #[cfg(feature = "macros")]
