@@ -49,6 +49,8 @@ pub struct Builder {
     chaos_seed: Option<u64>,
     paused_clock: bool,
     resolver: Option<LookupFn>,
+    #[cfg(feature = "tokio")]
+    enable_tokio: bool,
 }
 
 impl Builder {
@@ -65,6 +67,8 @@ impl Builder {
             chaos_seed: None,
             paused_clock: false,
             resolver: None,
+            #[cfg(feature = "tokio")]
+            enable_tokio: false,
         }
     }
 
@@ -321,6 +325,32 @@ impl Builder {
         self
     }
 
+    /// Lets tasks use crates built on tokio's reactor and timers
+    /// (`tokio::time::sleep`, `tokio::net`, reqwest, sqlx, tonic): the loop
+    /// starts a one-thread tokio runtime and enters its context on every
+    /// worker and in `block_on` / `run_forever`. Without it, such a crate
+    /// panics inside a loopwork task with "there is no reactor running, must
+    /// be called from the context of a Tokio 1.x runtime". It costs one
+    /// thread and a second reactor; see `docs/ecosystem.md`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event_loop = loopwork::EventLoop::builder().workers(2).enable_tokio().build().unwrap();
+    /// let task = event_loop.handle().spawn(async {
+    ///     tokio::time::sleep(Duration::from_millis(1)).await;
+    ///     "tokio's timer fired inside a loopwork task"
+    /// });
+    /// event_loop.block_on(task.unwrap()).unwrap();
+    /// ```
+    #[cfg(feature = "tokio")]
+    pub fn enable_tokio(mut self) -> Builder {
+        self.enable_tokio = true;
+        self
+    }
+
     /// Builds the loop and starts its worker threads.
     ///
     /// # Errors
@@ -346,11 +376,15 @@ impl Builder {
             slow_poll_threshold: self.slow_poll_threshold,
             chaos_seed: self.chaos_seed,
         };
+        #[cfg(feature = "tokio")]
+        let tokio = if self.enable_tokio { Some(crate::tokio_context::TokioContext::start()?) } else { None };
         let shared = Arc::new(Shared::new(stealers, reactor, config));
         let event_loop = EventLoop {
             shared: shared.clone(),
             threads: Mutex::new(Vec::with_capacity(self.workers)),
             monitor: Mutex::new(None),
+            #[cfg(feature = "tokio")]
+            tokio,
         };
         match Monitor::start(&shared, &self.thread_name) {
             Ok(thread) => *event_loop.monitor.lock() = Some(thread),
@@ -366,7 +400,11 @@ impl Builder {
             }
             let shared = shared.clone();
             let (on_start, on_stop) = (self.on_thread_start.clone(), self.on_thread_stop.clone());
+            #[cfg(feature = "tokio")]
+            let tokio_handle = event_loop.tokio.as_ref().map(crate::tokio_context::TokioContext::handle);
             let spawned = thread.spawn(move || {
+                #[cfg(feature = "tokio")]
+                let _tokio = tokio_handle.as_ref().map(tokio::runtime::Handle::enter);
                 if let Some(hook) = on_start {
                     hook();
                 }

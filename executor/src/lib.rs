@@ -71,6 +71,8 @@ mod spin;
 mod structured;
 mod task;
 mod time;
+#[cfg(feature = "tokio")]
+mod tokio_context;
 mod yield_now;
 
 pub use blocking::ThreadPool;
