@@ -103,6 +103,11 @@ pub use yield_now::{yield_now, YieldNow};
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 
+/// docs/ecosystem.md's snippets run as doctests, so they cannot go stale.
+#[cfg(all(doctest, feature = "hyper", feature = "tokio"))]
+#[doc = include_str!("../../docs/ecosystem.md")]
+struct EcosystemDoctests;
+
 /// The I/O reactor and timers (`loopwork-reactor`).
 pub use loopwork_reactor as reactor;
 /// Synchronization primitives and queues (`loopwork-sync`).
