@@ -19,6 +19,7 @@
 //! | `workloads` | [`Workload`]: tokio's `rt_multi_threaded` and `remote_spawn` benchmarks, thread-safe submission, timers, `all_tasks`, CPU-bound tasks |
 //! | `workloads_sync` | [`SyncWorkload`]: lock, semaphore, mpsc and oneshot, each on its runtime's own primitives |
 //! | `net_workloads` | TCP echo on loopback, idle connections |
+//! | `http_workloads` | a hyper HTTP/1.1 hello server and its keep-alive clients |
 //! | `latency` | [`LatencyWorkload`]: round trips from a foreign thread and over TCP, and their percentiles |
 //! | `memory` | resident and live heap bytes per idle task |
 //! | `alloc` | [`CountingAllocator`]: the global allocator of `compare`, counting live bytes while asked to |
@@ -28,6 +29,7 @@
 
 mod alloc;
 mod harness;
+mod http_workloads;
 mod latency;
 mod memory;
 mod net;

@@ -9,6 +9,7 @@
 //! counters, the busy background load) stays outside the timed region here
 //! too.
 
+use crate::http_workloads::{self, HTTP_CLIENTS, HTTP_REQUESTS};
 use crate::net_workloads::{self, ECHO_CLIENTS, ECHO_MESSAGES};
 use crate::runtime::{Runtime, Spawner};
 use crate::workloads_loop::{self, CALLBACKS, LIVE_TASKS, PRIMES, TIMERS, TIMER_TASKS};
@@ -77,6 +78,9 @@ pub enum Workload {
     Timers,
     /// 32 clients × 100 messages of 1 KiB echoed over loopback TCP.
     TcpEcho,
+    /// A hyper HTTP/1.1 hello server and 64 keep-alive clients on the same
+    /// runtime.
+    HttpHello,
     /// The seeds' `is_prime` by trial division on 16 primes near 10^12, a
     /// task per number.
     Primes,
@@ -107,6 +111,7 @@ impl Workload {
             Workload::CallSoonThreadsafe { threads: 4 },
             Workload::Timers,
             Workload::TcpEcho,
+            Workload::HttpHello,
             Workload::Primes,
             Workload::AllTasks,
         ]);
@@ -135,6 +140,7 @@ impl Workload {
             Workload::CallSoonThreadsafe { threads } => format!("call_soon_threadsafe/threads/{threads}"),
             Workload::Timers => "timers".to_owned(),
             Workload::TcpEcho => "tcp_echo".to_owned(),
+            Workload::HttpHello => "http_hello".to_owned(),
             Workload::Primes => "cpu_is_prime".to_owned(),
             Workload::AllTasks => "all_tasks".to_owned(),
         }
@@ -188,6 +194,13 @@ impl Workload {
                  from an echo server on the same runtime over loopback (connections opened before timing; \
                  loopwork::net, tokio::net, async-io `Async<TcpStream>`; `TCP_NODELAY` on)"
             ),
+            Workload::HttpHello => format!(
+                "{HTTP_CLIENTS} keep-alive client connections × {HTTP_REQUESTS} GET requests each, one after \
+                 the other, to a hyper HTTP/1.1 hello server on the same runtime over loopback: {} requests per \
+                 iteration (hyper 1.x on each side; IO glue `loopwork::hyper::Io`, hyper-util `TokioIo`, and \
+                 `loopwork::hyper::Io` over async-io `Async<TcpStream>`)",
+                HTTP_CLIENTS * HTTP_REQUESTS
+            ),
             Workload::Primes => format!(
                 "the seeds' `is_prime` (trial division by odd numbers up to the square root) on the first \
                  {PRIMES} primes above 10^12, one task per number, spawned from the benchmark thread and awaited"
@@ -232,6 +245,7 @@ impl Workload {
             Workload::CallSoonThreadsafe { threads } => workloads_loop::call_soon_threadsafe(runtime, threads, budget),
             Workload::Timers => workloads_loop::timers(runtime, budget),
             Workload::TcpEcho => net_workloads::tcp_echo(runtime, budget),
+            Workload::HttpHello => http_workloads::http_hello(runtime, budget),
             Workload::Primes => workloads_loop::is_prime_tasks(runtime, budget),
             Workload::AllTasks => workloads_loop::all_tasks(runtime, budget),
         }
