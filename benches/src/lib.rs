@@ -20,6 +20,7 @@
 //! | `workloads_sync` | [`SyncWorkload`]: lock, semaphore, mpsc and oneshot, each on its runtime's own primitives |
 //! | `net_workloads` | TCP echo on loopback, idle connections |
 //! | `process` | [`Process`]: each runtime's child processes ([`LoopworkProcess`], [`TokioProcess`], [`AsyncProcess`]) and the `process_spawn` workload |
+//! | `http_workloads` | a hyper HTTP/1.1 hello server and its keep-alive clients |
 //! | `latency` | [`LatencyWorkload`]: round trips from a foreign thread and over TCP, and their percentiles |
 //! | `memory` | resident and live heap bytes per idle task |
 //! | `alloc` | [`CountingAllocator`]: the global allocator of `compare`, counting live bytes while asked to |
@@ -29,6 +30,7 @@
 
 mod alloc;
 mod harness;
+mod http_workloads;
 mod latency;
 mod memory;
 mod net;

@@ -36,6 +36,12 @@ pub trait Net: 'static {
 
     /// Writes all of `buf`.
     fn write_all<'a>(stream: &'a mut Self::Stream, buf: &'a [u8]) -> impl Future<Output = io::Result<()>> + Send + 'a;
+
+    /// A stream as hyper's IO.
+    type HyperIo: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static;
+
+    /// Wraps `stream` for hyper.
+    fn hyper_io(stream: Self::Stream) -> Self::HyperIo;
 }
 
 /// Fills `buf` from `stream`, however the bytes arrive.
@@ -67,6 +73,11 @@ pub struct LoopworkNet;
 impl Net for LoopworkNet {
     type Listener = loopwork::net::TcpListener;
     type Stream = loopwork::net::TcpStream;
+    type HyperIo = loopwork::hyper::Io<Self::Stream>;
+
+    fn hyper_io(stream: Self::Stream) -> Self::HyperIo {
+        loopwork::hyper::Io::new(stream)
+    }
 
     fn bind() -> io::Result<(Self::Listener, SocketAddr)> {
         let listener = loopwork::net::TcpListener::bind(loopback())?;
@@ -105,6 +116,11 @@ pub struct TokioNet;
 impl Net for TokioNet {
     type Listener = tokio::net::TcpListener;
     type Stream = tokio::net::TcpStream;
+    type HyperIo = hyper_util::rt::TokioIo<Self::Stream>;
+
+    fn hyper_io(stream: Self::Stream) -> Self::HyperIo {
+        hyper_util::rt::TokioIo::new(stream)
+    }
 
     fn bind() -> io::Result<(Self::Listener, SocketAddr)> {
         let std_listener = std::net::TcpListener::bind(loopback())?;
@@ -145,6 +161,12 @@ pub struct AsyncIoNet;
 impl Net for AsyncIoNet {
     type Listener = async_io::Async<std::net::TcpListener>;
     type Stream = async_io::Async<std::net::TcpStream>;
+    /// loopwork's adapter takes any futures-io stream: the same glue.
+    type HyperIo = loopwork::hyper::Io<Self::Stream>;
+
+    fn hyper_io(stream: Self::Stream) -> Self::HyperIo {
+        loopwork::hyper::Io::new(stream)
+    }
 
     fn bind() -> io::Result<(Self::Listener, SocketAddr)> {
         let listener = async_io::Async::<std::net::TcpListener>::bind(loopback())?;

@@ -9,6 +9,7 @@
 //! counters, the busy background load) stays outside the timed region here
 //! too.
 
+use crate::http_workloads::{self, HTTP_CLIENTS, HTTP_REQUESTS};
 use crate::net_workloads::{self, ECHO_CLIENTS, ECHO_MESSAGES};
 use crate::runtime::{Runtime, Spawner};
 use crate::workloads_loop::{self, CALLBACKS, LIVE_TASKS, PRIMES, TIMERS, TIMER_TASKS};
@@ -79,6 +80,9 @@ pub enum Workload {
     TcpEcho,
     /// 100 children of `true` spawned from one task, then each waited.
     ProcessSpawn,
+    /// A hyper HTTP/1.1 hello server and 64 keep-alive clients on the same
+    /// runtime.
+    HttpHello,
     /// The seeds' `is_prime` by trial division on 16 primes near 10^12, a
     /// task per number.
     Primes,
@@ -112,6 +116,7 @@ impl Workload {
             Workload::Timers,
             Workload::TcpEcho,
             Workload::ProcessSpawn,
+            Workload::HttpHello,
             Workload::Primes,
             Workload::AllTasks,
             Workload::Dump,
@@ -142,6 +147,7 @@ impl Workload {
             Workload::Timers => "timers".to_owned(),
             Workload::TcpEcho => "tcp_echo".to_owned(),
             Workload::ProcessSpawn => "process_spawn".to_owned(),
+            Workload::HttpHello => "http_hello".to_owned(),
             Workload::Primes => "cpu_is_prime".to_owned(),
             Workload::AllTasks => "all_tasks".to_owned(),
             Workload::Dump => "dump".to_owned(),
@@ -200,6 +206,12 @@ impl Workload {
                 "{} children of `true` (stdio null) spawned from one task, then each waited for \
                  (loopwork::process, tokio::process, async-process)",
                 crate::process::CHILDREN
+            Workload::HttpHello => format!(
+                "{HTTP_CLIENTS} keep-alive client connections × {HTTP_REQUESTS} GET requests each, one after \
+                 the other, to a hyper HTTP/1.1 hello server on the same runtime over loopback: {} requests per \
+                 iteration (hyper 1.x on each side; IO glue `loopwork::hyper::Io`, hyper-util `TokioIo`, and \
+                 `loopwork::hyper::Io` over async-io `Async<TcpStream>`)",
+                HTTP_CLIENTS * HTTP_REQUESTS
             ),
             Workload::Primes => format!(
                 "the seeds' `is_prime` (trial division by odd numbers up to the square root) on the first \
@@ -251,6 +263,7 @@ impl Workload {
             Workload::Timers => workloads_loop::timers(runtime, budget),
             Workload::TcpEcho => net_workloads::tcp_echo(runtime, budget),
             Workload::ProcessSpawn => crate::process::process_spawn(runtime, budget),
+            Workload::HttpHello => http_workloads::http_hello(runtime, budget),
             Workload::Primes => workloads_loop::is_prime_tasks(runtime, budget),
             Workload::AllTasks => {
                 workloads_loop::live_task_snapshot(runtime, budget, |handle| handle.all_tasks().len())

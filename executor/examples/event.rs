@@ -5,7 +5,6 @@
 //! Run it with `cargo run -p loopwork --example event`.
 
 use loopwork::sync::Event;
-use loopwork::EventLoop;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,24 +19,19 @@ async fn coro(name: &str, event: Arc<Event>) {
     println!("{name} triggered");
 }
 
-fn main() {
-    // Strict mode (no worker threads) runs the tasks in asyncio's exact order.
-    let event_loop = EventLoop::builder().workers(0).build().expect("start the loop");
-    let handle = event_loop.handle();
+// Strict mode (no worker threads) runs the tasks in asyncio's exact order.
+#[loopwork::main(strict)]
+async fn main() {
+    let handle = loopwork::get_running_loop().expect("inside the loop");
     let started = Instant::now();
-    event_loop.block_on(async move {
-        let event = Arc::new(Event::new());
-        println!("event start state: {}", event.is_set());
-        // loop.call_later(1, functools.partial(set_event, event)): the
-        // closure captures the argument.
-        let setter = event.clone();
-        handle.call_later(Duration::from_millis(100), move || set_event(&setter)).expect("the loop is open");
-        // asyncio.gather(coro1(event), coro2(event)): plain futures.
-        loopwork::gather([coro("coro1", event.clone()), coro("coro2", event.clone())])
-            .await
-            .expect("a waiter panicked");
-        println!("event end state: {}", event.is_set());
-    });
-    event_loop.close();
+    let event = Arc::new(Event::new());
+    println!("event start state: {}", event.is_set());
+    // loop.call_later(1, functools.partial(set_event, event)): the
+    // closure captures the argument.
+    let setter = event.clone();
+    handle.call_later(Duration::from_millis(100), move || set_event(&setter)).expect("the loop is open");
+    // asyncio.gather(coro1(event), coro2(event)): plain futures.
+    loopwork::gather([coro("coro1", event.clone()), coro("coro2", event.clone())]).await.expect("a waiter panicked");
+    println!("event end state: {}", event.is_set());
     println!("took {} ms", started.elapsed().as_millis());
 }

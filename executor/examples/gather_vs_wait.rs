@@ -13,18 +13,17 @@ async fn do_some_work(x: u64) -> String {
     format!("Done after {x}0 ms")
 }
 
-fn main() {
-    loopwork::run(async {
-        let tasks = [3, 1, 2].map(|x| loopwork::spawn(do_some_work(x)));
-        for result in loopwork::try_gather(tasks).await.expect("no task fails") {
-            println!("gather: {result}");
-        }
+#[loopwork::main]
+async fn main() {
+    let tasks = [3, 1, 2].map(|x| loopwork::spawn(do_some_work(x)));
+    for result in loopwork::try_gather(tasks).await.expect("no task fails") {
+        println!("gather: {result}");
+    }
 
-        let tasks = [3, 1, 2].map(|x| loopwork::spawn(do_some_work(x)));
-        let (dones, pendings) = loopwork::wait(tasks, ReturnWhen::AllCompleted, None).await;
-        println!("wait: {} done, {} pending", dones.len(), pendings.len());
-        for task in dones {
-            println!("wait: Task ret: {}", task.try_result().expect("done").expect("no panic"));
-        }
-    });
+    let tasks = [3, 1, 2].map(|x| loopwork::spawn(do_some_work(x)));
+    let (dones, pendings) = loopwork::wait(tasks, ReturnWhen::AllCompleted, None).await;
+    println!("wait: {} done, {} pending", dones.len(), pendings.len());
+    for mut task in dones {
+        println!("wait: Task ret: {}", task.try_result().expect("done").expect("no panic"));
+    }
 }

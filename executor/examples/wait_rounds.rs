@@ -23,31 +23,30 @@ fn print_results(finished: Vec<Task<u32>>) {
     }
 }
 
-fn main() {
-    loopwork::run(async {
-        // A fixed pseudo-random sequence, so every run waits the same way.
-        let mut x = 0x9E37_79B9_u64;
-        let tasks: Vec<_> = (1..=10)
-            .map(|tag| {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                loopwork::spawn(coro(tag, 5 + (x >> 33) % 46))
-            })
-            .collect();
+#[loopwork::main]
+async fn main() {
+    // A fixed pseudo-random sequence, so every run waits the same way.
+    let mut x = 0x9E37_79B9_u64;
+    let tasks: Vec<_> = (1..=10)
+        .map(|tag| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            loopwork::spawn(coro(tag, 5 + (x >> 33) % 46))
+        })
+        .collect();
 
-        println!("Get first result:");
-        let (finished, unfinished) = loopwork::wait(tasks, ReturnWhen::FirstCompleted, None).await;
-        print_results(finished);
-        println!("unfinished: {}", unfinished.len());
+    println!("Get first result:");
+    let (finished, unfinished) = loopwork::wait(tasks, ReturnWhen::FirstCompleted, None).await;
+    print_results(finished);
+    println!("unfinished: {}", unfinished.len());
 
-        println!("Get more results in 20 ms:");
-        let (finished, unfinished) =
-            loopwork::wait(unfinished, ReturnWhen::AllCompleted, Some(Duration::from_millis(20))).await;
-        print_results(finished);
-        println!("unfinished2: {}", unfinished.len());
+    println!("Get more results in 20 ms:");
+    let (finished, unfinished) =
+        loopwork::wait(unfinished, ReturnWhen::AllCompleted, Some(Duration::from_millis(20))).await;
+    print_results(finished);
+    println!("unfinished2: {}", unfinished.len());
 
-        println!("Get all other results:");
-        let (finished, unfinished) = loopwork::wait(unfinished, ReturnWhen::AllCompleted, None).await;
-        print_results(finished);
-        println!("unfinished3: {}", unfinished.len());
-    });
+    println!("Get all other results:");
+    let (finished, unfinished) = loopwork::wait(unfinished, ReturnWhen::AllCompleted, None).await;
+    print_results(finished);
+    println!("unfinished3: {}", unfinished.len());
 }

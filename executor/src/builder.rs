@@ -3,11 +3,13 @@
 use crate::blocking::DEFAULT_MAX_BLOCKING_THREADS;
 use crate::error::{ExceptionContext, Source};
 use crate::event_loop::EventLoop;
+use crate::resolve::{self, LookupFn};
 use crate::scheduler::{run_worker, Config, Monitor, PanicHook, Shared, DEFAULT_SLOW_POLL_THRESHOLD, MAX_WORKERS};
 use loopwork_reactor::Reactor;
 use parking_lot::Mutex;
 use std::fmt;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +49,9 @@ pub struct Builder {
     chaos_seed: Option<u64>,
     paused_clock: bool,
     debug: bool,
+    resolver: Option<LookupFn>,
+    #[cfg(feature = "tokio")]
+    enable_tokio: bool,
 }
 
 /// The default stack of a worker thread: a Linux main thread's. Measured
@@ -67,6 +72,9 @@ impl Builder {
             chaos_seed: None,
             paused_clock: false,
             debug: false,
+            resolver: None,
+            #[cfg(feature = "tokio")]
+            enable_tokio: false,
         }
     }
 
@@ -317,6 +325,14 @@ impl Builder {
     /// fills the poll-time histogram of [`Handle::metrics`](crate::Handle::metrics).
     /// Off by default: the timing costs more than the rest of the metrics
     /// together.
+    /// Replaces the system resolver (`getaddrinfo`) for host names given to
+    /// [`TcpStream::connect`](crate::net::TcpStream::connect),
+    /// [`UdpSocket::bind`](crate::net::UdpSocket::bind) /
+    /// [`connect`](crate::net::UdpSocket::connect) and
+    /// [`net::lookup_host`](crate::net::lookup_host): fixed names in tests, a
+    /// service registry, a DNS library's blocking client. Like the system
+    /// resolver, `lookup` runs on the loop's blocking pool, never on a worker,
+    /// so it may block. Literal addresses never reach it.
     ///
     /// # Examples
     ///
@@ -329,6 +345,50 @@ impl Builder {
     /// ```
     pub fn debug(mut self, enabled: bool) -> Builder {
         self.debug = enabled;
+    /// use std::net::SocketAddr;
+    ///
+    /// let event_loop = loopwork::EventLoop::builder()
+    ///     .workers(1)
+    ///     .resolver(|host, port| match host {
+    ///         "echo.test" => Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))]),
+    ///         _ => loopwork::net::system_lookup(host, port),
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// let addrs = event_loop.block_on(loopwork::net::lookup_host("echo.test:7")).unwrap();
+    /// assert_eq!(addrs, [SocketAddr::from(([127, 0, 0, 1], 7))]);
+    /// ```
+    pub fn resolver(
+        mut self,
+        lookup: impl Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync + 'static,
+    ) -> Builder {
+        self.resolver = Some(Arc::new(lookup));
+        self
+    }
+
+    /// Lets tasks use crates built on tokio's reactor and timers
+    /// (`tokio::time::sleep`, `tokio::net`, reqwest, sqlx, tonic): the loop
+    /// starts a one-thread tokio runtime and enters its context on every
+    /// worker and in `block_on` / `run_forever`. Without it, such a crate
+    /// panics inside a loopwork task with "there is no reactor running, must
+    /// be called from the context of a Tokio 1.x runtime". It costs one
+    /// thread and a second reactor; see `docs/ecosystem.md`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event_loop = loopwork::EventLoop::builder().workers(2).enable_tokio().build().unwrap();
+    /// let task = event_loop.handle().spawn(async {
+    ///     tokio::time::sleep(Duration::from_millis(1)).await;
+    ///     "tokio's timer fired inside a loopwork task"
+    /// });
+    /// event_loop.block_on(task.unwrap()).unwrap();
+    /// ```
+    #[cfg(feature = "tokio")]
+    pub fn enable_tokio(mut self) -> Builder {
+        self.enable_tokio = true;
         self
     }
 
@@ -350,6 +410,7 @@ impl Builder {
         let locals: Vec<_> = (0..self.workers).map(|_| crossbeam_deque::Worker::new_fifo()).collect();
         let stealers = locals.iter().map(crossbeam_deque::Worker::stealer).collect();
         let reactor = Arc::new(if self.paused_clock { Reactor::with_paused_clock()? } else { Reactor::new()? });
+        resolve::install(&reactor, self.resolver.clone());
         let config = Config {
             on_unhandled_panic: self.on_unhandled_panic,
             max_blocking_threads: self.max_blocking_threads,
@@ -357,6 +418,8 @@ impl Builder {
             chaos_seed: self.chaos_seed,
             debug: self.debug,
         };
+        #[cfg(feature = "tokio")]
+        let tokio = if self.enable_tokio { Some(crate::tokio_context::TokioContext::start()?) } else { None };
         let shared = Arc::new(Shared::new(stealers, reactor, config));
         // A waker the reactor wakes is foreign code; its panic goes to the
         // exception handler instead of unwinding the worker that drove the
@@ -371,6 +434,8 @@ impl Builder {
             shared: shared.clone(),
             threads: Mutex::new(Vec::with_capacity(self.workers)),
             monitor: Mutex::new(None),
+            #[cfg(feature = "tokio")]
+            tokio,
         };
         match Monitor::start(&shared, &self.thread_name) {
             Ok(thread) => *event_loop.monitor.lock() = Some(thread),
@@ -385,7 +450,11 @@ impl Builder {
                 .stack_size(self.thread_stack_size);
             let shared = shared.clone();
             let (on_start, on_stop) = (self.on_thread_start.clone(), self.on_thread_stop.clone());
+            #[cfg(feature = "tokio")]
+            let tokio_handle = event_loop.tokio.as_ref().map(crate::tokio_context::TokioContext::handle);
             let spawned = thread.spawn(move || {
+                #[cfg(feature = "tokio")]
+                let _tokio = tokio_handle.as_ref().map(tokio::runtime::Handle::enter);
                 if let Some(hook) = on_start {
                     hook();
                 }

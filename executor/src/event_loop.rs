@@ -34,6 +34,9 @@ pub struct EventLoop {
     pub(crate) shared: Arc<Shared>,
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) monitor: Mutex<Option<JoinHandle<()>>>,
+    /// `Builder::enable_tokio`'s runtime; dropped after the workers stop.
+    #[cfg(feature = "tokio")]
+    pub(crate) tokio: Option<crate::tokio_context::TokioContext>,
 }
 
 /// `shutdown` ran out of time: these workers were still inside a poll.
@@ -139,6 +142,8 @@ impl EventLoop {
     /// ```
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        #[cfg(feature = "tokio")]
+        let _tokio = self.tokio.as_ref().map(crate::tokio_context::TokioContext::enter);
         let output = if crate::task::is_large::<F>() {
             block_on::block_on(&self.shared, Box::pin(future), Until::Complete)
         } else {
@@ -175,6 +180,8 @@ impl EventLoop {
     /// event_loop.run_forever();
     /// ```
     pub fn run_forever(&self) {
+        #[cfg(feature = "tokio")]
+        let _tokio = self.tokio.as_ref().map(crate::tokio_context::TokioContext::enter);
         let stopped = block_on::block_on(&self.shared, std::future::pending::<()>(), Until::Stopped);
         debug_assert!(stopped.is_none());
     }

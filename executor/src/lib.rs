@@ -59,10 +59,21 @@ mod dump;
 mod error;
 mod event_loop;
 mod handle;
+#[cfg(feature = "hyper")]
+pub mod hyper;
+pub mod io;
 mod loom;
 mod metrics;
 pub mod process;
+#[cfg(feature = "macros")]
+#[doc(hidden)]
+pub mod __macro_support {
+    pub use crate::macro_support::*;
+}
+#[cfg(feature = "macros")]
+mod macro_support;
 mod promise;
+mod resolve;
 mod scheduler;
 pub mod signal;
 mod spin;
@@ -71,6 +82,8 @@ mod task;
 mod time;
 #[cfg(feature = "tracing")]
 mod tracing;
+#[cfg(feature = "tokio")]
+mod tokio_context;
 mod yield_now;
 
 pub use blocking::ThreadPool;
@@ -91,19 +104,22 @@ pub use structured::{
 pub use task::{Task, TaskInfo, TaskState};
 pub use time::TimerHandle;
 
+#[cfg(feature = "macros")]
+pub use loopwork_macros::{main, test};
+
 pub use loopwork_reactor::{interval, interval_at, net, sleep, sleep_until, Interval, Sleep};
 
-/// Non-blocking I/O on the loop's reactor: wrap any file descriptor in
-/// [`Async`](io::Async) to await its readiness.
-pub mod io {
-    pub use loopwork_reactor::Async;
-}
 pub use yield_now::{yield_now, YieldNow};
 
 /// The crate README's example runs as a doctest, so it cannot go stale.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// docs/ecosystem.md's snippets run as doctests, so they cannot go stale.
+#[cfg(all(doctest, feature = "hyper", feature = "tokio"))]
+#[doc = include_str!("../../docs/ecosystem.md")]
+struct EcosystemDoctests;
 
 /// The I/O reactor and timers (`loopwork-reactor`).
 pub use loopwork_reactor as reactor;

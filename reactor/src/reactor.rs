@@ -15,6 +15,7 @@ use polling::{Events, Poller};
 use slab::Slab;
 
 use crate::current::WakeCause;
+use crate::net::{Lookup, Resolver};
 use crate::source::{Direction, Source};
 use crate::timer::{TimerId, Timers};
 
@@ -78,6 +79,8 @@ pub struct Reactor {
     clock: Clock,
     /// Where a panicking waker's payload goes; see `set_waker_panic_handler`.
     waker_panic_handler: Mutex<Option<WakerPanicHandler>>,
+    /// Host name lookups for the sockets made on this reactor; `None`: on the calling thread.
+    resolver: Mutex<Option<Resolver>>,
 }
 
 /// What [`Reactor::set_waker_panic_handler`] installs.
@@ -260,6 +263,7 @@ impl Reactor {
             timers: Timers::new(),
             driver: Mutex::new(Driver { events: Events::new(), wakers: Vec::new() }),
             waker_panic_handler: Mutex::new(None),
+            resolver: Mutex::new(None),
         }
     }
 
@@ -298,6 +302,36 @@ impl Reactor {
     /// ```
     pub fn set_waker_panic_handler(&self, handler: impl Fn(Box<dyn Any + Send>) + Send + Sync + 'static) {
         *self.waker_panic_handler.lock() = Some(Arc::new(handler));
+    }
+
+    /// Installs how host names given to the [`net`](crate::net) constructors are resolved
+    /// from now on (literal addresses never are). An executor installs one that runs the
+    /// system's blocking lookup off its worker threads; without one, lookups block the
+    /// calling thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use loopwork_reactor::net::lookup_host;
+    /// use loopwork_reactor::Reactor;
+    ///
+    /// let reactor = Arc::new(Reactor::new()?);
+    /// reactor.set_resolver(|host, port| {
+    ///     let answer = if host == "db.internal" { Ok(vec![([10, 0, 0, 7], port).into()]) } else { Ok(vec![]) };
+    ///     Box::pin(std::future::ready(answer))
+    /// });
+    /// let addrs = reactor.block_on(lookup_host("db.internal:5432"))?;
+    /// assert_eq!(addrs, [([10, 0, 0, 7], 5432).into()]);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn set_resolver(&self, resolver: impl Fn(&str, u16) -> Lookup + Send + Sync + 'static) {
+        *self.resolver.lock() = Some(Arc::new(resolver));
+    }
+
+    /// The resolver installed with [`Reactor::set_resolver`].
+    pub(crate) fn resolver(&self) -> Option<Resolver> {
+        self.resolver.lock().clone()
     }
 
     /// How this reactor registers sources.

@@ -252,7 +252,7 @@ fn net_types_are_send_and_sync_and_their_futures_are_send() {
     let reactor = Arc::new(Reactor::new().unwrap());
     let _guard = reactor.enter();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let udp = reactor.block_on(UdpSocket::bind("127.0.0.1:0")).unwrap();
     let mut buf = [0; 4];
     send(&listener.accept());
     send(&TcpStream::connect("127.0.0.1:1"));

@@ -17,8 +17,8 @@ fn net_udp_10000_datagrams_ping_ponged_none_lost() {
     let reactor = Arc::new(Reactor::new().unwrap());
     with_watchdog(Duration::from_secs(30), move || {
         block_on(&reactor, async {
-            let ping = UdpSocket::bind("127.0.0.1:0").unwrap();
-            let pong = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let ping = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let pong = UdpSocket::bind("127.0.0.1:0").await.unwrap();
             let pong_addr = pong.local_addr().unwrap();
             let ponger = spawn(async move {
                 let mut buf = [0; 64];
@@ -43,10 +43,10 @@ fn net_udp_10000_datagrams_ping_ponged_none_lost() {
 fn net_udp_connected_send_and_recv_and_peek() {
     let reactor = Arc::new(Reactor::new().unwrap());
     block_on(&reactor, async {
-        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
-        a.connect(b.local_addr().unwrap()).unwrap();
-        b.connect(a.local_addr().unwrap()).unwrap();
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        a.connect(b.local_addr().unwrap()).await.unwrap();
+        b.connect(a.local_addr().unwrap()).await.unwrap();
         assert_eq!(a.peer_addr().unwrap(), b.local_addr().unwrap());
         for i in 0..100u32 {
             a.send(&i.to_be_bytes()).await.unwrap();

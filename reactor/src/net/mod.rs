@@ -6,9 +6,12 @@
 //! implement futures-io's `AsyncRead`/`AsyncWrite` (also through `&`), so the adapters of
 //! the futures ecosystem work unchanged.
 //!
-//! Host names passed as addresses are resolved with the system resolver on the calling
-//! thread, which blocks it; pass `SocketAddr`s (or resolve on a blocking pool) where that
-//! matters. Literal addresses never block.
+//! Host names given to [`TcpStream::connect`], [`UdpSocket::bind`] and
+//! [`UdpSocket::connect`] are resolved by the reactor's resolver
+//! ([`Reactor::set_resolver`](crate::Reactor::set_resolver)): loopwork's event loop installs
+//! one that runs the lookup on its blocking pool, so a slow DNS answer never holds a worker.
+//! Literal addresses skip the lookup. [`TcpListener::bind`] stays synchronous, as std's is:
+//! a host name given to it is resolved on the calling thread.
 //!
 //! # Examples
 //!
@@ -105,21 +108,23 @@ macro_rules! stream_io {
     };
 }
 
+mod resolve;
 mod split;
 mod tcp;
 mod udp;
 mod unix;
 
+pub use resolve::{lookup_host, system_lookup, Lookup, Resolver, ToSocketAddrs};
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixIncoming, UnixListener, UnixStream};
 
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
 /// Tries `f` on each address `addr` resolves to, returning the first success or the last error.
-fn each_addr<R>(addr: impl ToSocketAddrs, mut f: impl FnMut(SocketAddr) -> io::Result<R>) -> io::Result<R> {
+fn each_addr<R>(addr: impl std::net::ToSocketAddrs, mut f: impl FnMut(SocketAddr) -> io::Result<R>) -> io::Result<R> {
     let mut last = None;
     for addr in addr.to_socket_addrs()? {
         match f(addr) {

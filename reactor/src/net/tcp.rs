@@ -319,7 +319,9 @@ pub struct TcpStream {
 }
 
 impl TcpStream {
-    /// Connects to `addr`, trying each address it resolves to in turn.
+    /// Connects to `addr`, trying each address it resolves to in turn. A host name is
+    /// resolved by the reactor's resolver (on loopwork's blocking pool), a literal address
+    /// is used as it is.
     ///
     /// The connect is non-blocking: the socket is registered with the reactor while the
     /// handshake runs, and the result is read from `SO_ERROR` once it becomes writable, so a
@@ -346,8 +348,8 @@ impl TcpStream {
     /// })?;
     /// # std::io::Result::Ok(())
     /// ```
-    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
-        let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+    pub async fn connect(addr: impl super::ToSocketAddrs) -> io::Result<TcpStream> {
+        let addrs = super::lookup_host(addr).await?;
         let mut last = None;
         for addr in addrs {
             match TcpStream::connect_addr(addr).await {

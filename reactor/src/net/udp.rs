@@ -1,9 +1,10 @@
 //! UDP sockets.
 
 use std::io;
-use std::net::{self, SocketAddr, ToSocketAddrs};
+use std::net::{self, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
+use super::{lookup_host, no_address, ToSocketAddrs};
 use crate::Async;
 
 /// A UDP socket.
@@ -19,8 +20,8 @@ use crate::Async;
 ///
 /// let reactor = Arc::new(Reactor::new()?);
 /// reactor.block_on(async {
-///     let a = UdpSocket::bind("127.0.0.1:0")?;
-///     let b = UdpSocket::bind("127.0.0.1:0")?;
+///     let a = UdpSocket::bind("127.0.0.1:0").await?;
+///     let b = UdpSocket::bind("127.0.0.1:0").await?;
 ///     a.send_to(b"hello", b.local_addr()?).await?;
 ///     let mut buf = [0; 16];
 ///     let (n, from) = b.recv_from(&mut buf).await?;
@@ -35,7 +36,8 @@ pub struct UdpSocket {
 }
 
 impl UdpSocket {
-    /// Binds a socket to `addr` (the first address it resolves to that can be bound).
+    /// Binds a socket to `addr` (the first address it resolves to that can be bound). A host
+    /// name is resolved by the reactor's resolver (on loopwork's blocking pool).
     ///
     /// # Errors
     ///
@@ -49,13 +51,16 @@ impl UdpSocket {
     /// use loopwork_reactor::Reactor;
     ///
     /// let reactor = Arc::new(Reactor::new()?);
-    /// let _guard = reactor.enter();
-    /// let socket = UdpSocket::bind("127.0.0.1:0")?;
+    /// let socket = reactor.block_on(UdpSocket::bind("127.0.0.1:0"))?;
     /// assert_ne!(socket.local_addr()?.port(), 0);
     /// # std::io::Result::Ok(())
     /// ```
-    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
-        Ok(UdpSocket { inner: Async::new(net::UdpSocket::bind(addr)?)? })
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        let addrs = lookup_host(addr).await?;
+        if addrs.is_empty() {
+            return Err(no_address());
+        }
+        Ok(UdpSocket { inner: Async::new(net::UdpSocket::bind(&addrs[..])?)? })
     }
 
     /// Sends one datagram to `target`; returns the number of bytes sent.
@@ -73,7 +78,7 @@ impl UdpSocket {
     ///
     /// let reactor = Arc::new(Reactor::new()?);
     /// reactor.block_on(async {
-    ///     let socket = UdpSocket::bind("127.0.0.1:0")?;
+    ///     let socket = UdpSocket::bind("127.0.0.1:0").await?;
     ///     assert_eq!(socket.send_to(b"ping", socket.local_addr()?).await?, 4);
     ///     std::io::Result::Ok(())
     /// })?;
@@ -100,7 +105,7 @@ impl UdpSocket {
     ///
     /// let reactor = Arc::new(Reactor::new()?);
     /// reactor.block_on(async {
-    ///     let socket = UdpSocket::bind("127.0.0.1:0")?;
+    ///     let socket = UdpSocket::bind("127.0.0.1:0").await?;
     ///     socket.send_to(b"ping", socket.local_addr()?).await?;
     ///     let mut buf = [0; 8];
     ///     let (n, from) = socket.recv_from(&mut buf).await?;
@@ -128,7 +133,7 @@ impl UdpSocket {
     ///
     /// let reactor = Arc::new(Reactor::new()?);
     /// reactor.block_on(async {
-    ///     let socket = UdpSocket::bind("127.0.0.1:0")?;
+    ///     let socket = UdpSocket::bind("127.0.0.1:0").await?;
     ///     socket.send_to(b"ping", socket.local_addr()?).await?;
     ///     let mut buf = [0; 8];
     ///     assert_eq!(socket.peek_from(&mut buf).await?.0, 4);
@@ -156,15 +161,21 @@ impl UdpSocket {
     /// use loopwork_reactor::Reactor;
     ///
     /// let reactor = Arc::new(Reactor::new()?);
-    /// let _guard = reactor.enter();
-    /// let a = UdpSocket::bind("127.0.0.1:0")?;
-    /// let b = UdpSocket::bind("127.0.0.1:0")?;
-    /// a.connect(b.local_addr()?)?;
-    /// assert_eq!(a.peer_addr()?, b.local_addr()?);
+    /// reactor.block_on(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     a.connect(b.local_addr()?).await?;
+    ///     assert_eq!(a.peer_addr()?, b.local_addr()?);
+    ///     std::io::Result::Ok(())
+    /// })?;
     /// # std::io::Result::Ok(())
     /// ```
-    pub fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
-        self.inner.get_ref().connect(addr)
+    pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        let addrs = lookup_host(addr).await?;
+        if addrs.is_empty() {
+            return Err(no_address());
+        }
+        self.inner.get_ref().connect(&addrs[..])
     }
 
     /// Sends one datagram to the connected peer.
@@ -183,10 +194,10 @@ impl UdpSocket {
     ///
     /// let reactor = Arc::new(Reactor::new()?);
     /// reactor.block_on(async {
-    ///     let a = UdpSocket::bind("127.0.0.1:0")?;
-    ///     let b = UdpSocket::bind("127.0.0.1:0")?;
-    ///     a.connect(b.local_addr()?)?;
-    ///     b.connect(a.local_addr()?)?;
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     a.connect(b.local_addr()?).await?;
+    ///     b.connect(a.local_addr()?).await?;
     ///     a.send(b"hi").await?;
     ///     let mut buf = [0; 2];
     ///     assert_eq!(b.recv(&mut buf).await?, 2);
@@ -213,8 +224,8 @@ impl UdpSocket {
     ///
     /// let reactor = Arc::new(Reactor::new()?);
     /// reactor.block_on(async {
-    ///     let socket = UdpSocket::bind("127.0.0.1:0")?;
-    ///     socket.connect(socket.local_addr()?)?;
+    ///     let socket = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     socket.connect(socket.local_addr()?).await?;
     ///     socket.send(b"self").await?;
     ///     let mut buf = [0; 4];
     ///     assert_eq!(socket.recv(&mut buf).await?, 4);
@@ -240,8 +251,8 @@ impl UdpSocket {
     /// use loopwork_reactor::Reactor;
     ///
     /// let reactor = Arc::new(Reactor::new()?);
-    /// let _guard = reactor.enter();
-    /// assert!(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.ip().is_loopback());
+    /// let socket = reactor.block_on(UdpSocket::bind("127.0.0.1:0"))?;
+    /// assert!(socket.local_addr()?.ip().is_loopback());
     /// # std::io::Result::Ok(())
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -262,8 +273,7 @@ impl UdpSocket {
     /// use loopwork_reactor::Reactor;
     ///
     /// let reactor = Arc::new(Reactor::new()?);
-    /// let _guard = reactor.enter();
-    /// let socket = UdpSocket::bind("127.0.0.1:0")?;
+    /// let socket = reactor.block_on(UdpSocket::bind("127.0.0.1:0"))?;
     /// assert!(socket.peer_addr().is_err());
     /// # std::io::Result::Ok(())
     /// ```
@@ -281,8 +291,7 @@ impl UdpSocket {
     /// use loopwork_reactor::Reactor;
     ///
     /// let reactor = Arc::new(Reactor::new()?);
-    /// let _guard = reactor.enter();
-    /// let socket = UdpSocket::bind("127.0.0.1:0")?;
+    /// let socket = reactor.block_on(UdpSocket::bind("127.0.0.1:0"))?;
     /// socket.get_ref().set_broadcast(true)?;
     /// # std::io::Result::Ok(())
     /// ```
