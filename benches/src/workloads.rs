@@ -206,6 +206,7 @@ impl Workload {
                 "{} children of `true` (stdio null) spawned from one task, then each waited for \
                  (loopwork::process, tokio::process, async-process)",
                 crate::process::CHILDREN
+            ),
             Workload::HttpHello => format!(
                 "{HTTP_CLIENTS} keep-alive client connections × {HTTP_REQUESTS} GET requests each, one after \
                  the other, to a hyper HTTP/1.1 hello server on the same runtime over loopback: {} requests per \

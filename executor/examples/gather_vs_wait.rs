@@ -23,7 +23,7 @@ async fn main() {
     let tasks = [3, 1, 2].map(|x| loopwork::spawn(do_some_work(x)));
     let (dones, pendings) = loopwork::wait(tasks, ReturnWhen::AllCompleted, None).await;
     println!("wait: {} done, {} pending", dones.len(), pendings.len());
-    for mut task in dones {
+    for task in dones {
         println!("wait: Task ret: {}", task.try_result().expect("done").expect("no panic"));
     }
 }

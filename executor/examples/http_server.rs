@@ -133,7 +133,7 @@ async fn main() -> io::Result<()> {
     connections.retain(|connection| !connection.is_done());
     println!("Ctrl-C: finishing the requests in flight on {} connection(s)", connections.len());
     shutdown.set();
-    loopwork::gather(connections).await.expect("a connection task panicked");
+    loopwork::try_gather(connections).await.expect("a connection task panicked");
     println!("stopped cleanly");
     Ok(())
 }

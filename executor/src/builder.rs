@@ -325,14 +325,6 @@ impl Builder {
     /// fills the poll-time histogram of [`Handle::metrics`](crate::Handle::metrics).
     /// Off by default: the timing costs more than the rest of the metrics
     /// together.
-    /// Replaces the system resolver (`getaddrinfo`) for host names given to
-    /// [`TcpStream::connect`](crate::net::TcpStream::connect),
-    /// [`UdpSocket::bind`](crate::net::UdpSocket::bind) /
-    /// [`connect`](crate::net::UdpSocket::connect) and
-    /// [`net::lookup_host`](crate::net::lookup_host): fixed names in tests, a
-    /// service registry, a DNS library's blocking client. Like the system
-    /// resolver, `lookup` runs on the loop's blocking pool, never on a worker,
-    /// so it may block. Literal addresses never reach it.
     ///
     /// # Examples
     ///
@@ -345,6 +337,21 @@ impl Builder {
     /// ```
     pub fn debug(mut self, enabled: bool) -> Builder {
         self.debug = enabled;
+        self
+    }
+
+    /// Replaces the system resolver (`getaddrinfo`) for host names given to
+    /// [`TcpStream::connect`](crate::net::TcpStream::connect),
+    /// [`UdpSocket::bind`](crate::net::UdpSocket::bind) /
+    /// [`connect`](crate::net::UdpSocket::connect) and
+    /// [`net::lookup_host`](crate::net::lookup_host): fixed names in tests, a
+    /// service registry, a DNS library's blocking client. Like the system
+    /// resolver, `lookup` runs on the loop's blocking pool, never on a worker,
+    /// so it may block. Literal addresses never reach it.
+    ///
+    /// # Examples
+    ///
+    /// ```
     /// use std::net::SocketAddr;
     ///
     /// let event_loop = loopwork::EventLoop::builder()

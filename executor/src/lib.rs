@@ -80,10 +80,10 @@ mod spin;
 mod structured;
 mod task;
 mod time;
-#[cfg(feature = "tracing")]
-mod tracing;
 #[cfg(feature = "tokio")]
 mod tokio_context;
+#[cfg(feature = "tracing")]
+mod tracing;
 mod yield_now;
 
 pub use blocking::ThreadPool;

@@ -80,7 +80,7 @@ async fn tls_echo_over_futures_rustls() {
             })
         })
         .collect();
-    loopwork::gather(clients).await.unwrap();
+    loopwork::try_gather(clients).await.unwrap();
 }
 
 #[loopwork::test(strict)]

@@ -27,7 +27,7 @@ async fn strict_runs_tasks_in_spawn_order_on_the_test_thread() {
             loopwork::spawn(async move { order.lock().unwrap().push(i) })
         })
         .collect();
-    loopwork::gather(tasks).await.unwrap();
+    loopwork::try_gather(tasks).await.unwrap();
     assert_eq!(*order.lock().unwrap(), [0, 1, 2, 3, 4]);
 }
 

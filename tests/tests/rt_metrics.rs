@@ -79,7 +79,7 @@ fn strict_mode_counts_queued_tasks_and_io_sources() {
         // The virtual clock moves only once the queued tasks have run.
         loopwork::sleep(Duration::from_secs(1)).await;
         let listener = loopwork::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let socket = loopwork::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let socket = loopwork::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let with_both = probe.metrics().io_sources();
         drop(listener);
         let with_one = probe.metrics().io_sources();

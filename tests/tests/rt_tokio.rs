@@ -40,7 +40,7 @@ fn tokio_sleep_and_a_tokio_net_client_run_inside_loopwork_tasks() {
                     })
                 })
                 .collect();
-            loopwork::gather(clients).await.unwrap();
+            loopwork::try_gather(clients).await.unwrap();
             server.await.unwrap();
             // block_on's own future is inside tokio's context too.
             tokio::time::sleep(Duration::from_millis(1)).await;

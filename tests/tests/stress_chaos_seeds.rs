@@ -154,7 +154,7 @@ proptest! {
                     })
                 })
                 .collect();
-            loopwork::gather(withdrawals).await.unwrap();
+            loopwork::try_gather(withdrawals).await.unwrap();
             let left = *balance.lock().await;
             left
         });
