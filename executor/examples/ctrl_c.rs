@@ -28,11 +28,20 @@ fn main() {
     // asyncio.wait(tasks): done when every task is, or when interrupted.
     let wait = handle.create_future::<()>();
     // Ctrl-C is what turns into the KeyboardInterrupt that ends the wait.
+    // A second one, while the loop is still open, prints what every task is
+    // doing (`Handle::dump`): what to reach for when a program will not stop.
     let interrupt = wait.clone();
+    let presses = AtomicUsize::new(0);
+    let dumper = handle.clone();
     handle
         .add_signal_handler(loopwork::signal::SIGINT, move || {
             println!("^C");
-            let _ = interrupt.set_error("KeyboardInterrupt");
+            // Relaxed: the handler runs on the loop, one call at a time.
+            if presses.fetch_add(1, Ordering::Relaxed) == 0 {
+                let _ = interrupt.set_error("KeyboardInterrupt");
+            } else {
+                println!("{}", dumper.dump());
+            }
         })
         .expect("listen for Ctrl-C");
     let pending = Arc::new(AtomicUsize::new(3));

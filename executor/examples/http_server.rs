@@ -18,9 +18,7 @@ use loopwork::hyper::{Io, Timer};
 use loopwork::net::{TcpListener, TcpStream};
 use loopwork::sync::Event;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::pin::pin;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,39 +64,6 @@ async fn serve(stream: TcpStream, shutdown: Arc<Event>) {
     }
 }
 
-/// The write end of the Ctrl-C socket pair, for the signal handler.
-static CTRL_C_WRITE_END: AtomicI32 = AtomicI32::new(-1);
-
-extern "C" fn on_sigint(_signal: libc::c_int) {
-    // Relaxed: the store happened before the handler was installed.
-    let fd = CTRL_C_WRITE_END.load(Ordering::Relaxed);
-    // SAFETY: write(2) is async-signal-safe; `fd` stays open while the
-    // handler is installed (see `ctrl_c`). A failed write loses nothing: a
-    // byte is already waiting.
-    let _ = unsafe { libc::write(fd, b"!".as_ptr().cast(), 1) };
-}
-
-/// Waits for Ctrl-C (SIGINT): the handler writes a byte to a socket pair
-/// whose other end the loop's reactor watches. A second Ctrl-C, after this
-/// returns, ends the process as usual.
-async fn ctrl_c() -> io::Result<()> {
-    use loopwork::io::AsyncReadExt;
-    let (mut read_end, write_end) = loopwork::net::UnixStream::pair()?;
-    CTRL_C_WRITE_END.store(write_end.as_raw_fd(), Ordering::Relaxed);
-    // SAFETY: the handler only calls write(2), which is async-signal-safe.
-    if unsafe { libc::signal(libc::SIGINT, on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t) }
-        == libc::SIG_ERR
-    {
-        return Err(io::Error::last_os_error());
-    }
-    let read = read_end.read_exact(&mut [0]).await;
-    // SAFETY: restoring the default disposition; the handler is gone before
-    // `write_end` closes.
-    unsafe { libc::signal(libc::SIGINT, libc::SIG_DFL) };
-    drop(write_end);
-    read
-}
-
 enum Next {
     Connection(io::Result<(TcpStream, std::net::SocketAddr)>),
     Interrupted(io::Result<()>),
@@ -111,7 +76,9 @@ async fn main() -> io::Result<()> {
     println!("listening on http://{}", listener.local_addr()?);
     let shutdown = Arc::new(Event::new());
     let mut connections = Vec::new();
-    let mut interrupted = pin!(ctrl_c());
+    // Ctrl-C (SIGINT), read on the loop's reactor through loopwork's one
+    // process-wide signal pipe.
+    let mut interrupted = pin!(loopwork::signal::ctrl_c());
     loop {
         let next = or(async { Next::Connection(listener.accept().await) }, async {
             Next::Interrupted(interrupted.as_mut().await)

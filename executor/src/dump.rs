@@ -157,10 +157,15 @@ pub struct DumpedTask {
 ///
 /// let event_loop = loopwork::EventLoop::new();
 /// let _task = event_loop.handle().spawn_named("sleeper", loopwork::sleep(Duration::from_secs(60))).unwrap();
-/// while event_loop.handle().dump().tasks()[0].polls == 0 {
-///     std::thread::yield_now();
+/// // Its first poll, on a worker, sets the timer it then waits on.
+/// let mut table = event_loop.handle().dump().to_string();
+/// for _ in 0..10_000 {
+///     if table.contains("timer in") {
+///         break;
+///     }
+///     std::thread::sleep(Duration::from_millis(1));
+///     table = event_loop.handle().dump().to_string();
 /// }
-/// let table = event_loop.handle().dump().to_string();
 /// assert!(table.contains("sleeper"));
 /// assert!(table.contains("timer in"));
 /// ```
