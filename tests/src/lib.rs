@@ -204,6 +204,20 @@ pub fn raise_nofile(needed: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// The panic message of `f`, which must panic with a string.
+///
+/// # Panics
+///
+/// If `f` returns, or panics with something other than a string.
+pub fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
+    let payload = std::panic::catch_unwind(f).expect_err("expected a panic");
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .expect("a string panic message")
+}
+
 pub mod examples;
 pub mod redis_server;
 

@@ -8,7 +8,7 @@
 //! idle loop's virtual clock jumps to the next timer, however far.
 
 use loopwork::{EventLoop, ExceptionKind, ReturnWhen, ThreadPool};
-use loopwork_tests::{far_future, far_past, with_watchdog};
+use loopwork_tests::{far_future, far_past, panic_message, with_watchdog};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,16 +30,6 @@ fn on_virtual_clock(name: &str, body: impl FnOnce(&EventLoop) + Send + 'static) 
 fn record(log: &Arc<Mutex<Vec<&'static str>>>, name: &'static str) -> impl FnOnce() + Send + 'static {
     let log = log.clone();
     move || log.lock().unwrap().push(name)
-}
-
-/// The panic message of `f`, which must panic.
-fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
-    let payload = std::panic::catch_unwind(f).expect_err("expected a panic");
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .expect("a string panic message")
 }
 
 /// A one-worker loop on the real clock, under a watchdog: where "never"

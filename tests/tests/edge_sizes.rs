@@ -5,20 +5,10 @@
 
 use loopwork::sync::{mpsc, Barrier, BoundedSemaphore, Queue, Semaphore};
 use loopwork::{EventLoop, ThreadPool};
-use loopwork_tests::with_watchdog;
+use loopwork_tests::{panic_message, with_watchdog};
 use std::time::Duration;
 
 const WATCHDOG: Duration = Duration::from_secs(120);
-
-/// The panic message of `f`, which must panic.
-fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
-    let payload = std::panic::catch_unwind(f).expect_err("expected a panic");
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .expect("a string panic message")
-}
 
 #[test]
 fn mpsc_channel_of_zero_panics_naming_the_capacity() {
