@@ -320,13 +320,6 @@ impl<T: AsFd> Async<T> {
         // May complete without waiting: takes a unit of the cooperative budget first (inactive
         // outside a loopwork loop; see `loopwork_coop`).
         loopwork_coop::consume_budget().await;
-        self.read_with_unbudgeted(op).await
-    }
-
-    /// `read_with` outside the cooperative budget, for `accept`: a listener whose accept loop
-    /// yields every 128 connections falls behind a flood of them (its queue holds only the
-    /// listen backlog), and the kernel resets the connections it cannot queue.
-    pub(crate) async fn read_with_unbudgeted<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         let mut op = op;
         loop {
             let since = self.source.tick(Direction::Read);

@@ -207,3 +207,44 @@ fn a_task_awaiting_finished_tasks_in_a_loop_lets_a_due_timer_fire() {
         }
     });
 }
+
+#[test]
+fn a_task_accepting_queued_connections_lets_a_due_timer_fire() {
+    // Every connection is in the listener's queue before the race, so no
+    // accept of the hog can find it empty; the kernel must be able to queue
+    // them all.
+    const CONNECTIONS: usize = 600;
+    let somaxconn: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(0);
+    if somaxconn < CONNECTIONS {
+        println!("net.core.somaxconn is {somaxconn}: the kernel cannot queue {CONNECTIONS} connections; skipped");
+        return;
+    }
+    // The hog stops by itself after its last connection, so "did all its
+    // operations" means "accepted every connection before the timer".
+    assert_budget_lets_the_timer_in("accept", |race| async move {
+        let listener = loopwork::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let (connected, all_connected) = std::sync::mpsc::channel();
+        let (done, hog_done) = std::sync::mpsc::channel::<()>();
+        let clients = std::thread::spawn(move || {
+            let streams: Vec<_> = (0..CONNECTIONS).map(|_| std::net::TcpStream::connect(address).unwrap()).collect();
+            connected.send(()).unwrap();
+            let _ = hog_done.recv();
+            drop(streams);
+        });
+        while all_connected.try_recv().is_err() {
+            loopwork::sleep(Duration::from_millis(1)).await;
+        }
+        race.start();
+        let mut accepted = 0;
+        while accepted < CONNECTIONS && race.step() {
+            drop(listener.accept().await.unwrap());
+            accepted += 1;
+        }
+        done.send(()).unwrap();
+        clients.join().unwrap();
+    });
+}

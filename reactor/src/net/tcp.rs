@@ -120,7 +120,7 @@ impl TcpListener {
     /// # std::io::Result::Ok(())
     /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (stream, peer) = self.inner.read_with_unbudgeted(|listener| listener.accept()).await?;
+        let (stream, peer) = self.inner.read_with(|listener| listener.accept()).await?;
         Ok((TcpStream { inner: Async::new(stream)? }, peer))
     }
 
@@ -148,11 +148,9 @@ impl TcpListener {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        // Outside the cooperative budget, as `accept` (see `Async::read_with_unbudgeted`).
-        loopwork_coop::with_budget(loopwork_coop::Budget::UNCONSTRAINED, || {
-            self.inner.poll_read_with(cx, |listener| listener.accept())
-        })
-        .map(|accepted| accepted.and_then(|(stream, peer)| Ok((TcpStream { inner: Async::new(stream)? }, peer))))
+        self.inner
+            .poll_read_with(cx, |listener| listener.accept())
+            .map(|accepted| accepted.and_then(|(stream, peer)| Ok((TcpStream { inner: Async::new(stream)? }, peer))))
     }
 
     /// A stream of incoming connections: [`accept`](TcpListener::accept) in a loop.

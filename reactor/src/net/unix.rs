@@ -99,7 +99,7 @@ impl UnixListener {
     /// # std::io::Result::Ok(())
     /// ```
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        let (stream, peer) = self.inner.read_with_unbudgeted(|listener| listener.accept()).await?;
+        let (stream, peer) = self.inner.read_with(|listener| listener.accept()).await?;
         Ok((UnixStream { inner: Async::new(stream)? }, peer))
     }
 
@@ -129,11 +129,9 @@ impl UnixListener {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        // Outside the cooperative budget, as `accept` (see `Async::read_with_unbudgeted`).
-        loopwork_coop::with_budget(loopwork_coop::Budget::UNCONSTRAINED, || {
-            self.inner.poll_read_with(cx, |listener| listener.accept())
-        })
-        .map(|accepted| accepted.and_then(|(stream, peer)| Ok((UnixStream { inner: Async::new(stream)? }, peer))))
+        self.inner
+            .poll_read_with(cx, |listener| listener.accept())
+            .map(|accepted| accepted.and_then(|(stream, peer)| Ok((UnixStream { inner: Async::new(stream)? }, peer))))
     }
 
     /// A stream of incoming connections; errors are yielded as items and the stream goes on.
