@@ -56,6 +56,12 @@ impl TcpListener {
     /// Binds a listener to `addr` (the first address it resolves to that can be bound), with
     /// `SO_REUSEADDR` set, as std does, and an accept queue of 1024.
     ///
+    /// `bind` is synchronous, as std's is, so a host name in `addr` is looked up on the
+    /// calling thread. Listeners are usually bound with a literal address, or at start-up
+    /// before the loop is busy; a task that must bind to a name resolves it first with
+    /// [`lookup_host`](super::lookup_host)`(name).await`, which runs the lookup on the loop's
+    /// blocking pool, and binds to the address it returns.
+    ///
     /// # Errors
     ///
     /// Fails outside an event loop, when `addr` resolves to nothing, and with the system's
