@@ -343,22 +343,19 @@ impl<T> Promise<T> {
         cx: &mut Context<'_>,
         read: impl FnOnce(&mut Result<T, PromiseError>) -> R,
     ) -> Poll<R> {
-        let inner = self.inner.clone();
-        let mut state = inner.state.lock();
-        if state.outcome.is_some() {
-            drop(state);
-            // A promise that has its result completes without waiting: one
-            // unit of the cooperative budget (see `coop`); a pending one
-            // costs nothing, as for `Task`. Checked with the lock released:
-            // a spent budget wakes this task, and a waker is foreign code.
-            std::task::ready!(loopwork_coop::poll_proceed(cx));
-            let mut state = inner.state.lock();
-            let outcome = state.outcome.as_mut().expect("an outcome, once set, is never unset");
+        // A promise that has its result completes without waiting: one unit
+        // of the cooperative budget (see `coop`), taken before the lock, since
+        // a spent budget wakes this task and a waker is foreign code. A
+        // pending promise costs nothing, as for `Task`: the unit is refunded.
+        std::task::ready!(loopwork_coop::poll_proceed(cx));
+        let mut state = self.inner.state.lock();
+        if let Some(outcome) = state.outcome.as_mut() {
             return Poll::Ready(read(outcome));
         }
+        loopwork_coop::refund();
         if self.waiter == 0 {
             // Relaxed is enough: ids only need to be unique.
-            self.waiter = inner.next_waiter.fetch_add(1, Ordering::Relaxed);
+            self.waiter = self.inner.next_waiter.fetch_add(1, Ordering::Relaxed);
         }
         let id = self.waiter;
         let replaced = match state.waiters.iter_mut().find(|(waiter, _)| *waiter == id) {

@@ -98,6 +98,12 @@ impl<T, E> Child<T, E> {
 /// first `Err` — and for [`Task`]s, whose output is one — use
 /// [`try_gather`].
 ///
+/// Give [`Task`]s to [`try_gather`] rather than to `gather`: `gather`
+/// spawns a task to await each future it is given, so cancelling it
+/// cancels those and leaves the given tasks running, detached, as dropping
+/// a [`Task`] handle does. `try_gather` awaits a task directly and cancels
+/// it with the gather, as asyncio's `gather(*tasks)` does.
+///
 /// # Panics
 ///
 /// If polled outside a loopwork loop (the futures must be spawned: at
