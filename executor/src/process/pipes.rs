@@ -99,33 +99,26 @@ impl AsyncWrite for ChildStdin {
     }
 }
 
-impl AsyncRead for ChildStdout {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
-    }
+/// `AsyncRead` for an output pipe: every call goes to the registered pipe.
+macro_rules! impl_async_read_for_output_pipe {
+    ($($pipe:ty),*) => {$(
+        impl AsyncRead for $pipe {
+            fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+                Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
+            }
 
-    fn poll_read_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [io::IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().0).poll_read_vectored(cx, bufs)
-    }
+            fn poll_read_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &mut [io::IoSliceMut<'_>],
+            ) -> Poll<io::Result<usize>> {
+                Pin::new(&mut self.get_mut().0).poll_read_vectored(cx, bufs)
+            }
+        }
+    )*};
 }
 
-impl AsyncRead for ChildStderr {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
-    }
-
-    fn poll_read_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [io::IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().0).poll_read_vectored(cx, bufs)
-    }
-}
+impl_async_read_for_output_pipe!(ChildStdout, ChildStderr);
 
 /// Reads `pipe` to its end into `buf`, then sets it to `None`; ready at once
 /// for a pipe that is already `None`.
