@@ -14,10 +14,11 @@ use super::split::{self, ReadHalf, WriteHalf};
 use super::{connect_started, each_addr, no_address};
 use crate::Async;
 
-/// The accept queue length asked of `listen`: large enough that a burst of connections is
-/// not dropped (and retried by clients a second later) while the loop is busy; the kernel
-/// caps it at `net.core.somaxconn`.
-const BACKLOG: i32 = 1024;
+/// The accept queue length asked of `listen`: as long as the system allows, since the kernel
+/// caps it at `net.core.somaxconn` (4096 by default since Linux 5.4), so that a burst of
+/// connections arriving while the accept loop waits its turn on a busy worker is queued rather
+/// than dropped or reset. 65535 rather than more: kernels before 5.4 keep the value in 16 bits.
+const BACKLOG: i32 = 65535;
 
 fn family(addr: &SocketAddr) -> AddressFamily {
     if addr.is_ipv4() {
@@ -54,7 +55,8 @@ pub struct TcpListener {
 
 impl TcpListener {
     /// Binds a listener to `addr` (the first address it resolves to that can be bound), with
-    /// `SO_REUSEADDR` set, as std does, and an accept queue of 1024.
+    /// `SO_REUSEADDR` set, as std does, and an accept queue as long as
+    /// `net.core.somaxconn` allows.
     ///
     /// `bind` is synchronous, as std's is, so a host name in `addr` is looked up on the
     /// calling thread. Listeners are usually bound with a literal address, or at start-up
