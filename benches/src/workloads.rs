@@ -13,6 +13,7 @@ use crate::http_workloads::{self, HTTP_CLIENTS, HTTP_REQUESTS};
 use crate::net_workloads::{self, ECHO_CLIENTS, ECHO_MESSAGES};
 use crate::runtime::{Runtime, Spawner};
 use crate::workloads_loop::{self, CALLBACKS, LIVE_TASKS, PRIMES, TIMERS, TIMER_TASKS};
+use crate::workloads_foreign::ForeignWorkload;
 use crate::workloads_sync::SyncWorkload;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
@@ -68,6 +69,8 @@ pub enum Workload {
     /// A lock, semaphore or channel workload, on each runtime's own
     /// primitives.
     Sync(SyncWorkload),
+    /// A workload across a boundary the runtime does not own.
+    Foreign(ForeignWorkload),
     /// 100,000 callbacks submitted with `call_soon_threadsafe` (a tiny
     /// spawned task on the peers) from `threads` foreign threads at once.
     CallSoonThreadsafe {
@@ -109,6 +112,7 @@ impl Workload {
             Workload::RemoteSpawn { threads: 4 },
         ];
         all.extend(SyncWorkload::all().map(Workload::Sync));
+        all.extend(ForeignWorkload::all().map(Workload::Foreign));
         all.extend([
             Workload::CallSoonThreadsafe { threads: 1 },
             Workload::CallSoonThreadsafe { threads: 2 },
@@ -143,6 +147,7 @@ impl Workload {
             Workload::ChainedSpawn => "chained_spawn".to_owned(),
             Workload::RemoteSpawn { threads } => format!("remote_spawn/threads/{threads}"),
             Workload::Sync(workload) => workload.name().to_owned(),
+            Workload::Foreign(workload) => workload.name().to_owned(),
             Workload::CallSoonThreadsafe { threads } => format!("call_soon_threadsafe/threads/{threads}"),
             Workload::Timers => "timers".to_owned(),
             Workload::TcpEcho => "tcp_echo".to_owned(),
@@ -184,6 +189,7 @@ impl Workload {
                  (thread start included), then awaited"
             ),
             Workload::Sync(workload) => workload.description().to_owned(),
+            Workload::Foreign(workload) => workload.description(),
             Workload::CallSoonThreadsafe { threads } => format!(
                 "{} callbacks submitted by {threads} foreign thread(s) started together at a barrier (thread \
                  start included), each decrementing an atomic, the last signalling a channel: loopwork's \
@@ -260,6 +266,7 @@ impl Workload {
             Workload::ChainedSpawn => chained_spawn(runtime, budget),
             Workload::RemoteSpawn { threads } => remote_spawn(runtime, threads, budget),
             Workload::Sync(workload) => workload.run(runtime, workers, budget),
+            Workload::Foreign(workload) => workload.run(runtime, budget),
             Workload::CallSoonThreadsafe { threads } => workloads_loop::call_soon_threadsafe(runtime, threads, budget),
             Workload::Timers => workloads_loop::timers(runtime, budget),
             Workload::TcpEcho => net_workloads::tcp_echo(runtime, budget),
