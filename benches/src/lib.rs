@@ -22,6 +22,7 @@
 //! | `net_workloads` | TCP echo on loopback, idle connections |
 //! | `process` | [`Process`]: each runtime's child processes ([`LoopworkProcess`], [`TokioProcess`], [`AsyncProcess`]) and the `process_spawn` workload |
 //! | `http_workloads` | a hyper HTTP/1.1 hello server and its keep-alive clients |
+//! | `external_load` | [`ExternalLoadRow`]: rows under a load from outside the runtime (CPU spinners oversubscribing the cores, a trickle of submissions) |
 //! | `latency` | [`LatencyWorkload`]: round trips from a foreign thread and over TCP, and their percentiles |
 //! | `memory` | resident and live heap bytes per idle task |
 //! | `alloc` | [`CountingAllocator`]: the global allocator of `compare`, counting live bytes while asked to |
@@ -30,6 +31,7 @@
 //! | `report` | the markdown [`table`], the [`Environment`] it ran in, [`write_section`] for `docs/benchmarks.md` |
 
 mod alloc;
+mod external_load;
 mod harness;
 mod http_workloads;
 mod latency;
@@ -46,6 +48,7 @@ mod workloads_loop;
 mod workloads_sync;
 
 pub use alloc::CountingAllocator;
+pub use external_load::{ExternalLoadRow, Quantile};
 pub use harness::{measure, Contender, Options, Row, RowResult, Stats, Unit};
 pub use latency::LatencyWorkload;
 pub use net::{AsyncIoNet, LoopworkNet, Net, TokioNet};
