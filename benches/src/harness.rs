@@ -46,7 +46,7 @@ impl Contender {
 
     /// Calls `visitor` with this contender's runtime type: the one place a
     /// runtime value turns into a type.
-    fn visit<V: Visitor>(self, visitor: V) -> V::Output {
+    pub(crate) fn visit<V: Visitor>(self, visitor: V) -> V::Output {
         match self {
             Contender::Loopwork => visitor.visit::<Loopwork>(),
             Contender::Tokio => visitor.visit::<Tokio>(),
@@ -56,8 +56,10 @@ impl Contender {
 }
 
 /// Something generic over the runtime, run for one [`Contender`].
-trait Visitor {
+pub(crate) trait Visitor {
+    /// What the visit returns.
     type Output;
+    /// Runs for runtime `R`.
     fn visit<R: Runtime>(self) -> Self::Output;
 }
 

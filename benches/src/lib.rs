@@ -27,6 +27,8 @@
 //! | `memory` | resident and live heap bytes per idle task |
 //! | `alloc` | [`CountingAllocator`]: the global allocator of `compare`, counting live bytes while asked to |
 //! | `threads` | [`ThreadCounters`]: CPU time and context switches of a runtime's threads |
+//! | `scaling` | [`ScalingWorkload`]: the `scaling` binary's workloads over a range of sizes, one [`Chart`] each |
+//! | `svg` | [`Chart`]: a line chart with log scales, written as SVG by hand |
 //! | `harness` | [`measure`]: calibration, warm-up, interleaved samples, [`Stats`] |
 //! | `report` | the markdown [`table`], the [`Environment`] it ran in, [`write_section`] for `docs/benchmarks.md` |
 
@@ -41,6 +43,8 @@ mod net_workloads;
 mod process;
 mod report;
 mod runtime;
+mod scaling;
+mod svg;
 mod threads;
 mod workloads;
 mod workloads_foreign;
@@ -57,6 +61,8 @@ pub use report::{
     format_value, ratio_cell, section, table, threads_table, write_section, Environment, BEGIN_MARKER, END_MARKER,
 };
 pub use runtime::{AsyncExecutor, Loopwork, Runtime, Spawner, Tokio, Unwrapped};
+pub use scaling::{NamedChart, ScalingWorkload};
+pub use svg::{Chart, Series};
 pub use threads::ThreadCounters;
 pub use workloads::Workload;
 pub use workloads_foreign::ForeignWorkload;
