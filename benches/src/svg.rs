@@ -86,7 +86,8 @@ impl Chart {
             let ticks = (low as i32..=high as i32).map(|e| 10f64.powi(e)).collect();
             (Scale { low, high, log: true, from: HEIGHT - BOTTOM, to: TOP }, ticks)
         } else {
-            let high = y_max * 1.1;
+            // At least 0 to 1, so that a chart of zeros still has an axis.
+            let high = (y_max * 1.1).max(1.0);
             let ticks = (0..=5).map(|i| high * f64::from(i) / 5.0).collect();
             (Scale { low: 0.0, high, log: false, from: HEIGHT - BOTTOM, to: TOP }, ticks)
         };
@@ -281,6 +282,19 @@ mod tests {
         assert_eq!(elements(&svg).iter().filter(|name| *name == "circle").count(), 11);
         chart.y_log = false;
         assert_eq!(elements(&chart.to_svg()).iter().filter(|name| *name == "circle").count(), 12);
+    }
+
+    #[test]
+    fn a_linear_chart_of_zeros_still_has_an_axis() {
+        let mut chart = chart(false);
+        for series in &mut chart.series {
+            for point in &mut series.points {
+                point.1 = 0.0;
+            }
+        }
+        let svg = chart.to_svg();
+        assert!(svg.contains(">0<") && svg.contains(">1<"), "ticks from 0 to 1");
+        assert!(!svg.contains("NaN") && !svg.contains("inf"));
     }
 
     #[test]
