@@ -10,6 +10,14 @@
 //! cargo run --release -p loopwork-benches --bin compare [-- --filter NAME --runs N --workers N --write-docs]
 //! ```
 //!
+//! The `scaling` binary runs each runtime over a range of sizes per
+//! workload and draws the cost per item as one SVG chart per workload in
+//! `docs/charts/`:
+//!
+//! ```text
+//! cargo run --release -p loopwork-benches --bin scaling [-- --filter NAME --out DIR]
+//! ```
+//!
 //! # Map of the crate
 //!
 //! | module | what |
