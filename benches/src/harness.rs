@@ -6,6 +6,7 @@
 //! clock and a row's duration does not depend on how slow its slowest
 //! runtime happens to be.
 
+use crate::external_load::ExternalLoadRow;
 use crate::latency::{percentile, LatencyWorkload};
 use crate::memory::{self, HEAP_TASKS, IDLE_TASKS};
 use crate::net_workloads::{IdleConnections, IDLE_CONNECTIONS};
@@ -17,7 +18,7 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 /// How long the idle CPU row watches an idle runtime per sample.
-const IDLE_WINDOW: Duration = Duration::from_secs(2);
+pub(crate) const IDLE_WINDOW: Duration = Duration::from_secs(2);
 
 /// A runtime in the comparison; the table has one column per contender.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +46,7 @@ impl Contender {
 
     /// Calls `visitor` with this contender's runtime type: the one place a
     /// runtime value turns into a type.
-    fn visit<V: Visitor>(self, visitor: V) -> V::Output {
+    pub(crate) fn visit<V: Visitor>(self, visitor: V) -> V::Output {
         match self {
             Contender::Loopwork => visitor.visit::<Loopwork>(),
             Contender::Tokio => visitor.visit::<Tokio>(),
@@ -55,8 +56,10 @@ impl Contender {
 }
 
 /// Something generic over the runtime, run for one [`Contender`].
-trait Visitor {
+pub(crate) trait Visitor {
+    /// What the visit returns.
     type Output;
+    /// Runs for runtime `R`.
     fn visit<R: Runtime>(self) -> Self::Output;
 }
 
@@ -83,6 +86,8 @@ pub enum Row {
     /// How much faster the CPU-bound workload runs on all workers than on
     /// one; higher is better.
     Speedup,
+    /// A row measured under a load from outside the runtime.
+    ExternalLoad(ExternalLoadRow),
 }
 
 impl Row {
@@ -95,6 +100,7 @@ impl Row {
             }
         }
         rows.extend([Row::Speedup, Row::IdleCpu, Row::IdleTaskMemory, Row::IdleTaskHeap]);
+        rows.extend(ExternalLoadRow::all().map(Row::ExternalLoad));
         rows
     }
 
@@ -107,6 +113,7 @@ impl Row {
             Row::IdleTaskMemory => "idle_task_memory".to_owned(),
             Row::IdleTaskHeap => "idle_task_heap".to_owned(),
             Row::Speedup => format!("{}_speedup", Workload::Primes.name()),
+            Row::ExternalLoad(row) => row.name(),
         }
     }
 
@@ -140,6 +147,7 @@ impl Row {
                  the best peer's speedup over loopwork's)",
                 Workload::Primes.name()
             ),
+            Row::ExternalLoad(row) => row.description(),
         }
     }
 
@@ -151,6 +159,7 @@ impl Row {
             Row::IdleCpu => Unit::CpuSeconds,
             Row::IdleTaskMemory | Row::IdleTaskHeap => Unit::Bytes,
             Row::Speedup => Unit::Speedup,
+            Row::ExternalLoad(row) => row.unit(),
         }
     }
 
@@ -165,7 +174,7 @@ impl Row {
 
     /// Whether the runtime's thread counters say something per iteration.
     pub fn counts_threads(self) -> bool {
-        matches!(self, Row::Timed(_) | Row::Latency { .. } | Row::IdleCpu)
+        matches!(self, Row::Timed(_) | Row::Latency { .. } | Row::IdleCpu | Row::ExternalLoad(_))
     }
 
     /// Timed runs for this row when `requested` were asked for: the rows
@@ -173,6 +182,7 @@ impl Row {
     pub fn runs(self, requested: usize) -> usize {
         match self {
             Row::IdleCpu | Row::IdleTaskMemory => requested.min(3),
+            Row::ExternalLoad(row) => row.runs(requested),
             _ => requested,
         }
     }
@@ -340,17 +350,17 @@ pub fn measure(row: Row, options: &Options) -> io::Result<RowResult> {
 }
 
 /// One sample of a row on one runtime.
-struct Sample {
+pub(crate) struct Sample {
     /// The value in the row's [`Unit`].
-    value: f64,
+    pub(crate) value: f64,
     /// How many iterations it ran.
-    iterations: usize,
+    pub(crate) iterations: usize,
     /// What the runtime's own threads spent during the sample.
-    threads: ThreadCounters,
+    pub(crate) threads: ThreadCounters,
 }
 
 /// Takes one sample of a row on one runtime.
-trait Sampler {
+pub(crate) trait Sampler {
     /// Runs the workload for about `budget`.
     fn sample(&mut self, budget: Duration) -> io::Result<Sample>;
     /// Shuts the runtime down.
@@ -380,6 +390,7 @@ impl Visitor for StartSampler {
             Row::IdleTaskMemory => Box::new(MemorySampler::<R> { workers, heap: false, runtime: PhantomData }),
             Row::IdleTaskHeap => Box::new(MemorySampler::<R> { workers, heap: true, runtime: PhantomData }),
             Row::Speedup => Box::new(SpeedupSampler { one: R::start(1)?, all: R::start(workers)?, workers }),
+            Row::ExternalLoad(row) => row.sampler::<R>(workers)?,
         })
     }
 }

@@ -89,10 +89,21 @@ fn run_coroutine_threadsafe<R: Runtime>(runtime: &R, budget: Duration) -> Vec<Du
 ///
 /// If `samples` is empty or `percentile` is not in 1..=100.
 pub(crate) fn percentile(samples: &mut [Duration], percentile: u8) -> Duration {
-    assert!(!samples.is_empty(), "no samples");
     assert!((1..=100).contains(&percentile), "percentile {percentile} is not in 1..=100");
+    per_mille(samples, u16::from(percentile) * 10)
+}
+
+/// The same by thousandths: `per_mille` 999 is the p99.9, the smallest
+/// sample with at least 99.9% of them at or below it.
+///
+/// # Panics
+///
+/// If `samples` is empty or `per_mille` is not in 1..=1000.
+pub(crate) fn per_mille(samples: &mut [Duration], per_mille: u16) -> Duration {
+    assert!(!samples.is_empty(), "no samples");
+    assert!((1..=1000).contains(&per_mille), "per mille {per_mille} is not in 1..=1000");
     samples.sort_unstable();
-    let rank = (samples.len() * usize::from(percentile)).div_ceil(100);
+    let rank = (samples.len() * usize::from(per_mille)).div_ceil(1000);
     samples[rank - 1]
 }
 
@@ -107,5 +118,8 @@ mod tests {
         assert_eq!(percentile(&mut samples, 99), Duration::from_micros(99));
         assert_eq!(percentile(&mut samples, 100), Duration::from_micros(100));
         assert_eq!(percentile(&mut [Duration::from_micros(7)], 99), Duration::from_micros(7));
+        let mut thousand: Vec<Duration> = (1..=1000).rev().map(Duration::from_micros).collect();
+        assert_eq!(per_mille(&mut thousand, 999), Duration::from_micros(999));
+        assert_eq!(per_mille(&mut samples, 999), Duration::from_micros(100));
     }
 }

@@ -10,6 +10,14 @@
 //! cargo run --release -p loopwork-benches --bin compare [-- --filter NAME --runs N --workers N --write-docs]
 //! ```
 //!
+//! The `scaling` binary runs each runtime over a range of sizes per
+//! workload and draws the cost per item as one SVG chart per workload in
+//! `docs/charts/`:
+//!
+//! ```text
+//! cargo run --release -p loopwork-benches --bin scaling [-- --filter NAME --out DIR]
+//! ```
+//!
 //! # Map of the crate
 //!
 //! | module | what |
@@ -17,18 +25,23 @@
 //! | `runtime` | [`Runtime`], [`Spawner`] and their implementations [`Loopwork`], [`Tokio`], [`AsyncExecutor`] |
 //! | `net` | [`Net`]: each runtime's own TCP sockets ([`LoopworkNet`], [`TokioNet`], [`AsyncIoNet`]) |
 //! | `workloads` | [`Workload`]: tokio's `rt_multi_threaded` and `remote_spawn` benchmarks, thread-safe submission, timers, `all_tasks` and `dump`, CPU-bound tasks |
+//! | `workloads_foreign` | a runtime-agnostic channel with many producers, a foreign thread blocking on a std channel for a detached task's answer |
 //! | `workloads_sync` | [`SyncWorkload`]: lock, semaphore, mpsc and oneshot, each on its runtime's own primitives |
 //! | `net_workloads` | TCP echo on loopback, idle connections |
 //! | `process` | [`Process`]: each runtime's child processes ([`LoopworkProcess`], [`TokioProcess`], [`AsyncProcess`]) and the `process_spawn` workload |
 //! | `http_workloads` | a hyper HTTP/1.1 hello server and its keep-alive clients |
+//! | `external_load` | [`ExternalLoadRow`]: rows under a load from outside the runtime (CPU spinners oversubscribing the cores, a trickle of submissions) |
 //! | `latency` | [`LatencyWorkload`]: round trips from a foreign thread and over TCP, and their percentiles |
 //! | `memory` | resident and live heap bytes per idle task |
 //! | `alloc` | [`CountingAllocator`]: the global allocator of `compare`, counting live bytes while asked to |
 //! | `threads` | [`ThreadCounters`]: CPU time and context switches of a runtime's threads |
+//! | `scaling` | [`ScalingWorkload`]: the `scaling` binary's workloads over a range of sizes, one [`Chart`] each |
+//! | `svg` | [`Chart`]: a line chart with log scales, written as SVG by hand |
 //! | `harness` | [`measure`]: calibration, warm-up, interleaved samples, [`Stats`] |
 //! | `report` | the markdown [`table`], the [`Environment`] it ran in, [`write_section`] for `docs/benchmarks.md` |
 
 mod alloc;
+mod external_load;
 mod harness;
 mod http_workloads;
 mod latency;
@@ -38,12 +51,16 @@ mod net_workloads;
 mod process;
 mod report;
 mod runtime;
+mod scaling;
+mod svg;
 mod threads;
 mod workloads;
+mod workloads_foreign;
 mod workloads_loop;
 mod workloads_sync;
 
 pub use alloc::CountingAllocator;
+pub use external_load::{ExternalLoadRow, Quantile};
 pub use harness::{measure, Contender, Options, Row, RowResult, Stats, Unit};
 pub use latency::LatencyWorkload;
 pub use net::{AsyncIoNet, LoopworkNet, Net, TokioNet};
@@ -52,6 +69,9 @@ pub use report::{
     format_value, ratio_cell, section, table, threads_table, write_section, Environment, BEGIN_MARKER, END_MARKER,
 };
 pub use runtime::{AsyncExecutor, Loopwork, Runtime, Spawner, Tokio, Unwrapped};
+pub use scaling::{NamedChart, ScalingWorkload};
+pub use svg::{Chart, Series};
 pub use threads::ThreadCounters;
 pub use workloads::Workload;
+pub use workloads_foreign::ForeignWorkload;
 pub use workloads_sync::SyncWorkload;

@@ -122,7 +122,7 @@ where
 }
 
 /// The process's resident set size, from `/proc/self/statm`.
-fn resident_bytes() -> io::Result<u64> {
+pub(crate) fn resident_bytes() -> io::Result<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm")?;
     let pages: u64 =
         statm.split_whitespace().nth(1).and_then(|field| field.parse().ok()).ok_or_else(|| {
@@ -140,7 +140,7 @@ fn page_size() -> u64 {
 /// Gives the pages `free` kept back to the OS, so that the next
 /// measurement's allocations show up as resident growth again instead of
 /// reusing pages that are already resident.
-fn release_free_memory() {
+pub(crate) fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // SAFETY: `malloc_trim` only returns unused memory of glibc's own

@@ -12,6 +12,7 @@
 use crate::http_workloads::{self, HTTP_CLIENTS, HTTP_REQUESTS};
 use crate::net_workloads::{self, ECHO_CLIENTS, ECHO_MESSAGES};
 use crate::runtime::{Runtime, Spawner};
+use crate::workloads_foreign::ForeignWorkload;
 use crate::workloads_loop::{self, CALLBACKS, LIVE_TASKS, PRIMES, TIMERS, TIMER_TASKS};
 use crate::workloads_sync::SyncWorkload;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -25,13 +26,14 @@ const NUM_SPAWN: usize = 10_000;
 const NUM_SPAWN_BUSY2: usize = 1_000;
 /// Ping-pong pairs per `ping_pong` iteration.
 const NUM_PINGS: usize = 1_000;
-/// `yield_many`: tasks, and yields per task.
+/// `yield_many`: tasks, yields per task, and yields per iteration.
 const YIELD_TASKS: usize = 200;
 const NUM_YIELD: usize = 1_000;
+pub(crate) const YIELDS: usize = YIELD_TASKS * NUM_YIELD;
 /// Depth of the `chained_spawn` chain.
 const CHAIN_DEPTH: usize = 1_000;
 /// Tasks spawned per `remote_spawn` iteration, split among the threads.
-const REMOTE_SPAWN_TASKS: usize = 12_800;
+pub(crate) const REMOTE_SPAWN_TASKS: usize = 12_800;
 /// How long a background task of the busy workloads burns CPU per step.
 const STALL: Duration = Duration::from_micros(10);
 
@@ -68,6 +70,8 @@ pub enum Workload {
     /// A lock, semaphore or channel workload, on each runtime's own
     /// primitives.
     Sync(SyncWorkload),
+    /// A workload across a boundary the runtime does not own.
+    Foreign(ForeignWorkload),
     /// 100,000 callbacks submitted with `call_soon_threadsafe` (a tiny
     /// spawned task on the peers) from `threads` foreign threads at once.
     CallSoonThreadsafe {
@@ -109,6 +113,7 @@ impl Workload {
             Workload::RemoteSpawn { threads: 4 },
         ];
         all.extend(SyncWorkload::all().map(Workload::Sync));
+        all.extend(ForeignWorkload::all().map(Workload::Foreign));
         all.extend([
             Workload::CallSoonThreadsafe { threads: 1 },
             Workload::CallSoonThreadsafe { threads: 2 },
@@ -143,6 +148,7 @@ impl Workload {
             Workload::ChainedSpawn => "chained_spawn".to_owned(),
             Workload::RemoteSpawn { threads } => format!("remote_spawn/threads/{threads}"),
             Workload::Sync(workload) => workload.name().to_owned(),
+            Workload::Foreign(workload) => workload.name().to_owned(),
             Workload::CallSoonThreadsafe { threads } => format!("call_soon_threadsafe/threads/{threads}"),
             Workload::Timers => "timers".to_owned(),
             Workload::TcpEcho => "tcp_echo".to_owned(),
@@ -184,6 +190,7 @@ impl Workload {
                  (thread start included), then awaited"
             ),
             Workload::Sync(workload) => workload.description().to_owned(),
+            Workload::Foreign(workload) => workload.description(),
             Workload::CallSoonThreadsafe { threads } => format!(
                 "{} callbacks submitted by {threads} foreign thread(s) started together at a barrier (thread \
                  start included), each decrementing an atomic, the last signalling a channel: loopwork's \
@@ -235,7 +242,7 @@ impl Workload {
     /// (at least once). `workers` sizes the busy workloads' background load.
     pub fn run<R: Runtime>(self, runtime: &R, workers: usize, budget: Duration) -> Timing {
         match self {
-            Workload::SpawnManyLocal => spawn_many_local(runtime, budget),
+            Workload::SpawnManyLocal => spawn_many_local(runtime, NUM_SPAWN, budget),
             Workload::SpawnManyFromTask => spawn_many_from_task(runtime, budget),
             Workload::SpawnManyRemoteIdle => {
                 let mut handles = Vec::with_capacity(NUM_SPAWN);
@@ -260,8 +267,9 @@ impl Workload {
             Workload::ChainedSpawn => chained_spawn(runtime, budget),
             Workload::RemoteSpawn { threads } => remote_spawn(runtime, threads, budget),
             Workload::Sync(workload) => workload.run(runtime, workers, budget),
+            Workload::Foreign(workload) => workload.run(runtime, budget),
             Workload::CallSoonThreadsafe { threads } => workloads_loop::call_soon_threadsafe(runtime, threads, budget),
-            Workload::Timers => workloads_loop::timers(runtime, budget),
+            Workload::Timers => workloads_loop::timers(runtime, TIMERS, budget),
             Workload::TcpEcho => net_workloads::tcp_echo(runtime, budget),
             Workload::ProcessSpawn => crate::process::process_spawn(runtime, budget),
             Workload::HttpHello => http_workloads::http_hello(runtime, budget),
@@ -305,14 +313,16 @@ pub(crate) fn timed(budget: Duration, mut iteration: impl FnMut()) -> Timing {
     }
 }
 
-fn spawn_many_local<R: Runtime>(runtime: &R, budget: Duration) -> Timing {
+/// `count` tasks spawned from inside `block_on`, each decrementing a
+/// counter; the last one signals the channel `block_on` waits on.
+pub(crate) fn spawn_many_local<R: Runtime>(runtime: &R, count: usize, budget: Duration) -> Timing {
     let spawner = runtime.spawner();
     let (tx, rx) = mpsc::sync_channel(1000);
     let remaining = Arc::new(AtomicUsize::new(0));
     timed(budget, || {
-        remaining.store(NUM_SPAWN, Relaxed);
+        remaining.store(count, Relaxed);
         runtime.block_on(async {
-            for _ in 0..NUM_SPAWN {
+            for _ in 0..count {
                 let tx = tx.clone();
                 let remaining = remaining.clone();
                 spawner.spawn_detached(async move {
@@ -397,7 +407,7 @@ fn ping_pong<R: Runtime>(runtime: &R, budget: Duration) -> Timing {
     })
 }
 
-fn yield_many<R: Runtime>(runtime: &R, budget: Duration) -> Timing {
+pub(crate) fn yield_many<R: Runtime>(runtime: &R, budget: Duration) -> Timing {
     let spawner = runtime.spawner();
     let (tx, rx) = mpsc::sync_channel(YIELD_TASKS);
     timed(budget, || {
@@ -438,7 +448,7 @@ fn chained_spawn<R: Runtime>(runtime: &R, budget: Duration) -> Timing {
     })
 }
 
-fn remote_spawn<R: Runtime>(runtime: &R, threads: usize, budget: Duration) -> Timing {
+pub(crate) fn remote_spawn<R: Runtime>(runtime: &R, threads: usize, budget: Duration) -> Timing {
     let spawner = runtime.spawner();
     let per_thread = REMOTE_SPAWN_TASKS / threads;
     timed(budget, || {

@@ -58,19 +58,19 @@ pub(crate) fn call_soon_threadsafe<R: Runtime>(runtime: &R, threads: usize, budg
     })
 }
 
-/// [`TIMER_TASKS`] tasks each insert their share of [`TIMERS`] timers due
+/// [`TIMER_TASKS`] tasks each insert their share of `count` timers due
 /// [`TIMER_DELAY`] after creation (the first poll registers a timer),
 /// cancelling every second one right after inserting it (dropping it
 /// removes it from the timer queue), then await the rest.
-pub(crate) fn timers<R: Runtime>(runtime: &R, budget: Duration) -> Timing {
+pub(crate) fn timers<R: Runtime>(runtime: &R, count: usize, budget: Duration) -> Timing {
     let spawner = runtime.spawner();
     let (tx, rx) = mpsc::sync_channel(TIMER_TASKS);
     timed(budget, || {
         for _ in 0..TIMER_TASKS {
             let tx = tx.clone();
             spawner.spawn_detached(async move {
-                let mut pending = Vec::with_capacity(TIMERS / TIMER_TASKS / 2);
-                for i in 0..TIMERS / TIMER_TASKS {
+                let mut pending = Vec::with_capacity(count / TIMER_TASKS / 2);
+                for i in 0..count / TIMER_TASKS {
                     let mut sleep = Box::pin(<R::Spawner as Spawner>::sleep(TIMER_DELAY));
                     // Pending unless this thread was preempted for longer
                     // than the delay since the timer was made; a fired
