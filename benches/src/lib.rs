@@ -17,6 +17,7 @@
 //! | `runtime` | [`Runtime`], [`Spawner`] and their implementations [`Loopwork`], [`Tokio`], [`AsyncExecutor`] |
 //! | `net` | [`Net`]: each runtime's own TCP sockets ([`LoopworkNet`], [`TokioNet`], [`AsyncIoNet`]) |
 //! | `workloads` | [`Workload`]: tokio's `rt_multi_threaded` and `remote_spawn` benchmarks, thread-safe submission, timers, `all_tasks` and `dump`, CPU-bound tasks |
+//! | `workloads_local` | [`LocalTasks`]: each runtime's tasks that stay on one thread, and the `spawn_local` workload |
 //! | `workloads_sync` | [`SyncWorkload`]: lock, semaphore, mpsc and oneshot, each on its runtime's own primitives |
 //! | `net_workloads` | TCP echo on loopback, idle connections |
 //! | `process` | [`Process`]: each runtime's child processes ([`LoopworkProcess`], [`TokioProcess`], [`AsyncProcess`]) and the `process_spawn` workload |
@@ -40,6 +41,7 @@ mod report;
 mod runtime;
 mod threads;
 mod workloads;
+mod workloads_local;
 mod workloads_loop;
 mod workloads_sync;
 
@@ -54,4 +56,5 @@ pub use report::{
 pub use runtime::{AsyncExecutor, Loopwork, Runtime, Spawner, Tokio, Unwrapped};
 pub use threads::ThreadCounters;
 pub use workloads::Workload;
+pub use workloads_local::LocalTasks;
 pub use workloads_sync::SyncWorkload;
