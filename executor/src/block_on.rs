@@ -245,11 +245,11 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
                     return Some(output);
                 }
             }
-            // The local tasks spawned on this thread run here, one between
-            // two polls of the future, so that neither can starve the
-            // other, and nowhere else. A wake from another thread unparks
-            // `main.parker`, as the future's own does.
-            let ran_local = cx.local.run_one_on_thread();
+            // The local tasks spawned on this thread run here, and nowhere
+            // else: those woken so far, between two polls of the future, so
+            // that neither can starve the other. A wake from another thread
+            // unparks `main.parker`, as the future's own does.
+            let ran_local = cx.local.run_round_on_thread();
             if !woken && !ran_local && main.go_idle() {
                 main.parker.park();
                 main.leave_idle();

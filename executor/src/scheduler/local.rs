@@ -103,12 +103,38 @@ impl LocalOwner {
         current::with_current(|cx| cx.is_some_and(|cx| Arc::ptr_eq(&cx.local, self)))
     }
 
-    /// Queues a woken (or new) task for the owner thread, and wakes that
-    /// thread if the caller is another one.
+    /// Queues a woken task for the owner thread, from any thread, and
+    /// wakes the owner if the caller is another thread.
     fn push(self: &Arc<Self>, task: Notified, origin: Origin) {
+        let Some(waiter) = self.enqueue(task, origin) else { return };
+        if self.is_current() {
+            // The owner pushed it itself: it is awake and looks at its queue
+            // before it parks.
+            return;
+        }
+        // The unpark is remembered if the owner is not asleep yet, and the
+        // owner looks at its queue every time it comes back from parking: it
+        // cannot sleep past this entry (LOCAL.md, "No lost wake-up").
+        match waiter {
+            Waiter::Thread(parker) => parker.unpark(),
+            Waiter::Worker(index) => self.shared.parkers[*index].unpark(),
+        }
+    }
+
+    /// `push` from the owner thread itself (a spawn, a task that woke
+    /// itself while running): nobody to wake.
+    fn push_own(&self, task: Notified, origin: Origin) {
+        let _ = self.enqueue(task, origin);
+    }
+
+    /// Queues `task` for the owner. Returns how to wake the owner if it
+    /// went to the owner's own queue; `None` if it went to strict mode's
+    /// run queue (whose push wakes the driver) or was refused.
+    fn enqueue(&self, task: Notified, origin: Origin) -> Option<&Waiter> {
         let Some(waiter) = &self.waiter else {
             // The one FIFO queue, in its turn among every other task.
-            return self.shared.schedule_task(task, origin);
+            self.shared.schedule_task(task, origin);
+            return None;
         };
         // Counted before it is visible, so a virtual clock never sees the
         // loop idle while the entry waits (see `Shared::pinned_pending`).
@@ -124,26 +150,17 @@ impl LocalOwner {
                 None
             }
         };
-        if let Some(task) = refused {
-            // The owner has left and dropped every future of its tasks, so
-            // this is a reference to a finished cell: dropping it, here or
-            // anywhere, touches no `!Send` value. Outside the lock: it may
-            // be the last reference, and free the owner.
-            self.shared.uncount_pinned(1);
-            drop(task);
-            return;
-        }
-        if self.is_current() {
-            // The owner pushed it itself: it is awake and looks at its queue
-            // before it parks.
-            return;
-        }
-        // The unpark is remembered if the owner is not asleep yet, and the
-        // owner looks at its queue every time it comes back from parking: it
-        // cannot sleep past this entry (LOCAL.md, "No lost wake-up").
-        match waiter {
-            Waiter::Thread(parker) => parker.unpark(),
-            Waiter::Worker(index) => self.shared.parkers[*index].unpark(),
+        match refused {
+            None => Some(waiter),
+            Some(task) => {
+                // The owner has left and dropped every future of its tasks,
+                // so this is a reference to a finished cell: dropping it,
+                // here or anywhere, touches no `!Send` value. Outside the
+                // lock: it may be the last reference, and free the owner.
+                self.shared.uncount_pinned(1);
+                drop(task);
+                None
+            }
         }
     }
 
@@ -178,24 +195,47 @@ impl LocalOwner {
     }
 
     /// Requeues a task behind the others (chaos mode's injected yield).
-    pub(crate) fn push_back(self: &Arc<Self>, task: Notified) {
-        self.push(task, Origin::Yield);
+    pub(crate) fn push_back(&self, task: Notified) {
+        self.push_own(task, Origin::Yield);
     }
 
-    /// Runs the oldest woken task on a thread inside `block_on` with
-    /// workers, which has no slot in the slow-poll monitor: its poll is
-    /// timed here and reported, if slow, when it returns. Returns false if
-    /// none was queued.
-    pub(crate) fn run_one_on_thread(&self) -> bool {
-        let Some(task) = self.pop() else { return false };
+    /// Runs, on a thread inside `block_on` with workers, the local tasks
+    /// that were woken when it is called: one round, as an iteration of
+    /// asyncio's loop runs what was ready when it began (those woken
+    /// meanwhile wait for the next round, after the future's next poll).
+    /// Taken in one go, for one lock a round. That thread has no slot in
+    /// the slow-poll monitor: each poll is timed here and reported, if
+    /// slow, when it returns. Returns false if none was queued.
+    pub(crate) fn run_round_on_thread(&self) -> bool {
+        if !self.has_work() {
+            return false;
+        }
+        let round = {
+            let mut queue = self.queue.lock();
+            // Relaxed: as in `push`.
+            self.queued.store(0, Ordering::Relaxed);
+            std::mem::take(&mut queue.entries)
+        };
+        // This thread is awake and holds its clock hold while it runs them.
+        self.shared.uncount_pinned(round.len());
         let shared = &self.shared;
-        let id = task.id();
-        shared.stamp_poll(task.header());
-        let header = NonNull::from(task.header());
-        shared.renew_budget();
-        let started = std::time::Instant::now();
-        current::with_current_task(header, || task.run());
-        shared.monitor.report_if_slow(shared, id, started.elapsed());
+        // One clock read a poll: each ends where the next begins.
+        let mut started = std::time::Instant::now();
+        for task in round {
+            let id = task.id();
+            shared.stamp_poll(task.header());
+            let header = NonNull::from(task.header());
+            shared.renew_budget();
+            current::with_current_task(header, || task.run());
+            let ended = std::time::Instant::now();
+            // A report runs the exception handler, which is not the next
+            // task's time.
+            started = if shared.monitor.report_if_slow(shared, id, ended - started) {
+                std::time::Instant::now()
+            } else {
+                ended
+            };
+        }
         true
     }
 
@@ -294,7 +334,7 @@ impl Shared {
             registered.shutdown();
             return handle;
         }
-        owner.push(notified, Origin::Spawn);
+        owner.push_own(notified, Origin::Spawn);
         handle
     }
 
@@ -327,7 +367,8 @@ impl Schedule for LocalSchedule {
 
     fn yield_now(&self, task: Notified) {
         crate::dump::record_self_wake(task.header());
-        self.owner.push(task, Origin::Yield);
+        // Only the thread polling a task sees it wake itself: the owner.
+        self.owner.push_own(task, Origin::Yield);
     }
 
     fn release(&self, task: &Header) -> Option<TaskRef> {
