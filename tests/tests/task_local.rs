@@ -300,6 +300,42 @@ fn local_tasks_cancelled_at_close_drop_their_futures_on_their_own_thread() {
 }
 
 #[test]
+fn a_shutdown_that_gives_up_on_a_stuck_worker_leaves_its_local_futures_to_it() {
+    with_watchdog(WATCHDOG, "shutdown_timeout", || {
+        let event_loop = EventLoop::builder().workers(2).build().unwrap();
+        let dropped_on = Arc::new(Mutex::new(Vec::new()));
+        let probe = DropProbe { dropped_on: dropped_on.clone() };
+        let (home_tx, home_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        drop(
+            event_loop
+                .handle()
+                .spawn(async move {
+                    drop(loopwork::spawn_local(async move {
+                        let _probe = Rc::new(probe);
+                        std::future::pending::<()>().await
+                    }));
+                    home_tx.send(thread::current().id()).unwrap();
+                    // Blocks this worker on purpose, so that the shutdown
+                    // below gives up waiting for it.
+                    release_rx.recv().unwrap();
+                })
+                .unwrap(),
+        );
+        let home = home_rx.recv().unwrap();
+        assert!(event_loop.shutdown(Duration::from_millis(20)).is_err());
+        // The closing thread cancelled the local task but could not drop
+        // its future: only its worker may, and that worker is still stuck.
+        assert!(dropped_on.lock().unwrap().is_empty());
+        release_tx.send(()).unwrap();
+        while dropped_on.lock().unwrap().is_empty() {
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(*dropped_on.lock().unwrap(), [home]);
+    });
+}
+
+#[test]
 fn local_tasks_of_a_block_on_are_cancelled_on_its_thread_when_it_returns() {
     for workers in [0, 2] {
         let event_loop = EventLoop::builder().workers(workers).build().unwrap();
