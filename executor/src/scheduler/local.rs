@@ -182,7 +182,7 @@ impl LocalOwner {
         let task = {
             let mut queue = self.queue.lock();
             let task = queue.entries.pop_front();
-            // Relaxed: as in `push`.
+            // Relaxed: as in `enqueue`.
             self.queued.store(queue.entries.len(), Ordering::Relaxed);
             task
         };
@@ -212,7 +212,7 @@ impl LocalOwner {
         }
         let round = {
             let mut queue = self.queue.lock();
-            // Relaxed: as in `push`.
+            // Relaxed: as in `enqueue`.
             self.queued.store(0, Ordering::Relaxed);
             std::mem::take(&mut queue.entries)
         };
@@ -246,7 +246,7 @@ impl LocalOwner {
         let entries = {
             let mut queue = self.queue.lock();
             queue.closed = true;
-            // Relaxed: as in `push`.
+            // Relaxed: as in `enqueue`.
             self.queued.store(0, Ordering::Relaxed);
             std::mem::take(&mut queue.entries)
         };
