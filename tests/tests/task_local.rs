@@ -125,7 +125,25 @@ fn local_tasks_stay_on_their_worker_under_chaos() {
     with_watchdog(WATCHDOG, "worker_pinned_chaos", || {
         for seed in 1..=4 {
             let event_loop = EventLoop::builder().workers(2).chaos_seed(seed).build().unwrap();
-            assert_eq!(local_tasks_from_worker_tasks(&event_loop.handle(), &event_loop), 400);
+            let handle = event_loop.handle();
+            // Ordinary tasks that keep yielding, so that the workers keep
+            // stealing from each other's deques while chaos mode requeues
+            // the local tasks: none may be among what is stolen.
+            let churn: Vec<_> = (0..4)
+                .map(|_| {
+                    handle
+                        .spawn(async {
+                            for _ in 0..2000 {
+                                loopwork::yield_now().await;
+                            }
+                        })
+                        .unwrap()
+                })
+                .collect();
+            assert_eq!(local_tasks_from_worker_tasks(&handle, &event_loop), 400);
+            for task in churn {
+                event_loop.block_on(task).unwrap();
+            }
         }
     });
 }
