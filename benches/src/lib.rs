@@ -26,6 +26,7 @@
 //! | `net` | [`Net`]: each runtime's own TCP sockets ([`LoopworkNet`], [`TokioNet`], [`AsyncIoNet`]) |
 //! | `workloads` | [`Workload`]: tokio's `rt_multi_threaded` and `remote_spawn` benchmarks, thread-safe submission, timers, `all_tasks` and `dump`, CPU-bound tasks |
 //! | `workloads_foreign` | a runtime-agnostic channel with many producers, a foreign thread blocking on a std channel for a detached task's answer |
+//! | `workloads_local` | [`LocalTasks`]: each runtime's tasks that stay on one thread, and the `spawn_local` workload |
 //! | `workloads_sync` | [`SyncWorkload`]: lock, semaphore, mpsc and oneshot, each on its runtime's own primitives |
 //! | `net_workloads` | TCP echo on loopback, idle connections |
 //! | `process` | [`Process`]: each runtime's child processes ([`LoopworkProcess`], [`TokioProcess`], [`AsyncProcess`]) and the `process_spawn` workload |
@@ -56,6 +57,7 @@ mod svg;
 mod threads;
 mod workloads;
 mod workloads_foreign;
+mod workloads_local;
 mod workloads_loop;
 mod workloads_sync;
 
@@ -74,4 +76,5 @@ pub use svg::{Chart, Series};
 pub use threads::ThreadCounters;
 pub use workloads::Workload;
 pub use workloads_foreign::ForeignWorkload;
+pub use workloads_local::LocalTasks;
 pub use workloads_sync::SyncWorkload;

@@ -9,6 +9,7 @@
 
 use crate::net::{AsyncIoNet, LoopworkNet, Net, TokioNet};
 use crate::process::{AsyncProcess, LoopworkProcess, Process, TokioProcess};
+use crate::workloads_local::LocalTasks;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -19,7 +20,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// A runtime under test.
-pub trait Runtime: Sized + 'static {
+pub trait Runtime: LocalTasks + Sized + 'static {
     /// The name of the runtime's column in the table.
     const NAME: &'static str;
 

@@ -61,6 +61,8 @@ pub enum Workload {
     YieldMany,
     /// A chain of 1,000 tasks, each spawning the next.
     ChainedSpawn,
+    /// 10,000 local (`!Send`) tasks spawned inside `block_on`, then awaited.
+    SpawnLocal,
     /// 12,800 empty tasks spawned from `threads` foreign threads at once,
     /// then awaited.
     RemoteSpawn {
@@ -108,6 +110,7 @@ impl Workload {
             Workload::PingPong,
             Workload::YieldMany,
             Workload::ChainedSpawn,
+            Workload::SpawnLocal,
             Workload::RemoteSpawn { threads: 1 },
             Workload::RemoteSpawn { threads: 2 },
             Workload::RemoteSpawn { threads: 4 },
@@ -146,6 +149,7 @@ impl Workload {
             Workload::PingPong => "ping_pong".to_owned(),
             Workload::YieldMany => "yield_many".to_owned(),
             Workload::ChainedSpawn => "chained_spawn".to_owned(),
+            Workload::SpawnLocal => "spawn_local".to_owned(),
             Workload::RemoteSpawn { threads } => format!("remote_spawn/threads/{threads}"),
             Workload::Sync(workload) => workload.name().to_owned(),
             Workload::Foreign(workload) => workload.name().to_owned(),
@@ -185,6 +189,7 @@ impl Workload {
                 .to_owned(),
             Workload::YieldMany => "200 tasks yielding 1,000 times each with the runtime's own `yield_now`".to_owned(),
             Workload::ChainedSpawn => "a chain of 1,000 tasks, each spawning the next".to_owned(),
+            Workload::SpawnLocal => crate::workloads_local::description(),
             Workload::RemoteSpawn { threads } => format!(
                 "12,800 empty tasks spawned by {threads} foreign thread(s) started together at a barrier \
                  (thread start included), then awaited"
@@ -265,6 +270,7 @@ impl Workload {
             Workload::PingPong => ping_pong(runtime, budget),
             Workload::YieldMany => yield_many(runtime, budget),
             Workload::ChainedSpawn => chained_spawn(runtime, budget),
+            Workload::SpawnLocal => crate::workloads_local::spawn_local(runtime, budget),
             Workload::RemoteSpawn { threads } => remote_spawn(runtime, threads, budget),
             Workload::Sync(workload) => workload.run(runtime, workers, budget),
             Workload::Foreign(workload) => workload.run(runtime, budget),

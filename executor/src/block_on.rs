@@ -6,7 +6,7 @@
 //! order, and polls the given future in its turn.
 
 use crate::current::{self, Context};
-use crate::scheduler::{Chaos, Parker, Shared};
+use crate::scheduler::{Chaos, LocalOwner, Parker, Shared};
 use crate::task::{Notified, Schedule, Task};
 use std::future::Future;
 use std::pin::pin;
@@ -165,6 +165,17 @@ impl Drop for RestoreBudget {
     }
 }
 
+/// Cancels the local tasks spawned on this thread (`spawn_local`) when
+/// `block_on` / `run_forever` returns or unwinds, dropping their futures
+/// here: no other thread may, and this one is leaving the loop.
+struct CloseLocalTasks<'a>(&'a Arc<LocalOwner>);
+
+impl Drop for CloseLocalTasks<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// Whether the driving loop also ends when `Handle::stop` is called.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Until {
@@ -182,14 +193,15 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
     if current::is_inside_loop() {
         panic!("{}", BLOCK_ON_INSIDE_LOOP);
     }
-    let cx = Context { shared: shared.clone(), worker: None };
+    // In strict mode this thread is the loop and sleeps in its reactor.
+    let parker = Arc::new(Parker::new((shared.num_workers() == 0).then(|| shared.reactor.clone())));
+    let cx = Context { shared: shared.clone(), worker: None, local: LocalOwner::for_thread(shared, &parker) };
     let _enter = current::enter(&cx);
     let _reactor = shared.reactor.enter();
     let _running = shared.enter_running();
     let _budget = RestoreBudget(loopwork_coop::current());
     let main = Arc::new(MainWaker {
-        // In strict mode this thread is the loop and sleeps in its reactor.
-        parker: Arc::new(Parker::new((shared.num_workers() == 0).then(|| shared.reactor.clone()))),
+        parker,
         // Woken from the start. In strict mode its first step is queued
         // behind what is queued already, as `run_until_complete` queues the
         // first step of the task it wraps the coroutine in.
@@ -222,15 +234,23 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
         // While this thread runs its future, a virtual clock stays put
         // (`go_idle` lends the hold back while it sleeps).
         let _clock = shared.hold_virtual_clock_scoped();
+        let _local = CloseLocalTasks(&cx.local);
         loop {
             if until == Until::Stopped && shared.take_stop_request() {
                 return None;
             }
-            if main.take_wake() {
+            let woken = main.take_wake();
+            if woken {
                 if let Poll::Ready(output) = step(future.as_mut(), &mut task_cx) {
                     return Some(output);
                 }
-            } else if main.go_idle() {
+            }
+            // The local tasks spawned on this thread run here, and nowhere
+            // else: those woken so far, between two polls of the future, so
+            // that neither can starve the other. A wake from another thread
+            // unparks `main.parker`, as the future's own does.
+            let ran_local = cx.local.run_round_on_thread();
+            if !woken && !ran_local && main.go_idle() {
                 main.parker.park();
                 main.leave_idle();
             }
@@ -245,6 +265,10 @@ pub(crate) fn block_on<F: Future>(shared: &Arc<Shared>, future: F, until: Until)
         }
     }
     let _unregister = Unregister(shared);
+    // Dropped before `_unregister`: the local tasks are gone before another
+    // thread can drive the loop (and run what is left of their queue
+    // entries, which then find them finished).
+    let _local = CloseLocalTasks(&cx.local);
     // Strict mode runs asyncio's loop: each iteration runs the tasks that
     // were ready when it began (those they schedule wait for the next one);
     // the future is polled in its turn among them — after exactly the tasks

@@ -5,7 +5,7 @@
 //! through this thread-local), which is what lets the local deque and the
 //! LIFO slot be plain, unsynchronized fields.
 
-use crate::scheduler::{Shared, WorkerCore};
+use crate::scheduler::{LocalOwner, Shared, WorkerCore};
 use crate::task::Header;
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
@@ -17,6 +17,8 @@ pub(crate) struct Context {
     /// `Some` on a worker thread; `None` on a thread inside `block_on` /
     /// `run_forever`.
     pub(crate) worker: Option<WorkerCore>,
+    /// The local tasks (`spawn_local`) this thread owns.
+    pub(crate) local: Arc<LocalOwner>,
 }
 
 thread_local! {

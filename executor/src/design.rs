@@ -9,6 +9,9 @@
 //!   wake-up is lost, the virtual clock.
 //! - [`task`]: the task state word, its transitions, and why the races
 //!   between them are benign.
+//! - [`local_tasks`]: `spawn_local`'s tasks pinned to one thread: how
+//!   wakes from other threads reach them, and why no `!Send` value crosses
+//!   threads.
 //! - [`loopwork_reactor::design`]: the reactor's readiness, timer and
 //!   notification protocols.
 
@@ -20,3 +23,6 @@ pub mod scheduler {}
 
 #[doc = include_str!("task/README.md")]
 pub mod task {}
+
+#[doc = include_str!("scheduler/LOCAL.md")]
+pub mod local_tasks {}

@@ -38,6 +38,15 @@ impl Handle {
     /// It starts running right away on a worker; the returned [`Task`] can be
     /// awaited, cancelled, or dropped to detach it.
     ///
+    /// Any worker may run it, so the future must be `Send`; a future tied to
+    /// its thread goes to [`spawn_local`](crate::spawn_local) instead:
+    ///
+    /// ```compile_fail
+    /// let event_loop = loopwork::EventLoop::new();
+    /// let shared = std::rc::Rc::new(1);
+    /// let _task = event_loop.handle().spawn(async move { *shared + 1 }); // Rc is not Send
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Closed`] if the loop is closed; the future is dropped.

@@ -30,6 +30,7 @@
 //! | `loop.run_until_complete(f)` | [`EventLoop::block_on`] |
 //! | `loop.close()` | [`EventLoop::close`], [`EventLoop::shutdown`] |
 //! | `loop.create_task(c)` | [`spawn`] inside the loop, [`Handle::spawn`] anywhere |
+//! | `create_task(c)` of a coroutine tied to its thread | [`spawn_local`]: a `!Send` future, run on the calling thread |
 //! | `Task.cancel()`, `done()`, `cancelled()` | [`Task::cancel`], [`Task::is_done`], [`Task::is_cancelled`] |
 //! | `await asyncio.sleep(0)` | [`yield_now`] |
 //! | `get_running_loop()` | [`get_running_loop`] |
@@ -62,6 +63,7 @@ mod handle;
 #[cfg(feature = "hyper")]
 pub mod hyper;
 pub mod io;
+mod local;
 mod loom;
 mod metrics;
 pub mod process;
@@ -94,6 +96,7 @@ pub use dump::{DumpedTask, TaskDump, WaitsOn, WakeSource};
 pub use error::{Closed, ExceptionContext, ExceptionKind, Source, TaskError};
 pub use event_loop::{EventLoop, ShutdownTimeout};
 pub use handle::Handle;
+pub use local::{spawn_local, LocalTask};
 pub use metrics::{PollTimeHistogram, RuntimeMetrics, WorkerMetrics};
 pub use promise::{InvalidState, Promise, PromiseError, PromiseTake};
 pub use structured::{
@@ -135,7 +138,8 @@ use std::future::Future;
 /// the future is dropped and the returned task is already cancelled.
 ///
 /// Tasks move between worker threads, so the future must be `Send` (the
-/// future given to [`EventLoop::block_on`] need not be):
+/// future given to [`EventLoop::block_on`] need not be, nor one given to
+/// [`spawn_local`], which stays on the calling thread):
 ///
 /// ```compile_fail
 /// let shared = std::rc::Rc::new(1);

@@ -6,11 +6,14 @@
 //! - `idle`: the searching / unparked counters and the sleepers list.
 //! - `park`: one thread's sleep and wake-up.
 //! - `registry`: every unfinished task, for shutdown.
+//! - `local`: local tasks (`spawn_local`), pinned to the thread that
+//!   spawned them.
 //!
 //! `README.md` beside this file states the protocol and why it is correct.
 
 mod chaos;
 mod idle;
+mod local;
 mod monitor;
 mod park;
 mod registry;
@@ -22,6 +25,7 @@ mod loom_test;
 
 pub(crate) use chaos::Chaos;
 pub(crate) use idle::MAX_WORKERS;
+pub(crate) use local::LocalOwner;
 pub(crate) use monitor::{Monitor, PollSlot, DEFAULT_SLOW_POLL_THRESHOLD};
 pub(crate) use park::Parker;
 pub(crate) use worker::{run_worker, WorkerCore};
@@ -107,6 +111,10 @@ pub(crate) struct Shared {
     exited_cvar: Condvar,
     /// What keeps a virtual clock from jumping (see `virtual_clock`).
     clock_holds: ClockHolds,
+    /// With a virtual clock, how many local tasks wait in their owners'
+    /// queues (see `local`): work no other thread sees, which must keep the
+    /// clock from jumping all the same.
+    pinned_pending: AtomicUsize,
 }
 
 /// In strict mode (no workers), the one thread inside `block_on` or
@@ -165,6 +173,7 @@ impl Shared {
             exited: Mutex::new(0),
             exited_cvar: Condvar::new(),
             clock_holds: ClockHolds::default(),
+            pinned_pending: AtomicUsize::new(0),
         }
     }
 

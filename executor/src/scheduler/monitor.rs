@@ -137,6 +137,19 @@ impl Monitor {
         self.coarse_millis.store(millis(nanos), Ordering::Relaxed);
     }
 
+    /// Reports a poll that ran on a thread without a slot (a local task on
+    /// a `block_on` thread of a loop with workers) if it took longer than
+    /// the threshold: once, when it is over. Returns whether it did.
+    pub(crate) fn report_if_slow(&self, shared: &Shared, task_id: u64, duration: Duration) -> bool {
+        let slow = duration >= self.threshold;
+        if slow {
+            #[cfg(feature = "tracing")]
+            crate::tracing::slow_poll(Some(task_id), duration, true);
+            shared.report(slow_poll(task_id, duration, true, shared.task_name(task_id)));
+        }
+        slow
+    }
+
     /// Stops the monitor thread.
     pub(crate) fn close(&self) {
         *self.closed.lock() = true;

@@ -93,10 +93,17 @@ impl Shared {
         }
     }
 
-    /// Every worker parked, no queued work, no I/O waiter, no hold. (In
-    /// strict mode there are no workers, and the driver adds its own future's
+    /// Every worker parked, no queued work (a local task waiting for its
+    /// owner thread included), no I/O waiter, no hold. (In strict mode
+    /// there are no workers, and the driver adds its own future's
     /// readiness.)
     pub(crate) fn virtual_clock_may_jump(&self) -> bool {
-        self.idle.all_parked() && !self.clock_holds.is_held() && !self.has_work() && !self.reactor.has_pending_io()
+        self.idle.all_parked()
+            && !self.clock_holds.is_held()
+            && !self.has_work()
+            // SeqCst: pairs with the increment in `count_pinned`, as the
+            // other loads here pair with their counters' updates.
+            && self.pinned_pending.load(Ordering::SeqCst) == 0
+            && !self.reactor.has_pending_io()
     }
 }

@@ -1,7 +1,7 @@
 //! A worker thread: run local work, look at the injector now and then, steal
 //! when empty, park when there is nothing anywhere.
 
-use super::{retry_steal, Chaos, Origin, Shared};
+use super::{retry_steal, Chaos, LocalOwner, Origin, Shared};
 use crate::current::{self, Context};
 use crate::task::Notified;
 use crossbeam_deque::Worker;
@@ -32,6 +32,13 @@ pub(crate) struct WorkerCore {
     rng: Cell<u64>,
     /// Chaos mode's generator; `None` (the default) costs one branch.
     chaos: Option<Chaos>,
+    /// The local tasks pinned to this worker: only it pops their queue.
+    pinned: Arc<LocalOwner>,
+    /// Whether the pinned queue goes first in the next round (every other
+    /// one): neither it nor the shared queues can starve the other, and a
+    /// pinned task, which no other worker can take, waits for at most one
+    /// task of this worker's own.
+    pinned_first: Cell<bool>,
 }
 
 /// How long a searcher keeps looking before it parks. A request that
@@ -57,13 +64,22 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize, local: Worker<Notifi
 
     let _reactor = shared.reactor.enter();
     let chaos = shared.chaos_seed.map(|seed| Chaos::new(seed, index as u64));
-    let cx = Context { shared: shared.clone(), worker: Some(WorkerCore::new(index, local, chaos)) };
+    let pinned = LocalOwner::for_worker(&shared, index);
+    let cx = Context {
+        shared: shared.clone(),
+        worker: Some(WorkerCore::new(index, local, chaos, pinned.clone())),
+        local: pinned,
+    };
     let _enter = current::enter(&cx);
     let core = cx.worker.as_ref().expect("a worker context has a core");
     shared.counters.workers[index].unparked(std::time::Instant::now());
     while !shared.is_closed() {
-        if let Some(task) = core.next_task(&shared) {
+        if let Some(task) = core.pinned_turn() {
+            core.run_pinned(&shared, task);
+        } else if let Some(task) = core.next_task(&shared) {
             core.run_task(&shared, task);
+        } else if let Some(task) = core.pinned.pop() {
+            core.run_pinned(&shared, task);
         } else if let Some(task) = core.steal_work(&shared) {
             core.run_task(&shared, task);
         } else if !core.spin_for_work(&shared) {
@@ -71,10 +87,13 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize, local: Worker<Notifi
         }
     }
     core.drain();
+    // Still inside this worker's context, so the local tasks' futures are
+    // dropped here, on the only thread that ever polled them.
+    cx.local.close();
 }
 
 impl WorkerCore {
-    fn new(index: usize, local: Worker<Notified>, chaos: Option<Chaos>) -> WorkerCore {
+    fn new(index: usize, local: Worker<Notified>, chaos: Option<Chaos>, pinned: Arc<LocalOwner>) -> WorkerCore {
         WorkerCore {
             index,
             local,
@@ -85,6 +104,8 @@ impl WorkerCore {
             // Any odd, per-worker seed works for xorshift.
             rng: Cell::new((0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 17)) | 1),
             chaos,
+            pinned,
+            pinned_first: Cell::new(false),
         }
     }
 
@@ -163,6 +184,33 @@ impl WorkerCore {
         }
     }
 
+    /// The oldest pinned task, on every other round.
+    fn pinned_turn(&self) -> Option<Notified> {
+        let first = !self.pinned_first.get();
+        self.pinned_first.set(first);
+        if first {
+            self.pinned.pop()
+        } else {
+            None
+        }
+    }
+
+    /// `run_task` for a task pinned to this worker: chaos mode's injected
+    /// yield sends it to the back of the pinned queue, never to the deque,
+    /// where another worker could steal it.
+    fn run_pinned(&self, shared: &Shared, task: Notified) {
+        self.leave_searching(shared);
+        match &self.chaos {
+            None => shared.run_watched(self.index, task),
+            Some(chaos) => shared.run_with_chaos(
+                task,
+                chaos,
+                |task| self.pinned.push_back(task),
+                |task| shared.run_watched(self.index, task),
+            ),
+        }
+    }
+
     fn run_task(&self, shared: &Shared, task: Notified) {
         self.leave_searching(shared);
         match &self.chaos {
@@ -213,16 +261,17 @@ impl WorkerCore {
     /// parking. It stays counted as searching, so a notifier meanwhile relies
     /// on it instead of waking another worker.
     fn spin_for_work(&self, shared: &Shared) -> bool {
-        self.searching.get() && crate::spin::spin_until(SEARCH_SPIN, || shared.has_work())
+        self.searching.get() && crate::spin::spin_until(SEARCH_SPIN, || shared.has_work() || self.pinned.has_work())
     }
 
-    /// True if this worker's own queue (its LIFO slot or its deque) holds a
-    /// task: what the reactor's wakes, scheduled from this thread, leave.
+    /// True if this worker's own queues (its LIFO slot, its deque, its
+    /// pinned queue) hold a task: what the reactor's wakes, scheduled from
+    /// this thread, leave.
     fn has_local_work(&self) -> bool {
         let slot = self.lifo_slot.take();
         let occupied = slot.is_some();
         self.lifo_slot.set(slot);
-        occupied || !self.local.is_empty()
+        occupied || !self.local.is_empty() || self.pinned.has_work()
     }
 
     fn park(&self, shared: &Shared) {
@@ -263,6 +312,14 @@ impl WorkerCore {
                 // them, so that one long poll here cannot hold up I/O and
                 // timers for everybody.
                 shared.notify_parked();
+                return;
+            }
+            if self.pinned.has_work() && shared.idle.unpark_self(self.index) {
+                // A local task of this worker was woken from another thread,
+                // which unparked this worker and no other: nobody else can
+                // run it. (If a notifier took us off the list first, we are
+                // counted as searching, below, and find it all the same.)
+                shared.monitor.wake_if_sleeping();
                 return;
             }
             if !shared.idle.is_parked(self.index) {

@@ -40,7 +40,10 @@ pub struct Task<T> {
 
 // SAFETY: the handle only touches the atomic state, the join-waker lock and,
 // once the task is complete, the output of type `T`, which it may move to the
-// thread that awaits it: hence `T: Send`.
+// thread that awaits it: hence `T: Send`. Never the future, so a local task's
+// handle (`spawn_local`, whose future need not be `Send`) is `Send` on the
+// same terms; its `cancel` from another thread only queues the task to its
+// owner thread.
 unsafe impl<T: Send> Send for Task<T> {}
 // SAFETY: `&Task` only reads the header (atomics and immutable fields); the
 // output is only reached through `Pin<&mut Task>`.

@@ -147,6 +147,12 @@ pub(crate) trait Schedule: Send + Sync + Sized + 'static {
     /// Runs a done callback soon, on the loop (never inline in the
     /// completing poll, as asyncio schedules them with `call_soon`).
     fn defer(&self, callback: DoneCallback);
+    /// False if the calling thread must not drop the task's future: a
+    /// local task (`spawn_local`) asked from another thread than its own.
+    /// Shutdown then only requests cancellation.
+    fn may_drop_future_here(&self) -> bool {
+        true
+    }
 }
 
 /// One counted reference to a task.
@@ -156,7 +162,16 @@ pub(crate) struct TaskRef {
 
 // SAFETY: a task may be referenced from any thread: its state is atomic, the
 // future and output are only touched by the thread the state machine makes
-// their owner, and spawning requires `F: Send` and `F::Output: Send`.
+// their owner, and `new_task` requires `F: Send` and `F::Output: Send`. A
+// local task (`new_local_task`) is neither, and its references cross threads
+// all the same (a waker, a queue entry pushed by a foreign wake, the
+// registry's at close): its future is only ever polled or dropped on its
+// owner thread (`run` runs only from queues that thread alone pops;
+// `shutdown` elsewhere only requests cancellation, per
+// `Schedule::may_drop_future_here`), and the owner holds a reference until
+// it has dropped the future, so the last reference, wherever it goes, frees
+// a cell without one. Its output is dropped on the owner thread, or moved by
+// the `Task<T>` handle, which is `Send` only if `T` is.
 unsafe impl Send for TaskRef {}
 // SAFETY: as above; `&TaskRef` only reads the header.
 unsafe impl Sync for TaskRef {}
@@ -173,8 +188,9 @@ impl TaskRef {
     }
 
     /// Cancels the task as the loop closes: drops its future here unless a
-    /// worker is polling it (that worker drops it when the poll returns).
-    /// Consumes the reference.
+    /// worker is polling it (that worker drops it when the poll returns) or
+    /// it is a local task of another thread (which drops it). Consumes the
+    /// reference.
     pub(crate) fn shutdown(self) {
         let ptr = self.ptr;
         std::mem::forget(self);
@@ -249,4 +265,34 @@ where
 {
     let ptr = raw::allocate(future, scheduler, id, name, spawned_at);
     (TaskRef::from_raw(ptr), Task::from_raw(ptr), Notified(TaskRef::from_raw(ptr)))
+}
+
+/// Allocates a task whose future and output need not be `Send`, for
+/// `spawn_local`. Returns the registry's reference, the owner's reference,
+/// the handle and the first queue entry.
+///
+/// # Safety
+///
+/// The task must be polled and its future dropped on one thread only, its
+/// owner: `scheduler` queues its entries only where the owner alone runs
+/// them, answers `may_drop_future_here` with false on every other thread,
+/// and the owner keeps the second reference until the task is complete
+/// (its future dropped). The handle's output type may not be `Send`; the
+/// handle is then `!Send` and stays on the owner thread.
+pub(crate) unsafe fn new_local_task<F, S>(
+    future: F,
+    scheduler: S,
+    id: TaskId,
+    name: Option<TaskName>,
+    spawned_at: u64,
+) -> (TaskRef, TaskRef, Task<F::Output>, Notified)
+where
+    F: Future + 'static,
+    F::Output: 'static,
+    S: Schedule,
+{
+    let ptr = raw::allocate(future, scheduler, id, name, spawned_at);
+    // SAFETY: `allocate` returned a live cell holding the initial references.
+    unsafe { ptr.as_ref() }.state.ref_inc();
+    (TaskRef::from_raw(ptr), TaskRef::from_raw(ptr), Task::from_raw(ptr), Notified(TaskRef::from_raw(ptr)))
 }

@@ -141,7 +141,9 @@ struct Cell<F: Future, S> {
 }
 
 /// Allocates the cell and returns a pointer holding the initial references
-/// (see `state::INITIAL`).
+/// (see `state::INITIAL`). Neither `F` nor its output need be `Send` here:
+/// `task::new_task` requires both, and `task::new_local_task` instead makes
+/// its caller keep the task on one thread.
 pub(crate) fn allocate<F, S>(
     future: F,
     scheduler: S,
@@ -150,8 +152,8 @@ pub(crate) fn allocate<F, S>(
     spawned_at: u64,
 ) -> NonNull<Header>
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future + 'static,
+    F::Output: 'static,
     S: Schedule,
 {
     let cell = Box::new(Cell {
@@ -175,8 +177,8 @@ where
 
 fn vtable<F, S>() -> &'static Vtable
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future + 'static,
+    F::Output: 'static,
     S: Schedule,
 {
     &Vtable {
@@ -213,7 +215,7 @@ unsafe fn cell<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
 /// reference (a queue entry's).
 unsafe fn run<F, S>(ptr: NonNull<Header>)
 where
-    F: Future + Send + 'static,
+    F: Future + 'static,
     S: Schedule,
 {
     // SAFETY: the vtable was built for these types; the queue entry's
@@ -426,7 +428,7 @@ fn drop_output<F: Future, S: Schedule>(cell: &Cell<F, S>, output: Option<Result<
 /// reference, which becomes the queue entry's.
 unsafe fn schedule<F, S>(ptr: NonNull<Header>)
 where
-    F: Future + Send + 'static,
+    F: Future + 'static,
     S: Schedule,
 {
     // SAFETY: the vtable was built for these types; the caller hands over a
@@ -442,7 +444,7 @@ where
 /// `ptr` comes from `allocate::<F, S>` and its reference count is zero.
 unsafe fn dealloc<F, S>(ptr: NonNull<Header>)
 where
-    F: Future + Send + 'static,
+    F: Future + 'static,
     S: Schedule,
 {
     // SAFETY: the reference count reached zero, so this is the only pointer
@@ -465,7 +467,7 @@ where
 /// `Poll<Result<F::Output, TaskError>>`.
 unsafe fn try_read_output<F, S>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker)
 where
-    F: Future + Send + 'static,
+    F: Future + 'static,
     S: Schedule,
 {
     // SAFETY: the vtable was built for these types; the handle's reference
@@ -489,7 +491,7 @@ where
 /// (holding a reference and JOIN_INTEREST, so the join waker is its own).
 unsafe fn poll_complete<F, S>(ptr: NonNull<Header>, waker: &Waker) -> bool
 where
-    F: Future + Send + 'static,
+    F: Future + 'static,
     S: Schedule,
 {
     // SAFETY: the vtable was built for these types; the handle's reference
@@ -528,7 +530,7 @@ fn register_unless_complete<F: Future, S>(cell: &Cell<F, S>, waker: &Waker) -> b
 /// task is complete.
 unsafe fn read_output<F, S>(ptr: NonNull<Header>, visit: &mut dyn FnMut(*const ()))
 where
-    F: Future + Send + 'static,
+    F: Future + 'static,
     S: Schedule,
 {
     // SAFETY: the vtable was built for these types; the handle's reference
@@ -553,7 +555,7 @@ where
 /// `Option<Result<F::Output, TaskError>>`.
 unsafe fn take_output_into<F, S>(ptr: NonNull<Header>, dst: *mut ())
 where
-    F: Future + Send + 'static,
+    F: Future + 'static,
     S: Schedule,
 {
     // SAFETY: the vtable was built for these types; the handle's reference
@@ -571,7 +573,7 @@ where
 /// giving up its reference and JOIN_INTEREST.
 unsafe fn drop_join_handle<F, S>(ptr: NonNull<Header>)
 where
-    F: Future + Send + 'static,
+    F: Future + 'static,
     S: Schedule,
 {
     // SAFETY: the vtable was built for these types; the handle's reference,
@@ -597,7 +599,7 @@ where
 /// `on_done` reads a `Result<F::Output, TaskError>`.
 unsafe fn add_done_callback<F, S>(ptr: NonNull<Header>, on_done: OnDone) -> bool
 where
-    F: Future + Send + 'static,
+    F: Future + 'static,
     S: Schedule,
 {
     // SAFETY: the vtable was built for these types; the caller (a `Task`
@@ -638,13 +640,20 @@ where
 /// reference (the registry's).
 unsafe fn shutdown<F, S>(ptr: NonNull<Header>)
 where
-    F: Future + Send + 'static,
+    F: Future + 'static,
     S: Schedule,
 {
     // SAFETY: the vtable was built for these types; the registry's
     // reference, which the caller hands over, keeps the cell alive.
     let cell = unsafe { cell::<F, S>(ptr) };
     let registered = TaskRef::from_raw(ptr);
+    if !cell.scheduler.may_drop_future_here() {
+        // A local task of another thread: only that thread may drop its
+        // future. Cancelled, it is queued to that thread, which drops it
+        // when it runs it, or when that thread leaves the loop.
+        cancel(ptr);
+        return drop(registered);
+    }
     if cell.header.state.transition_to_shutdown() {
         cancel_and_complete(cell);
     }

@@ -1,0 +1,405 @@
+//! Local tasks: `spawn_local`'s futures, which need not be `Send`, pinned to
+//! the thread that spawned them.
+//!
+//! Every thread that runs a loop's code — a worker, or a thread inside
+//! `block_on` / `run_forever` — has one [`LocalOwner`] for as long as it
+//! does. The owner keeps a reference to each of its unfinished local tasks
+//! and a queue of those that were woken. Anyone may push to that queue (a
+//! waker can be anywhere); only the owner thread pops it, and a push from
+//! another thread unparks that thread, never another. In strict mode the
+//! loop's one FIFO queue is already drained by one thread only, the driver,
+//! so local tasks share it and keep asyncio's order with the others.
+//!
+//! When the owner's thread leaves the loop (its `block_on` returns, its
+//! worker exits), it cancels its unfinished local tasks and drops their
+//! futures itself, before anything else could reach them. `LOCAL.md`
+//! beside this file states the rules and why no `!Send` value crosses
+//! threads.
+
+use super::{Origin, Parker, Shared};
+use crate::current;
+use crate::task::{self, DoneCallback, Header, Notified, Schedule, Task, TaskId, TaskRef};
+use parking_lot::Mutex;
+use slab::Slab;
+use std::any::Any;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::Location;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// The local tasks of one thread running one loop.
+pub(crate) struct LocalOwner {
+    shared: Arc<Shared>,
+    /// `None` in strict mode: the task joins the loop's one run queue,
+    /// which only the driver thread (the owner) runs, and whose push wakes
+    /// the driver.
+    waiter: Option<Waiter>,
+    /// Woken local tasks, oldest first (unused in strict mode).
+    queue: Mutex<Queue>,
+    /// `queue`'s length, read by the owner without taking the lock.
+    queued: AtomicUsize,
+    /// The owner's reference to each unfinished local task: what keeps a
+    /// cell alive until its future has been dropped on this thread.
+    tasks: Mutex<Tasks>,
+}
+
+/// How the owner thread learns that one of its tasks was woken.
+enum Waiter {
+    /// A thread inside `block_on` / `run_forever`, sleeping on this parker.
+    Thread(Arc<Parker>),
+    /// Worker thread `index`.
+    Worker(usize),
+}
+
+#[derive(Default)]
+struct Queue {
+    entries: VecDeque<Notified>,
+    /// Set when the owner leaves: later wakes drop their entry.
+    closed: bool,
+}
+
+#[derive(Default)]
+struct Tasks {
+    slab: Slab<TaskRef>,
+    /// Set when the owner leaves: later spawns are refused.
+    closed: bool,
+}
+
+/// The scheduler of one local task: its owner, and its slot in the
+/// owner's list.
+pub(crate) struct LocalSchedule {
+    owner: Arc<LocalOwner>,
+    key: usize,
+}
+
+impl LocalOwner {
+    /// The owner for a thread inside `block_on` / `run_forever`, which
+    /// sleeps on `parker` (strict mode's driver sleeps in the reactor and
+    /// is woken by pushes to the run queue instead).
+    pub(crate) fn for_thread(shared: &Arc<Shared>, parker: &Arc<Parker>) -> Arc<LocalOwner> {
+        let waiter = (shared.num_workers() > 0).then(|| Waiter::Thread(parker.clone()));
+        LocalOwner::new(shared, waiter)
+    }
+
+    /// The owner for worker thread `index`.
+    pub(crate) fn for_worker(shared: &Arc<Shared>, index: usize) -> Arc<LocalOwner> {
+        LocalOwner::new(shared, Some(Waiter::Worker(index)))
+    }
+
+    fn new(shared: &Arc<Shared>, waiter: Option<Waiter>) -> Arc<LocalOwner> {
+        Arc::new(LocalOwner {
+            shared: shared.clone(),
+            waiter,
+            queue: Mutex::default(),
+            queued: AtomicUsize::new(0),
+            tasks: Mutex::default(),
+        })
+    }
+
+    /// True if the calling thread is this owner's (inside its scope).
+    fn is_current(self: &Arc<Self>) -> bool {
+        current::with_current(|cx| cx.is_some_and(|cx| Arc::ptr_eq(&cx.local, self)))
+    }
+
+    /// Queues a woken task for the owner thread, from any thread, and
+    /// wakes the owner if the caller is another thread.
+    fn push(self: &Arc<Self>, task: Notified, origin: Origin) {
+        let Some(waiter) = self.enqueue(task, origin) else { return };
+        if self.is_current() {
+            // The owner pushed it itself: it is awake and looks at its queue
+            // before it parks.
+            return;
+        }
+        // The unpark is remembered if the owner is not asleep yet, and the
+        // owner looks at its queue every time it comes back from parking: it
+        // cannot sleep past this entry (LOCAL.md, "No lost wake-up").
+        match waiter {
+            Waiter::Thread(parker) => parker.unpark(),
+            Waiter::Worker(index) => self.shared.parkers[*index].unpark(),
+        }
+    }
+
+    /// `push` from the owner thread itself (a spawn, a task that woke
+    /// itself while running): nobody to wake.
+    fn push_own(&self, task: Notified, origin: Origin) {
+        let _ = self.enqueue(task, origin);
+    }
+
+    /// Queues `task` for the owner. Returns how to wake the owner if it
+    /// went to the owner's own queue; `None` if it went to strict mode's
+    /// run queue (whose push wakes the driver) or was refused.
+    fn enqueue(&self, task: Notified, origin: Origin) -> Option<&Waiter> {
+        let Some(waiter) = &self.waiter else {
+            // The one FIFO queue, in its turn among every other task.
+            self.shared.schedule_task(task, origin);
+            return None;
+        };
+        // Counted before it is visible, so a virtual clock never sees the
+        // loop idle while the entry waits (see `Shared::pinned_pending`).
+        self.shared.count_pinned(1);
+        let refused = {
+            let mut queue = self.queue.lock();
+            if queue.closed {
+                Some(task)
+            } else {
+                queue.entries.push_back(task);
+                // Relaxed: written under the lock; see `has_work`.
+                self.queued.store(queue.entries.len(), Ordering::Relaxed);
+                None
+            }
+        };
+        match refused {
+            None => Some(waiter),
+            Some(task) => {
+                // The owner has left and dropped every future of its tasks,
+                // so this is a reference to a finished cell: dropping it,
+                // here or anywhere, touches no `!Send` value. Outside the
+                // lock: it may be the last reference, and free the owner.
+                self.shared.uncount_pinned(1);
+                drop(task);
+                None
+            }
+        }
+    }
+
+    /// True if a woken task waits for the owner. Only meaningful on the
+    /// owner thread.
+    pub(crate) fn has_work(&self) -> bool {
+        // Relaxed is enough: the owner's own pushes are earlier in its
+        // program order, and a foreign push is followed by an unpark whose
+        // Release pairs with the Acquire at the end of the owner's park,
+        // after which this load sees it.
+        self.queued.load(Ordering::Relaxed) != 0
+    }
+
+    /// The oldest woken task, for the owner thread to run.
+    pub(crate) fn pop(&self) -> Option<Notified> {
+        if !self.has_work() {
+            return None;
+        }
+        let task = {
+            let mut queue = self.queue.lock();
+            let task = queue.entries.pop_front();
+            // Relaxed: as in `enqueue`.
+            self.queued.store(queue.entries.len(), Ordering::Relaxed);
+            task
+        };
+        if task.is_some() {
+            // The owner thread is awake now, and holds its own place in the
+            // virtual clock's idle check while it runs the task.
+            self.shared.uncount_pinned(1);
+        }
+        task
+    }
+
+    /// Requeues a task behind the others (chaos mode's injected yield).
+    pub(crate) fn push_back(&self, task: Notified) {
+        self.push_own(task, Origin::Yield);
+    }
+
+    /// Runs, on a thread inside `block_on` with workers, the local tasks
+    /// that were woken when it is called: one round, as an iteration of
+    /// asyncio's loop runs what was ready when it began (those woken
+    /// meanwhile wait for the next round, after the future's next poll).
+    /// Taken in one go, for one lock a round. That thread has no slot in
+    /// the slow-poll monitor: each poll is timed here and reported, if
+    /// slow, when it returns. Returns false if none was queued.
+    pub(crate) fn run_round_on_thread(&self) -> bool {
+        if !self.has_work() {
+            return false;
+        }
+        let round = {
+            let mut queue = self.queue.lock();
+            // Relaxed: as in `enqueue`.
+            self.queued.store(0, Ordering::Relaxed);
+            std::mem::take(&mut queue.entries)
+        };
+        // This thread is awake and holds its clock hold while it runs them.
+        self.shared.uncount_pinned(round.len());
+        let shared = &self.shared;
+        // One clock read a poll: each ends where the next begins.
+        let mut started = std::time::Instant::now();
+        for task in round {
+            let id = task.id();
+            shared.stamp_poll(task.header());
+            let header = NonNull::from(task.header());
+            shared.renew_budget();
+            current::with_current_task(header, || task.run());
+            let ended = std::time::Instant::now();
+            // A report runs the exception handler, which is not the next
+            // task's time.
+            started = if shared.monitor.report_if_slow(shared, id, ended - started) {
+                std::time::Instant::now()
+            } else {
+                ended
+            };
+        }
+        true
+    }
+
+    /// The owner thread leaves the loop: refuses further spawns and wakes,
+    /// then cancels every unfinished local task, dropping its future here.
+    /// Called on the owner thread, inside its scope, outside any poll.
+    pub(crate) fn close(self: &Arc<Self>) {
+        let entries = {
+            let mut queue = self.queue.lock();
+            queue.closed = true;
+            // Relaxed: as in `enqueue`.
+            self.queued.store(0, Ordering::Relaxed);
+            std::mem::take(&mut queue.entries)
+        };
+        self.shared.uncount_pinned(entries.len());
+        let unfinished: Vec<TaskRef> = {
+            let mut tasks = self.tasks.lock();
+            tasks.closed = true;
+            tasks.slab.drain().collect()
+        };
+        for task in unfinished {
+            // This thread is the owner, so `shutdown` drops the future here.
+            task.shutdown();
+        }
+        drop(entries);
+    }
+}
+
+impl Shared {
+    /// Spawns a local task owned by `owner`, the calling thread's. If the
+    /// loop is closed or the owner is leaving, the future is dropped here
+    /// and the task comes back already cancelled.
+    pub(crate) fn spawn_local<F>(
+        self: &Arc<Self>,
+        owner: &Arc<LocalOwner>,
+        future: F,
+        location: &'static Location<'static>,
+    ) -> Task<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        if task::is_large::<F>() {
+            self.spawn_local_moved(owner, Box::pin(future), location)
+        } else {
+            self.spawn_local_moved(owner, future, location)
+        }
+    }
+
+    fn spawn_local_moved<F>(
+        self: &Arc<Self>,
+        owner: &Arc<LocalOwner>,
+        future: F,
+        location: &'static Location<'static>,
+    ) -> Task<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        // Relaxed is enough: ids only need to be unique.
+        let id = TaskId(self.next_task_id.fetch_add(1, Ordering::Relaxed));
+        let spawned_at = self.monitor.coarse_now();
+        // The task runs in a copy of its spawner's context (contextvars).
+        let future = crate::context::WithContext::new(crate::context::capture(), future);
+        #[cfg(feature = "tracing")]
+        let (future, traced) = crate::tracing::instrument(future, id.0, &format!("Task-{}", id.0), location);
+        let mut tasks = owner.tasks.lock();
+        let scheduler = LocalSchedule { owner: owner.clone(), key: tasks.slab.vacant_key() };
+        // SAFETY: `LocalSchedule` queues the task only to its owner (the
+        // owner's queue, or in strict mode the run queue only the driver
+        // runs, which is the owner while it is in the loop), refuses
+        // `may_drop_future_here` on other threads, and the owner keeps
+        // `owned` in its list until the task is complete.
+        let (registered, owned, handle, notified) =
+            unsafe { task::new_local_task(future, scheduler, id, None, spawned_at) };
+        #[cfg(feature = "tracing")]
+        traced.allocated_in(registered.header());
+        let refused = if tasks.closed {
+            Some(owned)
+        } else {
+            tasks.slab.insert(owned);
+            None
+        };
+        drop(tasks);
+        if let Some(owned) = refused {
+            // The owner is leaving (a future's `Drop` spawned): the task
+            // never runs; its future is dropped here, on its own thread.
+            drop((registered, notified));
+            owned.shutdown();
+            return handle;
+        }
+        if let Err(registered) = self.registry.insert(registered, location) {
+            // The loop is closed: the same, and `shutdown` also takes the
+            // task out of the owner's list.
+            drop(notified);
+            registered.shutdown();
+            return handle;
+        }
+        owner.push_own(notified, Origin::Spawn);
+        handle
+    }
+
+    /// Counts `added` entries pushed to an owner's queue, when the clock is
+    /// virtual: they keep it from jumping, as a task in any other queue
+    /// does, until their owner has taken them.
+    fn count_pinned(&self, added: usize) {
+        if self.reactor.is_paused() {
+            // SeqCst: one of the operations the virtual clock's Dekker
+            // argument orders (`virtual_clock.rs`); before the push, so the
+            // entry is never queued uncounted.
+            self.pinned_pending.fetch_add(added, Ordering::SeqCst);
+        }
+    }
+
+    /// Uncounts `removed` entries taken (or refused) by an owner.
+    fn uncount_pinned(&self, removed: usize) {
+        if self.reactor.is_paused() {
+            // SeqCst: as in `count_pinned`.
+            self.pinned_pending.fetch_sub(removed, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Schedule for LocalSchedule {
+    fn schedule(&self, task: Notified) {
+        crate::dump::record_wake(&self.owner.shared, task.header());
+        self.owner.push(task, Origin::Wake);
+    }
+
+    fn yield_now(&self, task: Notified) {
+        crate::dump::record_self_wake(task.header());
+        // Only the thread polling a task sees it wake itself: the owner.
+        self.owner.push_own(task, Origin::Yield);
+    }
+
+    fn release(&self, task: &Header) -> Option<TaskRef> {
+        // Completion runs on the owner thread, with the future dropped: the
+        // owner's reference can go. The caller holds another one, so this
+        // is never the last. The key is checked against the header, since a
+        // closing owner drained its list and may have reused the key.
+        let owned = {
+            let mut tasks = self.owner.tasks.lock();
+            match tasks.slab.get(self.key) {
+                Some(owned) if std::ptr::eq(owned.header(), task) => Some(tasks.slab.remove(self.key)),
+                _ => None,
+            }
+        };
+        drop(owned);
+        self.owner.shared.release(task)
+    }
+
+    fn unhandled_panic(&self, task: &Header, payload: Box<dyn Any + Send>) {
+        self.owner.shared.unhandled_panic(task, payload);
+    }
+
+    fn waker_panicked(&self, task: &Header, payload: Box<dyn Any + Send>) {
+        self.owner.shared.waker_panicked(task, payload);
+    }
+
+    fn defer(&self, callback: DoneCallback) {
+        self.owner.shared.defer(callback);
+    }
+
+    fn may_drop_future_here(&self) -> bool {
+        self.owner.is_current()
+    }
+}
