@@ -15,9 +15,15 @@
 //! outlasted the whole spin budget switches spinning off for every thread
 //! of the process for a while, doubling that while it keeps happening:
 //! meanwhile every waiter parks at once, as a plain futex wait does.
+//!
+//! Nor does it pay when the event comes later than the spin lasts: a loop
+//! fed one task a millisecond spun 20 µs after each, for nothing, and used
+//! two to four times the CPU of tokio or async-executor for the same
+//! trickle. So after a run of spins that all ran out, only one call in
+//! [`PROBE_EVERY`] spins, until a spin pays again.
 
-use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -25,6 +31,13 @@ use std::time::{Duration, Instant};
 /// spin, and at most after many in a row.
 const BACKOFF_MIN: Duration = Duration::from_millis(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// After this many spins in a row that ran out without the event, spinning
+/// is taken not to pay.
+const FRUITLESS_LIMIT: u32 = 8;
+/// While spinning does not pay, one call in this many spins anyway, so that
+/// a change of pace (a request/reply exchange starting) is noticed.
+const PROBE_EVERY: u32 = 16;
 
 /// The process's switch: every spinner of every loop shares the cores.
 static BACKOFF: Backoff = Backoff::new();
@@ -35,14 +48,16 @@ static BACKOFF: Backoff = Backoff::new();
 /// cores, three busy threads), and `sched_yield` hands it over at once. (A
 /// phase of pause instructions first made the median round trip of
 /// `run_coroutine_threadsafe` twice as long on a 2-core machine.) While
-/// spinning is off because the cores are oversubscribed, checks once.
+/// spinning is off because the cores are oversubscribed, or because recent
+/// spins all ran out, checks once.
 pub(crate) fn spin_until(limit: Duration, ready: impl FnMut() -> bool) -> bool {
     BACKOFF.spin_until(limit, ready)
 }
 
-/// The switch that turns spinning off while the cores are oversubscribed.
+/// The switch that turns spinning off while the cores are oversubscribed,
+/// or while spins keep running out.
 ///
-/// Both words are hints read and written with Relaxed: they order nothing
+/// Every word is a hint read and written with Relaxed: they order nothing
 /// else, and a thread that reads a stale value spins once more or parks
 /// once early, which costs time, never correctness (every spinner parks
 /// properly when its spin ends).
@@ -52,16 +67,19 @@ struct Backoff {
     /// The next backoff in nanoseconds: 0 (meaning [`BACKOFF_MIN`]) after a
     /// spin whose yields all came back quickly, doubled by each long one.
     next_ns: AtomicU64,
+    /// Spins in a row that ran out, and while at least [`FRUITLESS_LIMIT`],
+    /// calls since (counting the probes); 0 again after a spin that paid.
+    fruitless: AtomicU32,
 }
 
 impl Backoff {
     const fn new() -> Backoff {
-        Backoff { off_until: AtomicU64::new(0), next_ns: AtomicU64::new(0) }
+        Backoff { off_until: AtomicU64::new(0), next_ns: AtomicU64::new(0), fruitless: AtomicU32::new(0) }
     }
 
     fn spin_until(&self, limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
         let start = Instant::now();
-        if since_epoch(start) < self.off_until.load(Relaxed) {
+        if since_epoch(start) < self.off_until.load(Relaxed) || self.skips_spin() {
             return ready();
         }
         let mut yielded = false;
@@ -69,6 +87,7 @@ impl Backoff {
             if ready() {
                 if yielded {
                     self.reset();
+                    self.paid();
                 }
                 return true;
             }
@@ -77,6 +96,7 @@ impl Backoff {
                 if yielded {
                     self.reset();
                 }
+                self.ran_out();
                 return false;
             }
             std::thread::yield_now();
@@ -96,6 +116,28 @@ impl Backoff {
         let backoff = self.next_ns.load(Relaxed).max(BACKOFF_MIN.as_nanos() as u64);
         self.off_until.store(since_epoch(now) + backoff, Relaxed);
         self.next_ns.store((backoff * 2).min(BACKOFF_MAX.as_nanos() as u64), Relaxed);
+    }
+
+    /// True if recent spins all ran out and this call is not a probe.
+    fn skips_spin(&self) -> bool {
+        // Read first: the word stays shared (not written) while spins pay.
+        // Wrapping after 2^32 calls only starts the count again.
+        self.fruitless.load(Relaxed) >= FRUITLESS_LIMIT && self.fruitless.fetch_add(1, Relaxed) % PROBE_EVERY != 0
+    }
+
+    /// A spin ran out without its event. Past the limit the count is left to
+    /// `skips_spin`, which keeps the probes one call in [`PROBE_EVERY`].
+    fn ran_out(&self) {
+        if self.fruitless.load(Relaxed) < FRUITLESS_LIMIT {
+            self.fruitless.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// A spin found its event after waiting for it: spinning pays.
+    fn paid(&self) {
+        if self.fruitless.load(Relaxed) != 0 {
+            self.fruitless.store(0, Relaxed);
+        }
     }
 
     /// A spin whose yields all came back quickly: a core was free, so the
@@ -158,5 +200,34 @@ mod tests {
         assert_eq!(backoff.next_ns.load(Relaxed), BACKOFF_MAX.as_nanos() as u64, "the backoff is capped");
         backoff.reset();
         assert_eq!(backoff.next_ns.load(Relaxed), 0);
+    }
+
+    #[test]
+    fn after_spins_that_ran_out_only_probes_spin_until_one_pays() {
+        let backoff = Backoff::new();
+        // A zero limit runs out at the first check, without yielding.
+        for _ in 0..FRUITLESS_LIMIT {
+            assert!(!backoff.skips_spin());
+            assert!(!backoff.spin_until(Duration::ZERO, || false));
+        }
+        let probes = (0..4 * PROBE_EVERY).filter(|_| !backoff.skips_spin()).count();
+        assert_eq!(probes, 4, "one call in {PROBE_EVERY} probes");
+        // Calls until a probe, whose event comes after two yields: spinning
+        // pays again.
+        let mut calls = 0;
+        loop {
+            calls += 1;
+            let mut checks = 0;
+            if backoff.spin_until(Duration::from_secs(10), || {
+                checks += 1;
+                checks == 3
+            }) {
+                break;
+            }
+            assert_eq!(checks, 1, "a skipped spin checks once");
+        }
+        assert!(calls <= PROBE_EVERY);
+        assert_eq!(backoff.fruitless.load(Relaxed), 0);
+        assert!(!backoff.skips_spin(), "spinning is back on");
     }
 }
