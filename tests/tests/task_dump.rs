@@ -26,13 +26,14 @@ fn dump_shows_spawn_location_and_the_timer_a_task_waits_on() {
     let handle = event_loop.handle();
     let spawn_line = line!() + 1;
     let _sleeper = handle.spawn_named("sleeper", loopwork::sleep(Duration::from_secs(3600))).unwrap();
-    let dump = wait_for_dump(&handle, |dump| dump.tasks().iter().all(|task| task.polls == 1));
+    let dump = wait_for_dump(&handle, |dump| dump.tasks().iter().all(|task| task.polls == Some(1)));
     let [task] = dump.tasks() else { panic!("one task expected: {dump:?}") };
     assert_eq!(task.name, "sleeper");
-    assert_eq!(task.spawned_at.file(), file!());
-    assert_eq!(task.spawned_at.line(), spawn_line);
+    let spawned_at = task.spawned_at.expect("a named task keeps its details");
+    assert_eq!(spawned_at.file(), file!());
+    assert_eq!(spawned_at.line(), spawn_line);
     assert_eq!(task.state, TaskState::Waiting);
-    assert_eq!(task.last_wake, WakeSource::Spawned);
+    assert_eq!(task.last_wake, Some(WakeSource::Spawned));
     assert!(task.since_last_poll.is_some());
     match task.waits_on[..] {
         [WaitsOn::Timer { deadline }] => {
@@ -48,14 +49,14 @@ fn dump_shows_spawn_location_and_the_timer_a_task_waits_on() {
 
 #[test]
 fn dump_shows_the_io_source_a_task_waits_on() {
-    let event_loop = EventLoop::builder().workers(1).build().unwrap();
+    let event_loop = EventLoop::builder().workers(1).task_details(true).build().unwrap();
     let handle = event_loop.handle();
     let listener = event_loop.block_on(async { loopwork::net::TcpListener::bind("127.0.0.1:0") }).unwrap();
     let spawn_line = line!() + 1;
     let _acceptor = handle.spawn(async move { listener.accept().await.map(drop) }).unwrap();
     let dump = wait_for_dump(&handle, |dump| dump.tasks().iter().any(|task| !task.waits_on.is_empty()));
     let [task] = dump.tasks() else { panic!("one task expected: {dump:?}") };
-    assert_eq!(task.spawned_at.line(), spawn_line);
+    assert_eq!(task.spawned_at.expect("the loop records task details").line(), spawn_line);
     assert!(
         matches!(task.waits_on[..], [WaitsOn::Io { direction: loopwork::reactor::Direction::Read, .. }]),
         "the acceptor waits to read its listener: {task:?}"
@@ -94,13 +95,13 @@ fn dump_records_who_woke_a_task() {
             let _ = waiting.await;
         })
         .unwrap();
-    wait_for_dump(&handle, |dump| dump.tasks().iter().all(|task| task.polls >= 1));
+    wait_for_dump(&handle, |dump| dump.tasks().iter().all(|task| task.polls >= Some(1)));
     std::thread::spawn(move || promise.set_result(()).unwrap()).join().unwrap();
-    let dump = wait_for_dump(&handle, |dump| dump.tasks().iter().all(|task| task.polls == 2));
+    let dump = wait_for_dump(&handle, |dump| dump.tasks().iter().all(|task| task.polls == Some(2)));
     let woken_by = |name: &str| dump.tasks().iter().find(|task| task.name == name).unwrap().last_wake;
-    assert_eq!(woken_by("timed"), WakeSource::Timer);
-    assert_eq!(woken_by("remote"), WakeSource::Remote);
-    assert_eq!(woken_by("yielder"), WakeSource::Yield);
+    assert_eq!(woken_by("timed"), Some(WakeSource::Timer));
+    assert_eq!(woken_by("remote"), Some(WakeSource::Remote));
+    assert_eq!(woken_by("yielder"), Some(WakeSource::Yield));
 }
 
 #[test]

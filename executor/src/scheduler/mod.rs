@@ -67,6 +67,7 @@ pub(crate) struct Config {
     pub(crate) slow_poll_threshold: std::time::Duration,
     pub(crate) chaos_seed: Option<u64>,
     pub(crate) debug: bool,
+    pub(crate) task_details: bool,
 }
 
 /// The state every thread of one loop shares. Tasks hold an `Arc` to it, so a
@@ -99,6 +100,8 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     /// `Builder::debug`: time every poll.
     debug: bool,
+    /// `Builder::task_details` (or debug mode): every task gets `Details`.
+    records_details: bool,
     /// The loop's blocking pool, started on first use.
     blocking: std::sync::OnceLock<ThreadPool>,
     max_blocking_threads: usize,
@@ -146,6 +149,7 @@ impl Shared {
             monitor: Monitor::new(num_workers, config.slow_poll_threshold),
             counters: Counters::new(num_workers),
             debug: config.debug,
+            records_details: config.task_details || config.debug,
             injector: Injector::new(),
             parkers: (0..num_workers).map(|_| Parker::new(Some(reactor.clone()))).collect(),
             reactor,
@@ -206,7 +210,6 @@ impl Shared {
     {
         // Relaxed is enough: ids only need to be unique.
         let id = TaskId(self.next_task_id.fetch_add(1, Ordering::Relaxed));
-        let spawned_at = self.monitor.coarse_now();
         let location = std::panic::Location::caller();
         // The task runs in a copy of its spawner's context (contextvars).
         let future = WithContext::new(crate::context::capture(), future);
@@ -214,13 +217,14 @@ impl Shared {
         let (future, traced) = crate::tracing::instrument(
             future,
             id.0,
-            &name.as_ref().map_or_else(|| format!("Task-{}", id.0), |name| (*name.0).clone()),
+            &name.as_ref().map_or_else(|| format!("Task-{}", id.0), |name| name.0.clone()),
             location,
         );
-        let (registered, task, notified) = task::new_task(future, self.clone(), id, name, spawned_at);
+        let details = self.details_for(name, location);
+        let (registered, task, notified) = task::new_task(future, self.clone(), id, details);
         #[cfg(feature = "tracing")]
         traced.allocated_in(registered.header());
-        if let Err(registered) = self.registry.insert(registered, location) {
+        if let Err(registered) = self.registry.insert(registered) {
             // The registry is closed: the task never runs.
             registered.shutdown();
             drop(notified);
@@ -239,10 +243,9 @@ impl Shared {
     pub(crate) fn spawn_stand_in(self: &Arc<Self>) -> (Task<()>, Notified) {
         // Relaxed: as in `spawn`.
         let id = TaskId(self.next_task_id.fetch_add(1, Ordering::Relaxed));
-        let spawned_at = self.monitor.coarse_now();
-        let (registered, handle, claim) =
-            task::new_task(std::future::pending::<()>(), self.clone(), id, None, spawned_at);
-        if let Err(unregistered) = self.registry.insert(registered, std::panic::Location::caller()) {
+        let details = self.details_for(None, std::panic::Location::caller());
+        let (registered, handle, claim) = task::new_task(std::future::pending::<()>(), self.clone(), id, details);
+        if let Err(unregistered) = self.registry.insert(registered) {
             // A closed loop: the future is still driven (its tasks complete
             // as cancelled), as a task nobody lists.
             drop(unregistered);
@@ -250,6 +253,21 @@ impl Shared {
         let claimed = claim.header().state.transition_to_running();
         debug_assert!(matches!(claimed, task::TransitionToRunning::Poll), "a fresh task is claimed by its first run");
         (handle, claim)
+    }
+
+    /// The introspection record of a task spawned at `location`: made for a
+    /// named task, and for every task of a loop that records task details;
+    /// `None` otherwise (see `task::Details`).
+    fn details_for(
+        &self,
+        name: Option<TaskName>,
+        location: &'static std::panic::Location<'static>,
+    ) -> Option<Box<task::Details>> {
+        if name.is_none() && !self.records_details {
+            return None;
+        }
+        let origin = task::Origin { location, spawned_at: self.monitor.coarse_now() };
+        Some(task::Details::new(name.map(|name| name.0), Some(origin)))
     }
 
     /// Routes a task to the right queue: the current worker's own deque when
@@ -328,7 +346,7 @@ impl Shared {
             };
             // The callback already runs in its scheduler's context (see
             // `Handle::call_soon`), so no `WithContext` around it.
-            let (unregistered, handle, queued) = task::new_task(run, self.clone(), CALLBACK_ID, None, 0);
+            let (unregistered, handle, queued) = task::new_task(run, self.clone(), CALLBACK_ID, None);
             // Only the queue entry stays: the cell is freed once it has run,
             // or with the queue if the loop closes first.
             drop((unregistered, handle));
@@ -373,8 +391,8 @@ impl Shared {
         metrics::snapshot(gauges, &self.counters, &self.monitor.slots, self.stealers.iter().map(Stealer::len))
     }
 
-    /// Calls `f` with every unfinished task and its spawn location.
-    pub(crate) fn registry_for_each(&self, f: impl FnMut(&Header, &'static std::panic::Location<'static>)) {
+    /// Calls `f` with every unfinished task.
+    pub(crate) fn registry_for_each(&self, f: impl FnMut(&Header)) {
         self.registry.for_each(f);
     }
 
@@ -738,7 +756,6 @@ impl Shared {
         }
         let slot = &self.monitor.slots[index];
         slot.begin(Some(task.id()));
-        self.stamp_poll(task.header());
         let header = NonNull::from(task.header());
         self.renew_budget();
         current::with_current_task(header, || task.run());
@@ -759,14 +776,6 @@ impl Shared {
         }
     }
 
-    /// Records when the task's poll began, for dumps: one load of the
-    /// coarse clock and one store. Relaxed: only the thread holding the
-    /// task's RUNNING bit writes it; dumps read a statistic.
-    #[inline(always)]
-    fn stamp_poll(&self, task: &Header) {
-        task.last_polled.store(self.monitor.coarse_millis(), Ordering::Relaxed);
-    }
-
     /// Debug mode's run of a task: also reads the clock around the poll,
     /// for the poll-time histogram. Out of line, so that the default path
     /// pays one branch for it.
@@ -775,7 +784,6 @@ impl Shared {
     fn run_timed(&self, index: usize, task: Notified) {
         let slot = &self.monitor.slots[index];
         slot.begin(Some(task.id()));
-        self.stamp_poll(task.header());
         let header = NonNull::from(task.header());
         self.renew_budget();
         let started = std::time::Instant::now();
@@ -857,6 +865,11 @@ impl Schedule for Arc<Shared> {
 
     fn release(&self, task: &Header) -> Option<TaskRef> {
         self.registry.remove(task)
+    }
+
+    #[inline]
+    fn coarse_now(&self) -> u64 {
+        self.monitor.coarse_now()
     }
 
     fn unhandled_panic(&self, task: &Header, payload: Box<dyn Any + Send>) {

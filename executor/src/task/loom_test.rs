@@ -106,7 +106,7 @@ fn spawn_wake_once(queue: &Queue) -> (super::Task<u32>, Arc<Mutex<Option<Waker>>
     let slot = Arc::new(Mutex::new(None));
     let drops = Arc::new(AtomicUsize::new(0));
     let future = WakeOnce { slot: slot.clone(), polled: false, drops: drops.clone() };
-    let (registered, task, notified) = new_task(future, queue.clone(), TaskId(1), None, 0);
+    let (registered, task, notified) = new_task(future, queue.clone(), TaskId(1), None);
     *queue.0.registry.lock() = Some(registered);
     queue.schedule(notified);
     (task, slot, drops)

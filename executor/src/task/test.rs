@@ -61,7 +61,7 @@ impl Queue {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (registered, task, notified) = new_task(future, self.clone(), TaskId(1), None, 0);
+        let (registered, task, notified) = new_task(future, self.clone(), TaskId(1), None);
         *self.0.registry.lock() = Some(registered);
         self.schedule(notified);
         task
