@@ -11,7 +11,7 @@ use super::{Notified, Schedule, TaskId, TaskRef};
 use crate::error::TaskError;
 use crate::loom::UnsafeCell;
 use std::future::Future;
-use std::mem;
+use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
@@ -100,11 +100,14 @@ impl Iterator for DoneChain {
 /// Drains a done-callback chain front to back.
 struct DoneChain(Option<Box<DoneNode>>);
 
-/// What the task holds instead of its future once the future is gone.
-enum Stage<F: Future> {
-    Running(F),
-    Finished(Result<F::Output, TaskError>),
-    Consumed,
+/// The future, then its output, in the same bytes: a union rather than an
+/// enum, whose tag would cost the cell a word. Which one it holds follows
+/// from the state word: the future until `COMPLETE` (its owner drops it on
+/// the way there, so an owner that has just dropped it knows it is gone),
+/// then the output until `OUTPUT_TAKEN`.
+union Stage<F: Future> {
+    future: ManuallyDrop<F>,
+    output: ManuallyDrop<Result<F::Output, TaskError>>,
 }
 
 #[repr(C)]
@@ -140,7 +143,7 @@ where
             links: std::cell::UnsafeCell::new([None, None]),
         },
         scheduler,
-        stage: UnsafeCell::new(Stage::Running(future)),
+        stage: UnsafeCell::new(Stage { future: ManuallyDrop::new(future) }),
         join_waker: UnsafeCell::new(None),
     });
     NonNull::from(Box::leak(cell)).cast()
@@ -213,20 +216,22 @@ where
     let mut cx = Context::from_waker(&waker);
     let polled = catch_unwind(AssertUnwindSafe(|| {
         cell.stage.with_mut(|stage| {
-            // SAFETY: RUNNING gives this thread exclusive access to the stage.
-            match unsafe { &mut *stage } {
-                // SAFETY: the future lives inside the heap cell and is never
-                // moved until it is dropped in place, so it is pinned.
-                Stage::Running(future) => unsafe { Pin::new_unchecked(future) }.poll(&mut cx),
-                _ => unreachable!("a task that is not finished holds its future"),
-            }
+            // SAFETY: RUNNING gives this thread exclusive access to the
+            // stage, which holds the future: the task is not complete. The
+            // future lives inside the heap cell and is never moved until it
+            // is dropped in place, so it is pinned.
+            unsafe { Pin::new_unchecked(&mut *(*stage).future) }.poll(&mut cx)
         })
     }));
     if let (Some(details), Some(started)) = (details, started) {
         details.poll_ended(started, cell.scheduler.coarse_now());
     }
     match polled {
-        Ok(Poll::Ready(output)) => complete(cell, Ok(output)),
+        Ok(Poll::Ready(output)) => match drop_future(cell) {
+            Ok(()) => complete(cell, Ok(output)),
+            // Its `Drop` panicked: that is how the task ended.
+            Err(payload) => complete(cell, Err(TaskError::Panicked(payload))),
+        },
         Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
             // The transition released the queue entry's reference already.
             TransitionToIdle::Idle => std::mem::forget(entry),
@@ -261,8 +266,9 @@ fn drop_future<F: Future, S>(cell: &Cell<F, S>) -> std::thread::Result<()> {
     catch_unwind(AssertUnwindSafe(|| {
         cell.stage.with_mut(|stage| {
             // SAFETY: the caller holds RUNNING (or is the shutdown owner),
-            // which gives exclusive access to the stage.
-            unsafe { *stage = Stage::Consumed };
+            // which gives exclusive access to the stage, and has not dropped
+            // the future yet (it completes the task next).
+            unsafe { ManuallyDrop::drop(&mut (*stage).future) };
         })
     }))
 }
@@ -311,11 +317,12 @@ where
         let mut join = JoinGuard::lock(cell);
         let chain = DoneChain(join.take_done_callbacks());
         let callbacks: Vec<DoneCallback> = cell.stage.with_mut(|stage| {
-            // SAFETY: RUNNING is still set, so the stage is ours.
-            let stage = unsafe { &mut *stage };
-            *stage = Stage::Finished(output);
-            let Stage::Finished(output) = &*stage else { unreachable!("just stored") };
-            let output: *const Result<F::Output, TaskError> = output;
+            // SAFETY: RUNNING is still set, so the stage is ours; the caller
+            // dropped the future.
+            let output: *const Result<F::Output, TaskError> = unsafe {
+                (*stage).output = ManuallyDrop::new(output);
+                &*(*stage).output
+            };
             // A task without done callbacks (almost all) allocates nothing.
             chain.map(|on_done| prepare_done_callback(on_done, output.cast())).collect()
         });
@@ -371,14 +378,19 @@ impl Drop for WakeOnDrop {
     }
 }
 
+/// Takes the output out of a complete task, or `None` if it was taken.
+/// Only called by the thread that owns the output: the completer when there
+/// is no handle, or the handle after `COMPLETE`.
 fn take_output<F: Future, S>(cell: &Cell<F, S>) -> Option<Result<F::Output, TaskError>> {
+    let state = cell.header.state.load();
+    debug_assert!(state.is_complete());
+    if state.is_output_taken() {
+        return None;
+    }
+    cell.header.state.set_output_taken();
     cell.stage.with_mut(|stage| {
-        // SAFETY: only called by the thread that owns the output: the
-        // completer when there is no handle, or the handle after COMPLETE.
-        match mem::replace(unsafe { &mut *stage }, Stage::Consumed) {
-            Stage::Finished(output) => Some(output),
-            _ => None,
-        }
+        // SAFETY: as above, the output is ours, and it was still there.
+        Some(unsafe { ManuallyDrop::take(&mut (*stage).output) })
     })
 }
 
@@ -426,6 +438,18 @@ where
     // SAFETY: the reference count reached zero, so this is the only pointer
     // left, and it came from `Box::leak` in `allocate::<F, S>`.
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
+    let state = cell.header.state.load();
+    cell.stage.with_mut(|stage| {
+        // SAFETY: the last reference is ours, so is the stage; the state
+        // word says what it holds (see `Stage`).
+        unsafe {
+            if !state.is_complete() {
+                ManuallyDrop::drop(&mut (*stage).future);
+            } else if !state.is_output_taken() {
+                ManuallyDrop::drop(&mut (*stage).output);
+            }
+        }
+    });
     // Every path to here consumed or dropped the future already (a task
     // refused by a closed loop goes through `shutdown` too); what is left is
     // an output nobody took, or nothing. The exceptions hold futures that
@@ -512,14 +536,16 @@ where
     // SAFETY: the vtable was built for these types; the handle's reference
     // keeps the cell alive.
     let cell = unsafe { cell::<F, S>(ptr) };
+    if cell.header.state.load().is_output_taken() {
+        return visit(std::ptr::null());
+    }
     cell.stage.with(|stage| {
-        // SAFETY: COMPLETE with JOIN_INTEREST: only the handle touches the
-        // stage now, and it moves the output out only through `&mut` or by
-        // value, never while this shared borrow lasts.
-        match unsafe { &*stage } {
-            Stage::Finished(output) => visit((output as *const Result<F::Output, TaskError>).cast()),
-            _ => visit(std::ptr::null()),
-        }
+        // SAFETY: COMPLETE with JOIN_INTEREST, and not taken: the stage
+        // holds the output, only the handle touches it now, and it moves the
+        // output out only through `&mut` or by value, never while this
+        // shared borrow lasts.
+        let output: *const Result<F::Output, TaskError> = unsafe { &*(*stage).output };
+        visit(output.cast())
     })
 }
 
@@ -590,14 +616,14 @@ where
     }
     // Complete, with JOIN_INTEREST: the output is the handle's, and the
     // caller is the handle, through a shared borrow that excludes its takes.
+    if cell.header.state.load().is_output_taken() {
+        return false;
+    }
     let callback = cell.stage.with(|stage| {
-        // SAFETY: as above; only a shared read.
-        match unsafe { &*stage } {
-            Stage::Finished(output) => {
-                Some(prepare_done_callback(on_done, (output as *const Result<F::Output, TaskError>).cast()))
-            }
-            _ => None,
-        }
+        // SAFETY: as above, and the output is there (not taken); only a
+        // shared read.
+        let output: *const Result<F::Output, TaskError> = unsafe { &*(*stage).output };
+        Some(prepare_done_callback(on_done, output.cast()))
     });
     match callback {
         Some(callback) => {

@@ -25,8 +25,12 @@ const ENDED_PANICKED: usize = 1 << 6;
 /// done callbacks (see `lock_join`).
 const JOIN_LOCK: usize = 1 << 7;
 
+/// The output of a complete task was taken (or dropped) by its owner: the
+/// stage is empty.
+const OUTPUT_TAKEN: usize = 1 << 8;
+
 /// Bits below this are flags; the reference count sits above them.
-const REF_SHIFT: u32 = 8;
+const REF_SHIFT: u32 = 9;
 const REF_ONE: usize = 1 << REF_SHIFT;
 const FLAGS_MASK: usize = REF_ONE - 1;
 
@@ -265,6 +269,14 @@ impl State {
         })
     }
 
+    /// The owner of a complete task's output took it out of the stage.
+    pub(crate) fn set_output_taken(&self) {
+        // Relaxed is enough: the output's owner is the only thread that
+        // reads the stage's contents after COMPLETE, and the thread that
+        // frees the cell synchronizes with it through `ref_dec`'s AcqRel.
+        self.word.fetch_or(OUTPUT_TAKEN, Ordering::Relaxed);
+    }
+
     /// Takes the join lock: the bit that guards the join waker and the done
     /// callbacks, in the state word rather than a mutex of its own, which
     /// would cost the cell a word. It is held for a few stores (and a waker
@@ -283,7 +295,8 @@ impl State {
             // is what synchronizes.
             while self.word.load(Ordering::Relaxed) & JOIN_LOCK != 0 {
                 spins += 1;
-                if spins < 64 {
+                // Under loom a spin is only more states to explore: yield at once.
+                if spins < if cfg!(loom) { 0 } else { 64 } {
                     std::hint::spin_loop();
                 } else {
                     crate::loom::thread::yield_now();
@@ -340,6 +353,10 @@ impl Snapshot {
 
     pub(crate) fn ended_cancelled(self) -> bool {
         self.0 & ENDED_CANCELLED != 0
+    }
+
+    pub(crate) fn is_output_taken(self) -> bool {
+        self.0 & OUTPUT_TAKEN != 0
     }
 
     pub(crate) fn ended_panicked(self) -> bool {
