@@ -323,10 +323,16 @@ impl Builder {
         self
     }
 
-    /// asyncio's debug mode: time every poll (two clock reads each), which
-    /// fills the poll-time histogram of [`Handle::metrics`](crate::Handle::metrics).
-    /// Off by default: the timing costs more than the rest of the metrics
-    /// together.
+    /// asyncio's debug mode: time every poll and every callback (two clock
+    /// reads each). The poll times fill the histogram of
+    /// [`Handle::metrics`](crate::Handle::metrics); a callback that ran
+    /// longer than the [slow-poll threshold](Builder::slow_poll_threshold)
+    /// (asyncio's `slow_callback_duration`) is reported to the exception
+    /// handler as an [`ExceptionKind::SlowCallback`](crate::ExceptionKind::SlowCallback);
+    /// every task records its details ([`Builder::task_details`]); and the
+    /// tasks still pending when the loop closes are reported with where they
+    /// were spawned. Off by default: the timing costs more than the rest of
+    /// the metrics together.
     ///
     /// # Examples
     ///

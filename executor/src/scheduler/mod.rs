@@ -30,7 +30,7 @@ use crate::blocking::ThreadPool;
 use crate::callback::{CallbackQueue, Runnable};
 use crate::context::WithContext;
 use crate::current;
-use crate::error::{Closed, ExceptionContext, Source};
+use crate::error::{Closed, ExceptionContext, ExceptionKind, Source};
 use crate::metrics::{self, Counters, LoopGauges, RuntimeMetrics};
 use crate::task::{self, DoneCallback, Header, Notified, Schedule, Task, TaskId, TaskName, TaskRef};
 use crossbeam_deque::{Injector, Steal, Stealer};
@@ -711,7 +711,7 @@ impl Shared {
         if task.id() == CALLBACK_ID.0 {
             let slot = &self.monitor.slots[0];
             slot.begin(None);
-            task.run();
+            self.run_callback(|| task.run());
             slot.end();
         } else {
             self.run_watched(0, task);
@@ -774,6 +774,43 @@ impl Shared {
         if loopwork_coop::replace(loopwork_coop::Budget::INITIAL) == loopwork_coop::Budget::new(0) {
             self.poll_reactor_after_spent_budget();
         }
+    }
+
+    /// Runs a callback (`run`). In debug mode it is timed, and reported if
+    /// it ran longer than the slow-poll threshold (see
+    /// `ExceptionKind::SlowCallback`); otherwise this is one branch.
+    #[inline(always)]
+    pub(crate) fn run_callback<R>(&self, run: impl FnOnce() -> R) -> R {
+        if self.debug {
+            return self.run_callback_timed(run);
+        }
+        run()
+    }
+
+    /// Debug mode's run of a callback: two clock reads, as for a poll.
+    #[cold]
+    #[inline(never)]
+    fn run_callback_timed<R>(&self, run: impl FnOnce() -> R) -> R {
+        let started = std::time::Instant::now();
+        let result = run();
+        let duration = started.elapsed();
+        if duration > self.monitor.threshold() {
+            self.report(ExceptionContext {
+                message: format!(
+                    "executing a callback took {duration:.3?}, blocking its worker thread (the slow-callback \
+                     threshold is {:?})",
+                    self.monitor.threshold()
+                ),
+                source: Source::Callback,
+                kind: ExceptionKind::SlowCallback { duration },
+            });
+        }
+        result
+    }
+
+    /// Debug mode (`Builder::debug`).
+    pub(crate) fn is_debug(&self) -> bool {
+        self.debug
     }
 
     /// Debug mode's run of a task: also reads the clock around the poll,

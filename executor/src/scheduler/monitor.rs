@@ -126,6 +126,11 @@ impl Monitor {
         self.coarse_now.store(nanos, Ordering::Relaxed);
     }
 
+    /// The slow-poll threshold (`Builder::slow_poll_threshold`).
+    pub(crate) fn threshold(&self) -> Duration {
+        self.threshold
+    }
+
     /// Stops the monitor thread.
     pub(crate) fn close(&self) {
         *self.closed.lock() = true;
@@ -213,7 +218,9 @@ impl Monitor {
                 }
                 continue;
             }
-            if seen.reported {
+            // In debug mode a callback that ran long is reported when it
+            // returns, timed exactly (`Shared::run_callback`): not twice.
+            if seen.reported && !(seen.current == CALLBACK && shared.is_debug()) {
                 reports.push((seen.current, now - seen.since.unwrap_or(now), true, seen.name.take()));
             }
             *seen = Seen { polls, current, since: (current != 0).then_some(now), reported: false, name: None };
