@@ -352,7 +352,7 @@ impl Builder {
     /// and [`Handle::all_tasks`](crate::Handle::all_tasks): where and when it
     /// was spawned, how often and how long it was polled, when last, and who
     /// woke it last. Off by default, where only named tasks keep them: the
-    /// record is an allocation of its own (about 60 bytes), which would cost
+    /// record is an allocation of its own (72 bytes), which would cost
     /// an idle task more than half again its size. Debug mode turns it on.
     /// Polling a task that keeps details costs two stores more, and a clock
     /// read for a poll long enough to span a tick of the coarse clock.
