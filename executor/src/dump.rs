@@ -119,7 +119,7 @@ impl fmt::Display for WaitsOn {
 
 /// One live task in a [`TaskDump`].
 ///
-/// The fields after `state` are `None` for a task that keeps no details:
+/// `spawned_at` to `last_wake` are `None` for a task that keeps no details:
 /// one spawned without a name on a loop that does not record them
 /// ([`Builder::task_details`](crate::Builder::task_details)).
 ///
@@ -278,8 +278,7 @@ pub(crate) fn dump(shared: &Shared) -> TaskDump {
         let info = header.info();
         let recorded = header.statistics();
         // Relaxed: statistics; see `task::Details`.
-        let stat = |read: fn(&task::Details) -> u64| recorded.map(|(_, details)| read(details));
-        let last_polled = stat(|details| details.last_polled.load(Ordering::Relaxed));
+        let last_polled = recorded.map(|(_, details)| details.last_polled.load(Ordering::Relaxed));
         let address = header as *const Header as usize;
         tasks.push(DumpedTask {
             id: info.id,
@@ -288,12 +287,11 @@ pub(crate) fn dump(shared: &Shared) -> TaskDump {
             spawned_at: recorded.map(|(origin, _)| origin.location),
             age: recorded.map(|(origin, _)| Duration::from_nanos(now.saturating_sub(origin.spawned_at))),
             polls: info.polls,
-            busy: stat(|details| details.busy.load(Ordering::Relaxed)).map(Duration::from_nanos),
+            busy: recorded.map(|(_, details)| Duration::from_nanos(details.busy.load(Ordering::Relaxed))),
             since_last_poll: last_polled
                 .filter(|_| info.polls.is_some_and(|polls| polls > 0))
                 .map(|last_polled| Duration::from_nanos(now.saturating_sub(last_polled))),
-            last_wake: stat(|details| u64::from(details.wake_source.load(Ordering::Relaxed)))
-                .map(|byte| WakeSource::from_byte(byte as u8)),
+            last_wake: recorded.map(|(_, details)| WakeSource::from_byte(details.wake_source.load(Ordering::Relaxed))),
             waits_on: waits.remove(&address).unwrap_or_default(),
         });
     });

@@ -28,7 +28,9 @@ fn all_tasks_lists_ten_thousand_live_tasks_once_each() {
         // The spawn time comes from a coarse clock: within a sampling
         // interval (25 ms at the default threshold) of the truth, unless the
         // monitor thread that samples it is starved; generous for that.
-        assert!(info.spawned_at.expect("a named task keeps its details") + std::time::Duration::from_secs(10) >= before);
+        assert!(
+            info.spawned_at.expect("a named task keeps its details") + std::time::Duration::from_secs(10) >= before
+        );
     }
     for task in &tasks {
         task.cancel();

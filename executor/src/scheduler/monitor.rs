@@ -61,7 +61,8 @@ pub(crate) struct Monitor {
     pub(crate) slots: Box<[CachePadded<PollSlot>]>,
     threshold: Duration,
     /// Nanoseconds since `task::EPOCH`, refreshed at every sample: the
-    /// spawn time of new tasks, read with one load instead of a clock call.
+    /// spawn time of new tasks and the poll stamps of tasks that keep
+    /// details (`task::Details`), read with one load instead of a clock call.
     coarse_now: AtomicU64,
     /// Set while the monitor sleeps because every worker is parked.
     sleeping: AtomicBool,

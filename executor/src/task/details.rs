@@ -92,7 +92,7 @@ impl Details {
     }
 
     /// Adds `nanos` to the time spent in polls.
-    pub(crate) fn add_busy(&self, nanos: u64) {
+    fn add_busy(&self, nanos: u64) {
         // Relaxed, load + store: see the fields.
         self.busy.store(self.busy.load(Ordering::Relaxed).saturating_add(nanos), Ordering::Relaxed);
     }

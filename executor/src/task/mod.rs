@@ -21,8 +21,8 @@ mod loom_test;
 #[cfg(all(test, not(loom)))]
 mod test;
 
-pub use join::Task;
 pub(crate) use details::{Details, Origin};
+pub use join::Task;
 pub(crate) use raw::{DoneCallback, Header};
 pub(crate) use state::TransitionToRunning;
 pub(crate) use waker::task_address;

@@ -123,12 +123,7 @@ struct Cell<F: Future, S> {
 
 /// Allocates the cell and returns a pointer holding the initial references
 /// (see `state::INITIAL`).
-pub(crate) fn allocate<F, S>(
-    future: F,
-    scheduler: S,
-    id: TaskId,
-    details: Option<Box<Details>>,
-) -> NonNull<Header>
+pub(crate) fn allocate<F, S>(future: F, scheduler: S, id: TaskId, details: Option<Box<Details>>) -> NonNull<Header>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
