@@ -135,10 +135,13 @@ impl MainTask<'_> {
     /// Polls the future as this task's step.
     fn step<R>(&self, poll: impl FnOnce() -> R) -> R {
         // Its statistics, if it keeps details, as for any task.
-        let details = self.claim.header().details();
-        let started = details.map(|details| details.poll_started(self.shared.monitor.coarse_now()));
+        let stamped = self
+            .claim
+            .header()
+            .details()
+            .map(|details| (details, details.poll_started(self.shared.monitor.coarse_now())));
         let polled = current::with_current_task(NonNull::from(self.claim.header()), poll);
-        if let (Some(details), Some(started)) = (details, started) {
+        if let Some((details, started)) = stamped {
             details.poll_ended(started, self.shared.monitor.coarse_now());
         }
         polled
