@@ -69,6 +69,10 @@ impl Queue {
         }
     }
 
+    fn has_queued(&self) -> bool {
+        !self.0.run_queue.lock().is_empty()
+    }
+
     fn drain(&self) {
         let drained: Vec<_> = self.0.run_queue.lock().drain(..).collect();
         drop(drained);
@@ -120,7 +124,13 @@ fn block_on_handle(task: &mut super::Task<u32>, queue: &Queue) -> Result<u32, cr
         if let Poll::Ready(out) = Pin::new(&mut *task).poll(&mut cx) {
             return out;
         }
-        thread::yield_now();
+        // Wait with loads only, as a woken poller would: each poll takes and
+        // releases the join lock, two stores to the state word, and a loop
+        // that stores lets loom starve the completer's compare-exchange
+        // forever (a schedule no real thread keeps up).
+        while !task.is_done() && !queue.has_queued() {
+            thread::yield_now();
+        }
     }
 }
 
