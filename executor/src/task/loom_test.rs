@@ -223,3 +223,33 @@ fn shutdown_races_with_wake() {
         assert!(task.is_done());
     });
 }
+
+#[test]
+fn done_callback_races_with_completion() {
+    // The callback chain hangs in the task's `Details`, made under the join
+    // lock by whichever of the two gets there first: the callback runs
+    // exactly once, with the output, whether it was added before or after.
+    loom::model(|| {
+        let queue = Queue::new();
+        let (task, slot, drops) = spawn_wake_once(&queue);
+        queue.run_all();
+        let waker = slot.lock().take().expect("first poll stored its waker");
+        let worker_queue = queue.clone();
+        let worker = thread::spawn(move || {
+            waker.wake();
+            worker_queue.run_all();
+        });
+        let ran = Arc::new(AtomicUsize::new(0));
+        let counted = ran.clone();
+        task.add_done_callback(move |outcome| {
+            assert_eq!(outcome.unwrap(), 7);
+            counted.fetch_add(1, Ordering::Relaxed);
+        })
+        .expect("the output is still there: the handle holds it");
+        worker.join().unwrap();
+        queue.run_all();
+        assert_eq!(ran.load(Ordering::Relaxed), 1);
+        drop(task);
+        assert_eq!(drops.load(Ordering::Relaxed), 1);
+    });
+}
