@@ -186,3 +186,69 @@ impl Registry {
         self.lens.iter().map(|len| len.load(Ordering::Relaxed)).sum()
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::Registry;
+    use crate::task::{new_task, DoneCallback, Header, Notified, Schedule, TaskId, TaskRef};
+    use std::any::Any;
+
+    /// A scheduler that never runs anything: the registry alone is tested.
+    struct Inert;
+
+    impl Schedule for Inert {
+        fn schedule(&self, _task: Notified) {}
+        fn yield_now(&self, _task: Notified) {}
+        fn release(&self, _task: &Header) -> Option<TaskRef> {
+            None
+        }
+        fn unhandled_panic(&self, _task: &Header, _payload: Box<dyn Any + Send>) {}
+        fn waker_panicked(&self, _task: &Header, _payload: Box<dyn Any + Send>) {}
+        fn defer(&self, callback: DoneCallback) {
+            callback();
+        }
+    }
+
+    fn ids(registry: &Registry) -> Vec<u64> {
+        let mut ids: Vec<u64> = registry.all_tasks().iter().map(|info| info.id).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Links, unlinks from the head, the middle and the tail of a shard's
+    /// list, closes with tasks still in it: what Miri checks the pointers of.
+    #[test]
+    fn tasks_leave_the_lists_from_any_place_and_close_takes_the_rest() {
+        // One worker: four shards, so ids 1, 5 and 9 share shard 1.
+        let registry = Registry::new(1);
+        let mut handles = Vec::new();
+        let mut headers = Vec::new();
+        for id in [1, 5, 9, 13, 2] {
+            let (registered, task, notified) = new_task(std::future::pending::<()>(), Inert, TaskId(id), None);
+            headers.push(std::ptr::NonNull::from(registered.header()));
+            registry.insert(registered).expect("the registry is open");
+            handles.push((task, notified));
+        }
+        assert_eq!(registry.len(), 5);
+        assert_eq!(ids(&registry), [1, 2, 5, 9, 13]);
+        let header = |index: usize| {
+            // SAFETY: each task's handle, kept in `handles`, holds a
+            // reference until the end of the test.
+            unsafe { headers[index].as_ref() }
+        };
+        // Newest first in a shard: 13 is the head, 9 and 5 the middle, 1 the tail.
+        drop(registry.remove(header(3)).expect("13 was registered"));
+        drop(registry.remove(header(1)).expect("5 was registered"));
+        drop(registry.remove(header(0)).expect("1 was registered"));
+        assert!(registry.remove(header(1)).is_none(), "5 left already");
+        assert_eq!(ids(&registry), [2, 9]);
+        assert_eq!(registry.task_name(9).as_deref(), Some("Task-9"));
+        assert!(registry.task_name(5).is_none());
+        let rest: Vec<u64> = registry.close().iter().map(|task| task.header().id.0).collect();
+        assert_eq!(rest.len(), 2);
+        assert_eq!(registry.len(), 0);
+        assert!(registry.remove(header(2)).is_none(), "close took 9");
+        let (registered, _task, _notified) = new_task(std::future::pending::<()>(), Inert, TaskId(3), None);
+        assert!(registry.insert(registered).is_err(), "a closed registry takes no task");
+    }
+}
