@@ -22,7 +22,7 @@ async fn do_some_work(x: u64) -> String {
 
 fn main() {
     let start = Instant::now();
-    let event_loop = EventLoop::builder().workers(0).build().expect("start the loop");
+    let event_loop = EventLoop::builder().workers(0).task_details(true).build().expect("start the loop");
     let handle = event_loop.handle();
 
     // asyncio.wait(tasks): done when every task is, or when interrupted.

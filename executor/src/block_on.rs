@@ -134,10 +134,17 @@ impl MainTask<'_> {
 
     /// Polls the future as this task's step.
     fn step<R>(&self, poll: impl FnOnce() -> R) -> R {
-        let polls = &self.claim.header().polls;
-        // Relaxed: a statistic, as for any task.
-        polls.store(polls.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
-        current::with_current_task(NonNull::from(self.claim.header()), poll)
+        // Its statistics, if it keeps details, as for any task.
+        let stamped = self
+            .claim
+            .header()
+            .details()
+            .map(|details| (details, details.poll_started(self.shared.monitor.coarse_now())));
+        let polled = current::with_current_task(NonNull::from(self.claim.header()), poll);
+        if let Some((details, started)) = stamped {
+            details.poll_ended(started, self.shared.monitor.coarse_now());
+        }
+        polled
     }
 }
 

@@ -49,6 +49,7 @@ pub struct Builder {
     chaos_seed: Option<u64>,
     paused_clock: bool,
     debug: bool,
+    task_details: bool,
     resolver: Option<LookupFn>,
     #[cfg(feature = "tokio")]
     enable_tokio: bool,
@@ -72,6 +73,7 @@ impl Builder {
             chaos_seed: None,
             paused_clock: false,
             debug: false,
+            task_details: false,
             resolver: None,
             #[cfg(feature = "tokio")]
             enable_tokio: false,
@@ -321,10 +323,16 @@ impl Builder {
         self
     }
 
-    /// asyncio's debug mode: time every poll (two clock reads each), which
-    /// fills the poll-time histogram of [`Handle::metrics`](crate::Handle::metrics).
-    /// Off by default: the timing costs more than the rest of the metrics
-    /// together.
+    /// asyncio's debug mode: time every poll and every callback (two clock
+    /// reads each). The poll times fill the histogram of
+    /// [`Handle::metrics`](crate::Handle::metrics); a callback that ran
+    /// longer than the [slow-poll threshold](Builder::slow_poll_threshold)
+    /// (asyncio's `slow_callback_duration`) is reported to the exception
+    /// handler as an [`ExceptionKind::SlowCallback`](crate::ExceptionKind::SlowCallback);
+    /// every task records its details ([`Builder::task_details`]); and the
+    /// tasks still pending when the loop closes are reported with where they
+    /// were spawned. Off by default: the timing costs more than the rest of
+    /// the metrics together.
     ///
     /// # Examples
     ///
@@ -337,6 +345,28 @@ impl Builder {
     /// ```
     pub fn debug(mut self, enabled: bool) -> Builder {
         self.debug = enabled;
+        self
+    }
+
+    /// Records every task's details for [`Handle::dump`](crate::Handle::dump)
+    /// and [`Handle::all_tasks`](crate::Handle::all_tasks): where and when it
+    /// was spawned, how often and how long it was polled, when last, and who
+    /// woke it last. Off by default, where only named tasks keep them: the
+    /// record is an allocation of its own (72 bytes), which would cost
+    /// an idle task more than half again its size. Debug mode turns it on.
+    /// Polling a task that keeps details costs two stores more, and a clock
+    /// read for a poll long enough to span a tick of the coarse clock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = loopwork::EventLoop::builder().workers(1).task_details(true).build().unwrap();
+    /// let _task = event_loop.handle().spawn(std::future::pending::<()>()).unwrap();
+    /// let dump = event_loop.handle().dump();
+    /// assert_eq!(dump.tasks()[0].spawned_at.unwrap().file(), file!());
+    /// ```
+    pub fn task_details(mut self, enabled: bool) -> Builder {
+        self.task_details = enabled;
         self
     }
 
@@ -424,6 +454,7 @@ impl Builder {
             slow_poll_threshold: self.slow_poll_threshold,
             chaos_seed: self.chaos_seed,
             debug: self.debug,
+            task_details: self.task_details,
         };
         #[cfg(feature = "tokio")]
         let tokio = if self.enable_tokio { Some(crate::tokio_context::TokioContext::start()?) } else { None };
@@ -491,6 +522,7 @@ impl fmt::Debug for Builder {
             .field("thread_name", &self.thread_name)
             .field("thread_stack_size", &self.thread_stack_size)
             .field("debug", &self.debug)
+            .field("task_details", &self.task_details)
             .finish_non_exhaustive()
     }
 }

@@ -192,7 +192,7 @@ impl CallbackQueue {
             }
             let Some(callback) = retry_steal(|| self.queue.steal()) else { break };
             slot.begin(None);
-            let outcome = callback.run();
+            let outcome = shared.run_callback(|| callback.run());
             slot.end();
             if let Err(payload) = outcome {
                 shared.callback_panicked(payload);

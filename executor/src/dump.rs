@@ -2,13 +2,16 @@
 //! has run, who woke it last and which timer or I/O source it waits on
 //! (`Handle::dump`), taken from any thread, even while the loop hangs.
 //!
-//! What a dump reads costs the poll path almost nothing: the poll count and
-//! the last poll's time (on the monitor's coarse clock) are plain stores in
-//! the task's header, in what used to be padding; the wake source is one
-//! byte the waker stores; the spawn location sits in the registry beside
-//! the task, written once at spawn. Which timer or I/O source a task waits
-//! on is not recorded at all: the dump asks the reactor for its timers and
-//! waiters and matches their wakers with the tasks.
+//! Every task shows its id, name, state and what it waits on. Where and
+//! when it was spawned, its polls, the time spent in them, its last poll
+//! and who woke it last are in its `task::Details`, which a task keeps only
+//! if it was named or its loop records task details (`Builder::task_details`,
+//! debug mode); for the others those columns are empty. Recording them costs
+//! the poll path plain stores, with the time from the monitor's coarse clock
+//! (see `Details::poll_ended`); the wake source is one byte the waker
+//! stores. Which timer or I/O source a task waits on is not recorded at
+//! all: the dump asks the reactor for its timers and waiters and matches
+//! their wakers with the tasks.
 
 use crate::current;
 use crate::error::{ExceptionContext, ExceptionKind, Source};
@@ -54,26 +57,34 @@ impl WakeSource {
     }
 }
 
-/// Records who is waking `task`: the reactor (the cause it reports), one
-/// of `shared`'s own threads, or another thread. Kept apart from the
-/// scheduling decision, which it would otherwise slow down for every
-/// yield: a wake pays one more thread-local look-up for it.
+/// Records who is waking `task`, if it keeps details: the reactor (the
+/// cause it reports), one of `shared`'s own threads, or another thread.
+/// Kept apart from the scheduling decision, which it would otherwise slow
+/// down for every yield: a wake of a task with details pays one more
+/// thread-local look-up for it, one of a task without pays a branch.
+#[inline]
 pub(crate) fn record_wake(shared: &Arc<Shared>, task: &Header) {
-    let source = match WakeCause::current() {
+    if let Some(details) = task.details() {
+        details.set_wake_source(wake_source(shared) as u8);
+    }
+}
+
+fn wake_source(shared: &Arc<Shared>) -> WakeSource {
+    match WakeCause::current() {
         Some(WakeCause::Io) => WakeSource::Io,
         Some(WakeCause::Timer) => WakeSource::Timer,
         None if current::with_current(|cx| cx.is_some_and(|cx| Arc::ptr_eq(&cx.shared, shared))) => WakeSource::Local,
         None => WakeSource::Remote,
-    };
-    // Relaxed: a statistic for dumps; the last store wins.
-    task.wake_source.store(source as u8, Ordering::Relaxed);
+    }
 }
 
-/// Records that `task` woke itself while it ran (a yield): one store.
+/// Records that `task` woke itself while it ran (a yield), if it keeps
+/// details: one store.
 #[inline(always)]
 pub(crate) fn record_self_wake(task: &Header) {
-    // Relaxed: as in `record_wake`.
-    task.wake_source.store(WakeSource::Yield as u8, Ordering::Relaxed);
+    if let Some(details) = task.details() {
+        details.set_wake_source(WakeSource::Yield as u8);
+    }
 }
 
 /// What a task waits on, as the reactor knows it, in a [`DumpedTask`].
@@ -108,6 +119,10 @@ impl fmt::Display for WaitsOn {
 
 /// One live task in a [`TaskDump`].
 ///
+/// `spawned_at` to `last_wake` are `None` for a task that keeps no details:
+/// one spawned without a name on a loop that does not record them
+/// ([`Builder::task_details`](crate::Builder::task_details)).
+///
 /// # Examples
 ///
 /// ```
@@ -116,7 +131,7 @@ impl fmt::Display for WaitsOn {
 /// let dump = event_loop.handle().dump();
 /// let task = &dump.tasks()[0];
 /// assert_eq!(task.name, "idle");
-/// assert_eq!(task.spawned_at.file(), file!());
+/// assert_eq!(task.spawned_at.unwrap().file(), file!());
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -128,17 +143,22 @@ pub struct DumpedTask {
     /// What it was doing when the dump was taken.
     pub state: TaskState,
     /// The source line that spawned it.
-    pub spawned_at: &'static Location<'static>,
+    pub spawned_at: Option<&'static Location<'static>>,
     /// How long ago it was spawned (to the loop's coarse clock, a quarter of
     /// the slow-poll threshold).
-    pub age: Duration,
+    pub age: Option<Duration>,
     /// How many times it has been polled.
-    pub polls: u32,
-    /// How long ago its last poll began (to the coarse clock); `None` if it
-    /// was never polled. Exact for polls less than 49 days ago.
+    pub polls: Option<u32>,
+    /// The time spent in its polls (tokio-console's busy time). Measured
+    /// on the coarse clock, with a clock read only for a poll that spans
+    /// one of its ticks: at least the length of such a poll, and right on
+    /// average over many short ones (see the module docs).
+    pub busy: Option<Duration>,
+    /// How long ago its last poll began (to the coarse clock); also `None`
+    /// if it was never polled.
     pub since_last_poll: Option<Duration>,
     /// Who scheduled it the last time.
-    pub last_wake: WakeSource,
+    pub last_wake: Option<WakeSource>,
     /// The timers and I/O sources that hold its waker. Empty for a task
     /// that waits on something else (a channel, a lock, another task), or
     /// whose waker a combinator wrapped.
@@ -190,32 +210,41 @@ impl TaskDump {
 
 impl fmt::Display for TaskDump {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rows: Vec<[String; 8]> = self
+        /// What a column shows for a task that keeps no details.
+        const UNRECORDED: &str = "-";
+        let rows: Vec<[String; 9]> = self
             .tasks
             .iter()
             .map(|task| {
                 let waits_on = task.waits_on.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                let recorded = task.polls.is_some();
+                let show = |value: Option<String>| value.unwrap_or_else(|| UNRECORDED.to_owned());
                 [
                     task.id.to_string(),
                     task.name.clone(),
                     format!("{:?}", task.state),
-                    format!("{:.1?}", task.age),
-                    task.polls.to_string(),
-                    task.since_last_poll.map_or_else(|| "never".to_owned(), |since| format!("{since:.1?}")),
-                    format!("{:?}", task.last_wake),
-                    format!("{}  {}", task.spawned_at, waits_on),
+                    show(task.age.map(|age| format!("{age:.1?}"))),
+                    show(task.polls.map(|polls| polls.to_string())),
+                    show(task.busy.map(|busy| format!("{busy:.1?}"))),
+                    match task.since_last_poll {
+                        Some(since) => format!("{since:.1?}"),
+                        None if recorded => "never".to_owned(),
+                        None => UNRECORDED.to_owned(),
+                    },
+                    show(task.last_wake.map(|wake| format!("{wake:?}"))),
+                    format!("{}  {}", show(task.spawned_at.map(ToString::to_string)), waits_on),
                 ]
             })
             .collect();
-        let header = ["id", "name", "state", "age", "polls", "last poll", "woken by", "spawned at  waits on"];
+        let header = ["id", "name", "state", "age", "polls", "busy", "last poll", "woken by", "spawned at  waits on"];
         let mut widths = header.map(str::len);
         for row in &rows {
             for (width, cell) in widths.iter_mut().zip(row) {
                 *width = (*width).max(cell.chars().count());
             }
         }
-        let mut line = |cells: [&str; 8]| -> fmt::Result {
-            let (last, aligned) = cells.split_last().expect("eight columns");
+        let mut line = |cells: [&str; 9]| -> fmt::Result {
+            let (last, aligned) = cells.split_last().expect("nine columns");
             for (cell, width) in aligned.iter().zip(widths) {
                 write!(f, "{cell:<width$}  ")?;
             }
@@ -243,25 +272,26 @@ pub(crate) fn dump(shared: &Shared) -> TaskDump {
             waits.entry(task).or_default().push(WaitsOn::Io { source, direction });
         }
     });
-    let now = Instant::now();
-    let now_nanos = task::since_epoch(now);
-    let now_millis = (now_nanos / 1_000_000) as u32;
+    let now = task::since_epoch(Instant::now());
     let mut tasks = Vec::with_capacity(shared.num_tasks());
-    shared.registry_for_each(|header, spawned_at| {
+    shared.registry_for_each(|header| {
         let info = header.info();
-        // Relaxed: statistics; see the fields.
-        let last_polled = header.last_polled.load(Ordering::Relaxed);
+        let recorded = header.statistics();
+        // Relaxed: statistics; see `task::Details`.
+        let last_polled = recorded.map(|(_, details)| details.last_polled.load(Ordering::Relaxed));
         let address = header as *const Header as usize;
         tasks.push(DumpedTask {
             id: info.id,
             name: info.name,
             state: info.state,
-            spawned_at,
-            age: Duration::from_nanos(now_nanos.saturating_sub(header.spawned_at)),
+            spawned_at: recorded.map(|(origin, _)| origin.location),
+            age: recorded.map(|(origin, _)| Duration::from_nanos(now.saturating_sub(origin.spawned_at))),
             polls: info.polls,
-            since_last_poll: (info.polls > 0)
-                .then(|| Duration::from_millis(u64::from(now_millis.wrapping_sub(last_polled)))),
-            last_wake: WakeSource::from_byte(header.wake_source.load(Ordering::Relaxed)),
+            busy: recorded.map(|(_, details)| Duration::from_nanos(details.busy.load(Ordering::Relaxed))),
+            since_last_poll: last_polled
+                .filter(|_| info.polls.is_some_and(|polls| polls > 0))
+                .map(|last_polled| Duration::from_nanos(now.saturating_sub(last_polled))),
+            last_wake: recorded.map(|(_, details)| WakeSource::from_byte(details.wake_source.load(Ordering::Relaxed))),
             waits_on: waits.remove(&address).unwrap_or_default(),
         });
     });
@@ -274,9 +304,10 @@ pub(crate) fn dump(shared: &Shared) -> TaskDump {
 /// pending!"): a task nobody awaited and nobody cancelled.
 pub(crate) fn report_pending_at_close(shared: &Shared) {
     let mut pending = Vec::new();
-    shared.registry_for_each(|header, spawned_at| {
-        if !header.state.load().is_complete() {
-            pending.push((header.id.0, header.name(), spawned_at));
+    shared.registry_for_each(|header| {
+        // Debug mode records every task's details, so each has its origin.
+        if let (false, Some((origin, _))) = (header.state.load().is_complete(), header.statistics()) {
+            pending.push((header.id.0, header.name(), origin.location));
         }
     });
     for (id, name, spawned_at) in pending {

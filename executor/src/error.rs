@@ -216,6 +216,16 @@ pub enum ExceptionKind {
         /// true in the report made when it returned.
         finished: bool,
     },
+    /// Debug mode ([`Builder::debug`](crate::Builder::debug)): a callback
+    /// (`call_soon` and friends, a done callback) ran longer than the
+    /// slow-poll threshold, asyncio's `slow_callback_duration` (asyncio's
+    /// "Executing `<Handle>` took 0.2 seconds"). Timed exactly, once it has
+    /// returned; a callback still running is reported by the always-on
+    /// monitor as a `SlowPoll` with `finished: false`.
+    SlowCallback {
+        /// How long the callback ran.
+        duration: std::time::Duration,
+    },
     /// Debug mode ([`Builder::debug`](crate::Builder::debug)): a task was
     /// still pending when its loop closed (asyncio's "Task was destroyed
     /// but it is pending!"), and is cancelled.
@@ -233,6 +243,9 @@ impl fmt::Debug for ExceptionKind {
             }
             ExceptionKind::SlowPoll { duration, finished } => {
                 f.debug_struct("SlowPoll").field("duration", duration).field("finished", finished).finish()
+            }
+            ExceptionKind::SlowCallback { duration } => {
+                f.debug_struct("SlowCallback").field("duration", duration).finish()
             }
             ExceptionKind::PendingAtClose { spawned_at } => {
                 f.debug_struct("PendingAtClose").field("spawned_at", spawned_at).finish()
@@ -279,7 +292,9 @@ impl ExceptionContext {
     pub fn panic_message(&self) -> Option<&str> {
         match &self.kind {
             ExceptionKind::UnhandledPanic(payload) => panic_message(payload.as_ref()),
-            ExceptionKind::SlowPoll { .. } | ExceptionKind::PendingAtClose { .. } => None,
+            ExceptionKind::SlowPoll { .. }
+            | ExceptionKind::SlowCallback { .. }
+            | ExceptionKind::PendingAtClose { .. } => None,
         }
     }
 

@@ -118,8 +118,10 @@ impl Handle {
         self.shared.num_workers()
     }
 
-    /// A snapshot of every unfinished task (id, name, state, spawn time,
-    /// number of polls), asyncio's `all_tasks()`. Each task appears once.
+    /// A snapshot of every unfinished task (id, name, state; spawn time and
+    /// number of polls for a task that keeps details, see
+    /// [`Builder::task_details`](crate::Builder::task_details)), asyncio's
+    /// `all_tasks()`. Each task appears once.
     ///
     /// # Examples
     ///
@@ -159,20 +161,23 @@ impl Handle {
         self.shared.metrics()
     }
 
-    /// A dump of every live task: id, name, state, where it was spawned,
-    /// age, polls, time since its last poll, who woke it last, and the
-    /// timer or I/O source it waits on. Works from any thread, also while
-    /// the loop hangs: it locks each task table shard, timer shard and I/O
-    /// source only while copying it, never waiting for a poll to end.
+    /// A dump of every live task: id, name, state and the timer or I/O
+    /// source it waits on; and, for a task that keeps details (a named task,
+    /// or any task of a loop built with
+    /// [`Builder::task_details`](crate::Builder::task_details)), where it
+    /// was spawned, age, polls, time spent in polls, time since its last
+    /// poll and who woke it last. Works from any thread, also while the loop
+    /// hangs: it locks each task table shard, timer shard and I/O source
+    /// only while copying it, never waiting for a poll to end.
     ///
     /// # Examples
     ///
     /// ```
-    /// let event_loop = loopwork::EventLoop::new();
+    /// let event_loop = loopwork::EventLoop::builder().task_details(true).build().unwrap();
     /// let _task = event_loop.handle().spawn(std::future::pending::<()>()).unwrap();
     /// let dump = event_loop.handle().dump();
     /// assert_eq!(dump.tasks().len(), 1);
-    /// assert_eq!(dump.tasks()[0].spawned_at.line(), line!() - 3);
+    /// assert_eq!(dump.tasks()[0].spawned_at.unwrap().line(), line!() - 3);
     /// println!("{dump}");
     /// ```
     pub fn dump(&self) -> TaskDump {

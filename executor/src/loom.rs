@@ -86,6 +86,13 @@ pub(crate) mod sync {
     }
 }
 
+/// Threads: `yield_now` for the join lock's back-off, which loom must see.
+#[cfg(not(loom))]
+pub(crate) use std::thread;
+
+#[cfg(loom)]
+pub(crate) use loom::thread;
+
 /// `UnsafeCell` with loom's closure-based access API, so that loom can check
 /// every access to a task's future and output for races.
 #[cfg(not(loom))]

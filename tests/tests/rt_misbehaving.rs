@@ -132,7 +132,7 @@ fn a_panicking_promise_waker_left_the_other_awaiters_asleep() {
         let awaiter = promise.clone();
         let task = event_loop.handle().spawn(awaiter).unwrap();
         // Let the task wait behind the foreign awaiter.
-        while event_loop.handle().all_tasks().iter().any(|t| t.polls == 0) {
+        while event_loop.handle().all_tasks().iter().any(|t| t.state != loopwork::TaskState::Waiting) {
             std::thread::sleep(Duration::from_millis(1));
         }
         promise.set_result(4).unwrap();

@@ -3,8 +3,8 @@
 
 use loopwork::{EventLoop, ExceptionKind, Source};
 use std::sync::mpsc;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 #[test]
 fn a_stuck_worker_is_reported_by_task_name_while_stuck_and_when_its_poll_finishes_the_task() {
@@ -68,4 +68,49 @@ fn quick_polls_are_not_reported() {
     std::thread::sleep(Duration::from_millis(300));
     drop(event_loop);
     assert_eq!(rx.try_recv().ok(), None);
+}
+
+#[test]
+fn debug_mode_reports_a_slow_callback_with_its_duration() {
+    for workers in [0, 1] {
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let seen = reports.clone();
+        let event_loop = EventLoop::builder()
+            .workers(workers)
+            .debug(true)
+            .slow_poll_threshold(Duration::from_millis(10))
+            .on_unhandled_panic(move |report| seen.lock().unwrap().push(report))
+            .build()
+            .unwrap();
+        let handle = event_loop.handle();
+        let (done, ran) = std::sync::mpsc::channel();
+        let quick = done.clone();
+        handle.call_soon(move || quick.send(Duration::ZERO).unwrap()).unwrap();
+        handle
+            .call_soon(move || {
+                let started = Instant::now();
+                std::thread::sleep(Duration::from_millis(30));
+                done.send(started.elapsed()).unwrap();
+            })
+            .unwrap();
+        // Strict mode runs the callbacks inside `block_on`.
+        event_loop.block_on(loopwork::sleep(Duration::from_millis(1)));
+        let first = ran.recv_timeout(Duration::from_secs(30)).unwrap();
+        let slept = first.max(ran.recv_timeout(Duration::from_secs(30)).unwrap());
+        // Closing joins the worker, which reports after the callback returned.
+        event_loop.close();
+        let reports = reports.lock().unwrap();
+        let slow: Vec<_> = reports
+            .iter()
+            .filter_map(|report| match report.kind {
+                ExceptionKind::SlowCallback { duration } => Some((duration, &report.source, &report.message)),
+                _ => None,
+            })
+            .collect();
+        // Only the slow one, once, timed exactly: at least what it slept.
+        let [(duration, source, message)] = slow[..] else { panic!("one slow-callback report expected: {reports:?}") };
+        assert!(duration >= slept, "reported {duration:?}, slept {slept:?}");
+        assert!(matches!(source, Source::Callback), "{source:?}");
+        assert!(message.contains("callback took"), "{message}");
+    }
 }

@@ -26,13 +26,14 @@ fn dump_shows_spawn_location_and_the_timer_a_task_waits_on() {
     let handle = event_loop.handle();
     let spawn_line = line!() + 1;
     let _sleeper = handle.spawn_named("sleeper", loopwork::sleep(Duration::from_secs(3600))).unwrap();
-    let dump = wait_for_dump(&handle, |dump| dump.tasks().iter().all(|task| task.polls == 1));
+    let dump = wait_for_dump(&handle, |dump| dump.tasks().iter().all(|task| task.polls == Some(1)));
     let [task] = dump.tasks() else { panic!("one task expected: {dump:?}") };
     assert_eq!(task.name, "sleeper");
-    assert_eq!(task.spawned_at.file(), file!());
-    assert_eq!(task.spawned_at.line(), spawn_line);
+    let spawned_at = task.spawned_at.expect("a named task keeps its details");
+    assert_eq!(spawned_at.file(), file!());
+    assert_eq!(spawned_at.line(), spawn_line);
     assert_eq!(task.state, TaskState::Waiting);
-    assert_eq!(task.last_wake, WakeSource::Spawned);
+    assert_eq!(task.last_wake, Some(WakeSource::Spawned));
     assert!(task.since_last_poll.is_some());
     match task.waits_on[..] {
         [WaitsOn::Timer { deadline }] => {
@@ -48,14 +49,14 @@ fn dump_shows_spawn_location_and_the_timer_a_task_waits_on() {
 
 #[test]
 fn dump_shows_the_io_source_a_task_waits_on() {
-    let event_loop = EventLoop::builder().workers(1).build().unwrap();
+    let event_loop = EventLoop::builder().workers(1).task_details(true).build().unwrap();
     let handle = event_loop.handle();
     let listener = event_loop.block_on(async { loopwork::net::TcpListener::bind("127.0.0.1:0") }).unwrap();
     let spawn_line = line!() + 1;
     let _acceptor = handle.spawn(async move { listener.accept().await.map(drop) }).unwrap();
     let dump = wait_for_dump(&handle, |dump| dump.tasks().iter().any(|task| !task.waits_on.is_empty()));
     let [task] = dump.tasks() else { panic!("one task expected: {dump:?}") };
-    assert_eq!(task.spawned_at.line(), spawn_line);
+    assert_eq!(task.spawned_at.expect("the loop records task details").line(), spawn_line);
     assert!(
         matches!(task.waits_on[..], [WaitsOn::Io { direction: loopwork::reactor::Direction::Read, .. }]),
         "the acceptor waits to read its listener: {task:?}"
@@ -94,13 +95,13 @@ fn dump_records_who_woke_a_task() {
             let _ = waiting.await;
         })
         .unwrap();
-    wait_for_dump(&handle, |dump| dump.tasks().iter().all(|task| task.polls >= 1));
+    wait_for_dump(&handle, |dump| dump.tasks().iter().all(|task| task.polls >= Some(1)));
     std::thread::spawn(move || promise.set_result(()).unwrap()).join().unwrap();
-    let dump = wait_for_dump(&handle, |dump| dump.tasks().iter().all(|task| task.polls == 2));
+    let dump = wait_for_dump(&handle, |dump| dump.tasks().iter().all(|task| task.polls == Some(2)));
     let woken_by = |name: &str| dump.tasks().iter().find(|task| task.name == name).unwrap().last_wake;
-    assert_eq!(woken_by("timed"), WakeSource::Timer);
-    assert_eq!(woken_by("remote"), WakeSource::Remote);
-    assert_eq!(woken_by("yielder"), WakeSource::Yield);
+    assert_eq!(woken_by("timed"), Some(WakeSource::Timer));
+    assert_eq!(woken_by("remote"), Some(WakeSource::Remote));
+    assert_eq!(woken_by("yielder"), Some(WakeSource::Yield));
 }
 
 #[test]
@@ -185,4 +186,62 @@ fn debug_mode_reports_tasks_pending_at_close_with_their_spawn_location() {
     let _forgotten = event_loop.handle().spawn(std::future::pending::<()>()).unwrap();
     event_loop.close();
     assert!(quiet.lock().unwrap().is_empty());
+}
+
+#[test]
+fn dump_shows_the_time_a_task_spent_in_polls() {
+    // The slow-poll monitor reports a poll still running past the threshold
+    // after a sample, and each sample moves the coarse clock; the busy task
+    // spins until that report too, so its poll surely spans a tick.
+    let sampled = Arc::new(AtomicBool::new(false));
+    let seen = sampled.clone();
+    let event_loop = EventLoop::builder()
+        .workers(1)
+        .task_details(true)
+        .slow_poll_threshold(Duration::from_millis(4))
+        .on_unhandled_panic(move |report| {
+            if matches!(report.kind, ExceptionKind::SlowPoll { finished: false, .. }) {
+                seen.store(true, Ordering::Release);
+            }
+        })
+        .build()
+        .unwrap();
+    let handle = event_loop.handle();
+    let spun = Arc::new(Mutex::new(None));
+    let record = spun.clone();
+    let _busy = handle
+        .spawn_named("busy", async move {
+            let started = std::time::Instant::now();
+            let watchdog = started + Duration::from_secs(30);
+            while started.elapsed() < Duration::from_millis(20) || !sampled.load(Ordering::Acquire) {
+                assert!(std::time::Instant::now() < watchdog, "the slow-poll monitor never reported the poll");
+                std::hint::spin_loop();
+            }
+            *record.lock().unwrap() = Some(started.elapsed());
+            std::future::pending::<()>().await;
+        })
+        .unwrap();
+    let _idle = handle.spawn_named("idle", std::future::pending::<()>()).unwrap();
+    let dump = wait_for_dump(&handle, |dump| dump.tasks().iter().all(|task| task.state == TaskState::Waiting));
+    let spun = spun.lock().unwrap().expect("the busy task finished its poll");
+    let busy = |name: &str| dump.tasks().iter().find(|task| task.name == name).unwrap().busy.unwrap();
+    assert!(busy("busy") >= spun, "spun {spun:?}, measured {:?}", busy("busy"));
+    // One short poll: nothing, unless it happened to span a tick of the
+    // coarse clock (1 ms here); then the lag of that clock at most.
+    assert!(busy("idle") < Duration::from_millis(15), "{:?}", busy("idle"));
+    assert!(dump.to_string().lines().next().unwrap().contains("busy"));
+}
+
+#[test]
+fn a_task_without_details_shows_only_what_the_loop_always_knows() {
+    let event_loop = EventLoop::builder().workers(1).build().unwrap();
+    let handle = event_loop.handle();
+    let _plain = handle.spawn(loopwork::sleep(Duration::from_secs(3600))).unwrap();
+    let dump = wait_for_dump(&handle, |dump| dump.tasks().iter().all(|task| !task.waits_on.is_empty()));
+    let [task] = dump.tasks() else { panic!("one task expected: {dump:?}") };
+    assert_eq!(task.state, TaskState::Waiting);
+    assert_eq!((task.spawned_at, task.age, task.polls, task.busy, task.last_wake), (None, None, None, None, None));
+    let info = &handle.all_tasks()[0];
+    assert_eq!((info.spawned_at, info.polls), (None, None));
+    assert!(dump.to_string().lines().nth(1).unwrap().contains(" - "), "{dump}");
 }

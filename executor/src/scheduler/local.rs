@@ -223,7 +223,6 @@ impl LocalOwner {
         let mut started = std::time::Instant::now();
         for task in round {
             let id = task.id();
-            shared.stamp_poll(task.header());
             let header = NonNull::from(task.header());
             shared.renew_budget();
             current::with_current_task(header, || task.run());
@@ -297,7 +296,6 @@ impl Shared {
     {
         // Relaxed is enough: ids only need to be unique.
         let id = TaskId(self.next_task_id.fetch_add(1, Ordering::Relaxed));
-        let spawned_at = self.monitor.coarse_now();
         // The task runs in a copy of its spawner's context (contextvars).
         let future = crate::context::WithContext::new(crate::context::capture(), future);
         #[cfg(feature = "tracing")]
@@ -310,7 +308,7 @@ impl Shared {
         // `may_drop_future_here` on other threads, and the owner keeps
         // `owned` in its list until the task is complete.
         let (registered, owned, handle, notified) =
-            unsafe { task::new_local_task(future, scheduler, id, None, spawned_at) };
+            unsafe { task::new_local_task(future, scheduler, id, self.details_for(None, location)) };
         #[cfg(feature = "tracing")]
         traced.allocated_in(registered.header());
         let refused = if tasks.closed {
@@ -327,7 +325,7 @@ impl Shared {
             owned.shutdown();
             return handle;
         }
-        if let Err(registered) = self.registry.insert(registered, location) {
+        if let Err(registered) = self.registry.insert(registered) {
             // The loop is closed: the same, and `shutdown` also takes the
             // task out of the owner's list.
             drop(notified);
@@ -401,5 +399,9 @@ impl Schedule for LocalSchedule {
 
     fn may_drop_future_here(&self) -> bool {
         self.owner.is_current()
+    }
+
+    fn coarse_now(&self) -> u64 {
+        self.owner.shared.coarse_now()
     }
 }

@@ -34,7 +34,7 @@ use crate::blocking::ThreadPool;
 use crate::callback::{CallbackQueue, Runnable};
 use crate::context::WithContext;
 use crate::current;
-use crate::error::{Closed, ExceptionContext, Source};
+use crate::error::{Closed, ExceptionContext, ExceptionKind, Source};
 use crate::metrics::{self, Counters, LoopGauges, RuntimeMetrics};
 use crate::task::{self, DoneCallback, Header, Notified, Schedule, Task, TaskId, TaskName, TaskRef};
 use crossbeam_deque::{Injector, Steal, Stealer};
@@ -71,6 +71,7 @@ pub(crate) struct Config {
     pub(crate) slow_poll_threshold: std::time::Duration,
     pub(crate) chaos_seed: Option<u64>,
     pub(crate) debug: bool,
+    pub(crate) task_details: bool,
 }
 
 /// The state every thread of one loop shares. Tasks hold an `Arc` to it, so a
@@ -103,6 +104,8 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     /// `Builder::debug`: time every poll.
     debug: bool,
+    /// `Builder::task_details` (or debug mode): every task gets `Details`.
+    records_details: bool,
     /// The loop's blocking pool, started on first use.
     blocking: std::sync::OnceLock<ThreadPool>,
     max_blocking_threads: usize,
@@ -154,6 +157,7 @@ impl Shared {
             monitor: Monitor::new(num_workers, config.slow_poll_threshold),
             counters: Counters::new(num_workers),
             debug: config.debug,
+            records_details: config.task_details || config.debug,
             injector: Injector::new(),
             parkers: (0..num_workers).map(|_| Parker::new(Some(reactor.clone()))).collect(),
             reactor,
@@ -215,7 +219,6 @@ impl Shared {
     {
         // Relaxed is enough: ids only need to be unique.
         let id = TaskId(self.next_task_id.fetch_add(1, Ordering::Relaxed));
-        let spawned_at = self.monitor.coarse_now();
         let location = std::panic::Location::caller();
         // The task runs in a copy of its spawner's context (contextvars).
         let future = WithContext::new(crate::context::capture(), future);
@@ -223,13 +226,14 @@ impl Shared {
         let (future, traced) = crate::tracing::instrument(
             future,
             id.0,
-            &name.as_ref().map_or_else(|| format!("Task-{}", id.0), |name| (*name.0).clone()),
+            &name.as_ref().map_or_else(|| format!("Task-{}", id.0), |name| name.0.clone()),
             location,
         );
-        let (registered, task, notified) = task::new_task(future, self.clone(), id, name, spawned_at);
+        let details = self.details_for(name, location);
+        let (registered, task, notified) = task::new_task(future, self.clone(), id, details);
         #[cfg(feature = "tracing")]
         traced.allocated_in(registered.header());
-        if let Err(registered) = self.registry.insert(registered, location) {
+        if let Err(registered) = self.registry.insert(registered) {
             // The registry is closed: the task never runs.
             registered.shutdown();
             drop(notified);
@@ -248,10 +252,9 @@ impl Shared {
     pub(crate) fn spawn_stand_in(self: &Arc<Self>) -> (Task<()>, Notified) {
         // Relaxed: as in `spawn`.
         let id = TaskId(self.next_task_id.fetch_add(1, Ordering::Relaxed));
-        let spawned_at = self.monitor.coarse_now();
-        let (registered, handle, claim) =
-            task::new_task(std::future::pending::<()>(), self.clone(), id, None, spawned_at);
-        if let Err(unregistered) = self.registry.insert(registered, std::panic::Location::caller()) {
+        let details = self.details_for(None, std::panic::Location::caller());
+        let (registered, handle, claim) = task::new_task(std::future::pending::<()>(), self.clone(), id, details);
+        if let Err(unregistered) = self.registry.insert(registered) {
             // A closed loop: the future is still driven (its tasks complete
             // as cancelled), as a task nobody lists.
             drop(unregistered);
@@ -259,6 +262,21 @@ impl Shared {
         let claimed = claim.header().state.transition_to_running();
         debug_assert!(matches!(claimed, task::TransitionToRunning::Poll), "a fresh task is claimed by its first run");
         (handle, claim)
+    }
+
+    /// The introspection record of a task spawned at `location`: made for a
+    /// named task, and for every task of a loop that records task details;
+    /// `None` otherwise (see `task::Details`).
+    pub(super) fn details_for(
+        &self,
+        name: Option<TaskName>,
+        location: &'static std::panic::Location<'static>,
+    ) -> Option<Box<task::Details>> {
+        if name.is_none() && !self.records_details {
+            return None;
+        }
+        let origin = task::Origin { location, spawned_at: self.monitor.coarse_now() };
+        Some(task::Details::new(name.map(|name| name.0), Some(origin)))
     }
 
     /// Routes a task to the right queue: the current worker's own deque when
@@ -337,7 +355,7 @@ impl Shared {
             };
             // The callback already runs in its scheduler's context (see
             // `Handle::call_soon`), so no `WithContext` around it.
-            let (unregistered, handle, queued) = task::new_task(run, self.clone(), CALLBACK_ID, None, 0);
+            let (unregistered, handle, queued) = task::new_task(run, self.clone(), CALLBACK_ID, None);
             // Only the queue entry stays: the cell is freed once it has run,
             // or with the queue if the loop closes first.
             drop((unregistered, handle));
@@ -382,8 +400,8 @@ impl Shared {
         metrics::snapshot(gauges, &self.counters, &self.monitor.slots, self.stealers.iter().map(Stealer::len))
     }
 
-    /// Calls `f` with every unfinished task and its spawn location.
-    pub(crate) fn registry_for_each(&self, f: impl FnMut(&Header, &'static std::panic::Location<'static>)) {
+    /// Calls `f` with every unfinished task.
+    pub(crate) fn registry_for_each(&self, f: impl FnMut(&Header)) {
         self.registry.for_each(f);
     }
 
@@ -702,7 +720,7 @@ impl Shared {
         if task.id() == CALLBACK_ID.0 {
             let slot = &self.monitor.slots[0];
             slot.begin(None);
-            task.run();
+            self.run_callback(|| task.run());
             slot.end();
         } else {
             self.run_watched(0, task);
@@ -747,7 +765,6 @@ impl Shared {
         }
         let slot = &self.monitor.slots[index];
         slot.begin(Some(task.id()));
-        self.stamp_poll(task.header());
         let header = NonNull::from(task.header());
         self.renew_budget();
         current::with_current_task(header, || task.run());
@@ -768,12 +785,41 @@ impl Shared {
         }
     }
 
-    /// Records when the task's poll began, for dumps: one load of the
-    /// coarse clock and one store. Relaxed: only the thread holding the
-    /// task's RUNNING bit writes it; dumps read a statistic.
+    /// Runs a callback (`run`). In debug mode it is timed, and reported if
+    /// it ran longer than the slow-poll threshold (see
+    /// `ExceptionKind::SlowCallback`); otherwise this is one branch.
     #[inline(always)]
-    fn stamp_poll(&self, task: &Header) {
-        task.last_polled.store(self.monitor.coarse_millis(), Ordering::Relaxed);
+    pub(crate) fn run_callback<R>(&self, run: impl FnOnce() -> R) -> R {
+        if self.debug {
+            return self.run_callback_timed(run);
+        }
+        run()
+    }
+
+    /// Debug mode's run of a callback: two clock reads, as for a poll.
+    #[cold]
+    #[inline(never)]
+    fn run_callback_timed<R>(&self, run: impl FnOnce() -> R) -> R {
+        let started = std::time::Instant::now();
+        let result = run();
+        let duration = started.elapsed();
+        if duration > self.monitor.threshold() {
+            self.report(ExceptionContext {
+                message: format!(
+                    "executing a callback took {duration:.3?}, blocking its worker thread (the slow-callback \
+                     threshold is {:?})",
+                    self.monitor.threshold()
+                ),
+                source: Source::Callback,
+                kind: ExceptionKind::SlowCallback { duration },
+            });
+        }
+        result
+    }
+
+    /// Debug mode (`Builder::debug`).
+    pub(crate) fn is_debug(&self) -> bool {
+        self.debug
     }
 
     /// Debug mode's run of a task: also reads the clock around the poll,
@@ -784,7 +830,6 @@ impl Shared {
     fn run_timed(&self, index: usize, task: Notified) {
         let slot = &self.monitor.slots[index];
         slot.begin(Some(task.id()));
-        self.stamp_poll(task.header());
         let header = NonNull::from(task.header());
         self.renew_budget();
         let started = std::time::Instant::now();
@@ -866,6 +911,11 @@ impl Schedule for Arc<Shared> {
 
     fn release(&self, task: &Header) -> Option<TaskRef> {
         self.registry.remove(task)
+    }
+
+    #[inline]
+    fn coarse_now(&self) -> u64 {
+        self.monitor.coarse_now()
     }
 
     fn unhandled_panic(&self, task: &Header, payload: Box<dyn Any + Send>) {

@@ -12,7 +12,7 @@ use super::Shared;
 use crate::error::{ExceptionContext, ExceptionKind, Source};
 use crossbeam_utils::CachePadded;
 use parking_lot::{Condvar, Mutex};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,11 +61,9 @@ pub(crate) struct Monitor {
     pub(crate) slots: Box<[CachePadded<PollSlot>]>,
     threshold: Duration,
     /// Nanoseconds since `task::EPOCH`, refreshed at every sample: the
-    /// spawn time of new tasks, read with one load instead of a clock call.
+    /// spawn time of new tasks and the poll stamps of tasks that keep
+    /// details (`task::Details`), read with one load instead of a clock call.
     coarse_now: AtomicU64,
-    /// The same in milliseconds, wrapping: what a poll stamps on its task
-    /// (`Header::last_polled`), with one load and no division.
-    coarse_millis: AtomicU32,
     /// Set while the monitor sleeps because every worker is parked.
     sleeping: AtomicBool,
     closed: Mutex<bool>,
@@ -96,7 +94,6 @@ impl Monitor {
             slots: (0..threads.max(1)).map(|_| CachePadded::new(PollSlot::default())).collect(),
             threshold,
             coarse_now: AtomicU64::new(crate::task::since_epoch(Instant::now())),
-            coarse_millis: AtomicU32::new(millis(crate::task::since_epoch(Instant::now()))),
             sleeping: AtomicBool::new(false),
             closed: Mutex::new(false),
             wake: Condvar::new(),
@@ -121,12 +118,6 @@ impl Monitor {
         self.coarse_now.load(Ordering::Relaxed)
     }
 
-    /// `coarse_now` in milliseconds, wrapping.
-    pub(crate) fn coarse_millis(&self) -> u32 {
-        // Relaxed: see `refresh_coarse_clock`.
-        self.coarse_millis.load(Ordering::Relaxed)
-    }
-
     /// Sets the coarse clock to `now`: at every sample, and by a worker
     /// that unparks, since the monitor's samples are stale while it sleeps.
     /// Two writers may race and leave the older time for one interval.
@@ -134,7 +125,11 @@ impl Monitor {
         let nanos = crate::task::since_epoch(now);
         // Relaxed: timestamps for statistics; no data hangs on them.
         self.coarse_now.store(nanos, Ordering::Relaxed);
-        self.coarse_millis.store(millis(nanos), Ordering::Relaxed);
+    }
+
+    /// The slow-poll threshold (`Builder::slow_poll_threshold`).
+    pub(crate) fn threshold(&self) -> Duration {
+        self.threshold
     }
 
     /// Reports a poll that ran on a thread without a slot (a local task on
@@ -237,17 +232,14 @@ impl Monitor {
                 }
                 continue;
             }
-            if seen.reported {
+            // In debug mode a callback that ran long is reported when it
+            // returns, timed exactly (`Shared::run_callback`): not twice.
+            if seen.reported && !(seen.current == CALLBACK && shared.is_debug()) {
                 reports.push((seen.current, now - seen.since.unwrap_or(now), true, seen.name.take()));
             }
             *seen = Seen { polls, current, since: (current != 0).then_some(now), reported: false, name: None };
         }
     }
-}
-
-/// Nanoseconds as wrapping milliseconds.
-fn millis(nanos: u64) -> u32 {
-    (nanos / 1_000_000) as u32
 }
 
 fn slow_poll(current: u64, duration: Duration, finished: bool, name: Option<String>) -> ExceptionContext {

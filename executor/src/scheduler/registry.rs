@@ -2,13 +2,17 @@
 //! futures nobody will poll again (tasks parked on a waker that will never
 //! fire), and so that dropping a `Task` handle detaches instead of leaking.
 //!
+//! Each shard is an intrusive doubly-linked list through the tasks' own
+//! headers (`Header::links`), as tokio's owned-task list is: registering a
+//! task allocates nothing, and costs its cell two words, where a slab entry
+//! cost a third more plus the slab's spare capacity.
+//!
 //! Sharded by task id so that workers spawning and completing tasks at the
 //! same time rarely meet on one lock.
 
 use crate::task::{Header, TaskRef};
 use parking_lot::Mutex;
-use slab::Slab;
-use std::panic::Location;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Debug)]
@@ -21,21 +25,33 @@ pub(crate) struct Registry {
     mask: usize,
 }
 
-/// A registered task, and where it was spawned: kept here rather than in
-/// the task's header, which every poll touches, since only dumps and
-/// reports read it.
-#[derive(Debug)]
-struct Registered {
-    task: TaskRef,
-    location: &'static Location<'static>,
-}
-
+/// One list of registered tasks. Each node is a counted reference (a
+/// `TaskRef` given up with `into_raw`), which the list gives back when the
+/// task leaves it.
 #[derive(Debug, Default)]
 struct Shard {
-    tasks: Slab<Registered>,
+    head: Option<NonNull<Header>>,
+    len: usize,
     /// Set once by `close`; the shard then accepts nothing more, so a task
     /// spawned during shutdown cannot slip in after the drain.
     closed: bool,
+}
+
+// SAFETY: the list's nodes are `TaskRef`s in pointer form, and `TaskRef` is
+// `Send`; their links are touched only under the shard's lock.
+unsafe impl Send for Shard {}
+
+impl Shard {
+    /// The registered tasks, newest first.
+    fn tasks(&self) -> impl Iterator<Item = &Header> + '_ {
+        std::iter::successors(self.head, |node| {
+            // SAFETY: a node is kept alive by the reference the list holds,
+            // and its links are ours while `&self` (the lock) lasts.
+            unsafe { node.as_ref().next() }
+        })
+        // SAFETY: as above.
+        .map(|node| unsafe { node.as_ref() })
+    }
 }
 
 impl Registry {
@@ -50,10 +66,6 @@ impl Registry {
         }
     }
 
-    fn shard(&self, header: &Header) -> &Mutex<Shard> {
-        &self.shards[self.index(header)]
-    }
-
     fn index(&self, header: &Header) -> usize {
         header.id.0 as usize & self.mask
     }
@@ -61,36 +73,61 @@ impl Registry {
     /// Publishes shard `index`'s length; the caller holds its lock.
     fn update_len(&self, index: usize, shard: &Shard) {
         // Relaxed: a statistic; the lock orders the stores.
-        self.lens[index].store(shard.tasks.len(), Ordering::Relaxed);
+        self.lens[index].store(shard.len, Ordering::Relaxed);
     }
 
-    /// Takes the registry's reference to a new task spawned at `location`.
-    /// Gives it back if the loop is closed.
-    pub(crate) fn insert(&self, task: TaskRef, location: &'static Location<'static>) -> Result<(), TaskRef> {
-        let mut shard = self.shard(task.header()).lock();
+    /// Takes the registry's reference to a new task. Gives it back if the
+    /// loop is closed.
+    pub(crate) fn insert(&self, task: TaskRef) -> Result<(), TaskRef> {
+        let index = self.index(task.header());
+        let mut shard = self.shards[index].lock();
         if shard.closed {
             return Err(task);
         }
-        let entry = shard.tasks.vacant_entry();
-        task.header().set_registry_key(entry.key());
-        let index = self.index(task.header());
-        entry.insert(Registered { task, location });
+        let node = task.into_raw();
+        // SAFETY: we hold the shard's lock, which guards the links of the
+        // new node and of the old head; the list's reference keeps the old
+        // head alive, and `node`'s is the one `into_raw` just gave up.
+        unsafe {
+            node.as_ref().set_links(None, shard.head);
+            if let Some(old_head) = shard.head {
+                old_head.as_ref().set_links(Some(node), old_head.as_ref().next());
+            }
+        }
+        shard.head = Some(node);
+        shard.len += 1;
         self.update_len(index, &shard);
         Ok(())
     }
 
     /// Removes a completed task, returning the registry's reference (None if
-    /// `close` already took it).
+    /// `close` already took it, or it was never registered).
     pub(crate) fn remove(&self, header: &Header) -> Option<TaskRef> {
-        let mut shard = self.shard(header).lock();
-        let key = header.registry_key();
-        match shard.tasks.get(key) {
-            Some(registered) if std::ptr::eq(registered.task.header(), header) => {
-                let registered = shard.tasks.remove(key);
-                self.update_len(self.index(header), &shard);
-                Some(registered.task)
+        let index = self.index(header);
+        let mut shard = self.shards[index].lock();
+        // SAFETY: the shard's lock guards the links of its nodes, and the
+        // list's references keep its nodes alive; `header` is alive since
+        // the caller borrows it. A task that is not in the list has no
+        // links, and is not the head.
+        unsafe {
+            let (prev, next) = (header.prev(), header.next());
+            // The node as the list holds it: a pointer that came with the
+            // reference, whose provenance covers the whole cell.
+            let node = match prev {
+                Some(prev) => prev.as_ref().next(),
+                None => shard.head.filter(|head| std::ptr::eq(head.as_ptr(), header)),
+            }?;
+            match prev {
+                Some(prev) => prev.as_ref().set_links(prev.as_ref().prev(), next),
+                None => shard.head = next,
             }
-            _ => None,
+            if let Some(next) = next {
+                next.as_ref().set_links(prev, next.as_ref().next());
+            }
+            header.set_links(None, None);
+            shard.len -= 1;
+            self.update_len(index, &shard);
+            Some(TaskRef::from_raw_owned(node))
         }
     }
 
@@ -100,7 +137,18 @@ impl Registry {
         for (index, shard) in self.shards.iter().enumerate() {
             let mut shard = shard.lock();
             shard.closed = true;
-            all.extend(shard.tasks.drain().map(|registered| registered.task));
+            let mut node = shard.head.take();
+            while let Some(current) = node {
+                // SAFETY: under the shard's lock; the list's reference keeps
+                // `current` alive until it is handed back below, after its
+                // links were read.
+                unsafe {
+                    node = current.as_ref().next();
+                    current.as_ref().set_links(None, None);
+                    all.push(TaskRef::from_raw_owned(current));
+                }
+            }
+            shard.len = 0;
             self.update_len(index, &shard);
         }
         all
@@ -110,25 +158,24 @@ impl Registry {
     /// Scans one shard: for reports, not hot paths.
     pub(crate) fn task_name(&self, id: u64) -> Option<String> {
         let shard = self.shards[id as usize & self.mask].lock();
-        shard.tasks.iter().find(|(_, r)| r.task.header().id.0 == id).map(|(_, r)| r.task.header().name())
+        let name = shard.tasks().find(|task| task.id.0 == id).map(Header::name);
+        name
     }
 
     /// A snapshot of every registered task, one shard lock at a time.
     pub(crate) fn all_tasks(&self) -> Vec<crate::task::TaskInfo> {
         let mut all = Vec::with_capacity(self.len());
         for shard in self.shards.iter() {
-            all.extend(shard.lock().tasks.iter().map(|(_, registered)| registered.task.header().info()));
+            all.extend(shard.lock().tasks().map(Header::info));
         }
         all
     }
 
-    /// Calls `f` with every registered task and its spawn location, one
-    /// shard locked at a time (`f` must not spawn or complete tasks).
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&Header, &'static Location<'static>)) {
+    /// Calls `f` with every registered task, one shard locked at a time
+    /// (`f` must not spawn or complete tasks).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Header)) {
         for shard in self.shards.iter() {
-            for (_, registered) in shard.lock().tasks.iter() {
-                f(registered.task.header(), registered.location);
-            }
+            shard.lock().tasks().for_each(&mut f);
         }
     }
 
@@ -137,5 +184,71 @@ impl Registry {
     pub(crate) fn len(&self) -> usize {
         // Relaxed: see `update_len`.
         self.lens.iter().map(|len| len.load(Ordering::Relaxed)).sum()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::Registry;
+    use crate::task::{new_task, DoneCallback, Header, Notified, Schedule, TaskId, TaskRef};
+    use std::any::Any;
+
+    /// A scheduler that never runs anything: the registry alone is tested.
+    struct Inert;
+
+    impl Schedule for Inert {
+        fn schedule(&self, _task: Notified) {}
+        fn yield_now(&self, _task: Notified) {}
+        fn release(&self, _task: &Header) -> Option<TaskRef> {
+            None
+        }
+        fn unhandled_panic(&self, _task: &Header, _payload: Box<dyn Any + Send>) {}
+        fn waker_panicked(&self, _task: &Header, _payload: Box<dyn Any + Send>) {}
+        fn defer(&self, callback: DoneCallback) {
+            callback();
+        }
+    }
+
+    fn ids(registry: &Registry) -> Vec<u64> {
+        let mut ids: Vec<u64> = registry.all_tasks().iter().map(|info| info.id).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Links, unlinks from the head, the middle and the tail of a shard's
+    /// list, closes with tasks still in it: what Miri checks the pointers of.
+    #[test]
+    fn tasks_leave_the_lists_from_any_place_and_close_takes_the_rest() {
+        // One worker: four shards, so ids 1, 5 and 9 share shard 1.
+        let registry = Registry::new(1);
+        let mut handles = Vec::new();
+        let mut headers = Vec::new();
+        for id in [1, 5, 9, 13, 2] {
+            let (registered, task, notified) = new_task(std::future::pending::<()>(), Inert, TaskId(id), None);
+            headers.push(std::ptr::NonNull::from(registered.header()));
+            registry.insert(registered).expect("the registry is open");
+            handles.push((task, notified));
+        }
+        assert_eq!(registry.len(), 5);
+        assert_eq!(ids(&registry), [1, 2, 5, 9, 13]);
+        let header = |index: usize| {
+            // SAFETY: each task's handle, kept in `handles`, holds a
+            // reference until the end of the test.
+            unsafe { headers[index].as_ref() }
+        };
+        // Newest first in a shard: 13 is the head, 9 and 5 the middle, 1 the tail.
+        drop(registry.remove(header(3)).expect("13 was registered"));
+        drop(registry.remove(header(1)).expect("5 was registered"));
+        drop(registry.remove(header(0)).expect("1 was registered"));
+        assert!(registry.remove(header(1)).is_none(), "5 left already");
+        assert_eq!(ids(&registry), [2, 9]);
+        assert_eq!(registry.task_name(9).as_deref(), Some("Task-9"));
+        assert!(registry.task_name(5).is_none());
+        let rest: Vec<u64> = registry.close().iter().map(|task| task.header().id.0).collect();
+        assert_eq!(rest.len(), 2);
+        assert_eq!(registry.len(), 0);
+        assert!(registry.remove(header(2)).is_none(), "close took 9");
+        let (registered, _task, _notified) = new_task(std::future::pending::<()>(), Inert, TaskId(3), None);
+        assert!(registry.insert(registered).is_err(), "a closed registry takes no task");
     }
 }

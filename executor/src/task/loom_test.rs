@@ -69,6 +69,10 @@ impl Queue {
         }
     }
 
+    fn has_queued(&self) -> bool {
+        !self.0.run_queue.lock().is_empty()
+    }
+
     fn drain(&self) {
         let drained: Vec<_> = self.0.run_queue.lock().drain(..).collect();
         drop(drained);
@@ -106,7 +110,7 @@ fn spawn_wake_once(queue: &Queue) -> (super::Task<u32>, Arc<Mutex<Option<Waker>>
     let slot = Arc::new(Mutex::new(None));
     let drops = Arc::new(AtomicUsize::new(0));
     let future = WakeOnce { slot: slot.clone(), polled: false, drops: drops.clone() };
-    let (registered, task, notified) = new_task(future, queue.clone(), TaskId(1), None, 0);
+    let (registered, task, notified) = new_task(future, queue.clone(), TaskId(1), None);
     *queue.0.registry.lock() = Some(registered);
     queue.schedule(notified);
     (task, slot, drops)
@@ -120,7 +124,13 @@ fn block_on_handle(task: &mut super::Task<u32>, queue: &Queue) -> Result<u32, cr
         if let Poll::Ready(out) = Pin::new(&mut *task).poll(&mut cx) {
             return out;
         }
-        thread::yield_now();
+        // Wait with loads only, as a woken poller would: each poll takes and
+        // releases the join lock, two stores to the state word, and a loop
+        // that stores lets loom starve the completer's compare-exchange
+        // forever (a schedule no real thread keeps up).
+        while !task.is_done() && !queue.has_queued() {
+            thread::yield_now();
+        }
     }
 }
 
@@ -211,5 +221,35 @@ fn shutdown_races_with_wake() {
         queue.drain();
         assert_eq!(drops.load(Ordering::Relaxed), 1);
         assert!(task.is_done());
+    });
+}
+
+#[test]
+fn done_callback_races_with_completion() {
+    // The callback chain hangs in the task's `Details`, made under the join
+    // lock by whichever of the two gets there first: the callback runs
+    // exactly once, with the output, whether it was added before or after.
+    loom::model(|| {
+        let queue = Queue::new();
+        let (task, slot, drops) = spawn_wake_once(&queue);
+        queue.run_all();
+        let waker = slot.lock().take().expect("first poll stored its waker");
+        let worker_queue = queue.clone();
+        let worker = thread::spawn(move || {
+            waker.wake();
+            worker_queue.run_all();
+        });
+        let ran = Arc::new(AtomicUsize::new(0));
+        let counted = ran.clone();
+        task.add_done_callback(move |outcome| {
+            assert_eq!(outcome.unwrap(), 7);
+            counted.fetch_add(1, Ordering::Relaxed);
+        })
+        .expect("the output is still there: the handle holds it");
+        worker.join().unwrap();
+        queue.run_all();
+        assert_eq!(ran.load(Ordering::Relaxed), 1);
+        drop(task);
+        assert_eq!(drops.load(Ordering::Relaxed), 1);
     });
 }

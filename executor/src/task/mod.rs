@@ -5,9 +5,12 @@
 //! - `state`: the state word and its named transitions (see `README.md`).
 //! - `raw`: the cell, and the type-erased functions that poll, complete,
 //!   cancel and free it.
+//! - `details`: what introspection keeps of a task, in a record only the
+//!   tasks that need one get.
 //! - `waker`: the `RawWakerVTable`; a waker is the two words std gives it.
 //! - `join`: the public `Task<T>` handle.
 
+mod details;
 mod join;
 mod raw;
 mod state;
@@ -18,6 +21,7 @@ mod loom_test;
 #[cfg(all(test, not(loom)))]
 mod test;
 
+pub(crate) use details::{Details, Origin};
 pub use join::Task;
 pub(crate) use raw::{DoneCallback, Header};
 pub(crate) use state::TransitionToRunning;
@@ -43,14 +47,12 @@ pub(crate) const fn is_large<F>() -> bool {
     std::mem::size_of::<F>() > BOX_THRESHOLD
 }
 
-/// A task's given name, behind one pointer: most tasks have none, and pay
-/// one word for it in their header instead of a `String`'s three.
-#[allow(clippy::box_collection)] // the extra allocation buys the thin pointer
-pub(crate) struct TaskName(pub(crate) Box<String>);
+/// A task's given name, on its way to the task's `Details`.
+pub(crate) struct TaskName(pub(crate) String);
 
 impl TaskName {
     pub(crate) fn new(name: String) -> TaskName {
-        TaskName(Box::new(name))
+        TaskName(name)
     }
 }
 
@@ -59,7 +61,7 @@ impl TaskName {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct TaskId(pub(crate) u64);
 
-/// The reference point of `Header::spawned_at`.
+/// The reference point of the times in `Details`.
 static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
 /// `at` as nanoseconds since `EPOCH`.
@@ -83,10 +85,13 @@ pub struct TaskInfo {
     pub name: String,
     /// What it is doing at the moment of the snapshot.
     pub state: TaskState,
-    /// When it was spawned.
-    pub spawned_at: std::time::Instant,
-    /// How many times it has been polled.
-    pub polls: u32,
+    /// When it was spawned (to the loop's coarse clock); `None` unless the
+    /// loop records task details
+    /// ([`Builder::task_details`](crate::Builder::task_details)) or the
+    /// task was spawned with a name.
+    pub spawned_at: Option<std::time::Instant>,
+    /// How many times it has been polled; `None` when `spawned_at` is.
+    pub polls: Option<u32>,
 }
 
 /// What an unfinished task is doing, in a [`TaskInfo`].
@@ -119,14 +124,22 @@ impl Header {
         } else {
             TaskState::Waiting
         };
+        let recorded = self.statistics();
         TaskInfo {
             id: self.id.0,
             name: self.name(),
             state: task_state,
-            spawned_at: from_epoch(self.spawned_at),
+            spawned_at: recorded.map(|(origin, _)| from_epoch(origin.spawned_at)),
             // Relaxed: a statistic; see the field.
-            polls: self.polls.load(std::sync::atomic::Ordering::Relaxed),
+            polls: recorded.map(|(_, details)| details.polls.load(std::sync::atomic::Ordering::Relaxed)),
         }
+    }
+
+    /// The task's origin and its statistics, if they were recorded from its
+    /// spawn on (see `details`).
+    pub(crate) fn statistics(&self) -> Option<(Origin, &Details)> {
+        let details = self.details()?;
+        Some((details.origin?, details))
     }
 }
 
@@ -152,6 +165,13 @@ pub(crate) trait Schedule: Send + Sync + Sized + 'static {
     /// Shutdown then only requests cancellation.
     fn may_drop_future_here(&self) -> bool {
         true
+    }
+    /// The time now, as nanoseconds since `EPOCH`, for the statistics of
+    /// tasks that keep `Details`: a loop answers from its coarse clock,
+    /// which a poll can read without a clock call; the default reads the
+    /// clock.
+    fn coarse_now(&self) -> u64 {
+        since_epoch(std::time::Instant::now())
     }
 }
 
@@ -185,6 +205,24 @@ impl TaskRef {
     pub(crate) fn header(&self) -> &Header {
         // SAFETY: the reference this value owns keeps the cell alive.
         unsafe { self.ptr.as_ref() }
+    }
+
+    /// Gives up the reference as a pointer, for an intrusive list to hold;
+    /// `from_raw_owned` takes it back.
+    pub(crate) fn into_raw(self) -> NonNull<Header> {
+        let ptr = self.ptr;
+        std::mem::forget(self);
+        ptr
+    }
+
+    /// Takes back a reference that `into_raw` gave up.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` came from `into_raw`, and this is the only time its reference
+    /// is taken back.
+    pub(crate) unsafe fn from_raw_owned(ptr: NonNull<Header>) -> TaskRef {
+        TaskRef { ptr }
     }
 
     /// Cancels the task as the loop closes: drops its future here unless a
@@ -255,15 +293,14 @@ pub(crate) fn new_task<F, S>(
     future: F,
     scheduler: S,
     id: TaskId,
-    name: Option<TaskName>,
-    spawned_at: u64,
+    details: Option<Box<Details>>,
 ) -> (TaskRef, Task<F::Output>, Notified)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let ptr = raw::allocate(future, scheduler, id, name, spawned_at);
+    let ptr = raw::allocate(future, scheduler, id, details);
     (TaskRef::from_raw(ptr), Task::from_raw(ptr), Notified(TaskRef::from_raw(ptr)))
 }
 
@@ -283,15 +320,14 @@ pub(crate) unsafe fn new_local_task<F, S>(
     future: F,
     scheduler: S,
     id: TaskId,
-    name: Option<TaskName>,
-    spawned_at: u64,
+    details: Option<Box<Details>>,
 ) -> (TaskRef, TaskRef, Task<F::Output>, Notified)
 where
     F: Future + 'static,
     F::Output: 'static,
     S: Schedule,
 {
-    let ptr = raw::allocate(future, scheduler, id, name, spawned_at);
+    let ptr = raw::allocate(future, scheduler, id, details);
     // SAFETY: `allocate` returned a live cell holding the initial references.
     unsafe { ptr.as_ref() }.state.ref_inc();
     (TaskRef::from_raw(ptr), TaskRef::from_raw(ptr), Task::from_raw(ptr), Notified(TaskRef::from_raw(ptr)))

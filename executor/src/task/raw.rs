@@ -5,17 +5,17 @@
 //! `NonNull<Header>` can be cast back to the cell by the functions in the
 //! header's vtable, which were instantiated for the right `F` and `S`.
 
+use super::details::Details;
 use super::state::{Outcome, State, TransitionToIdle, TransitionToNotified, TransitionToRunning};
-use super::{Notified, Schedule, TaskId, TaskName, TaskRef};
+use super::{Notified, Schedule, TaskId, TaskRef};
 use crate::error::TaskError;
-use crate::loom::sync::Mutex;
 use crate::loom::UnsafeCell;
 use std::future::Future;
-use std::mem;
+use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::task::{Context, Poll, Waker};
 
 /// The part of a task every thread may look at without knowing its types.
@@ -24,26 +24,12 @@ pub(crate) struct Header {
     pub(crate) state: State,
     pub(crate) vtable: &'static Vtable,
     pub(crate) id: TaskId,
-    /// `None` means the default name, `Task-{id}`, made only when asked for.
-    /// A thin pointer: most tasks have no name, and they pay one word.
-    pub(crate) name: Option<TaskName>,
-    /// When it was spawned, as nanoseconds since `task::EPOCH` (8 bytes
-    /// instead of an `Instant`'s 16), read from the loop's coarse clock.
-    pub(crate) spawned_at: u64,
-    /// The task's slot in the registry shard; written and read only under
-    /// that shard's lock, so `Relaxed` is enough.
-    pub(crate) registry_key: AtomicU32,
-    /// How many times it has been polled. Only the thread holding RUNNING
-    /// writes it, so a load and a store (no read-modify-write) count it;
-    /// `Relaxed` is enough for a statistic read by `all_tasks`.
-    pub(crate) polls: AtomicU32,
-    /// When its last poll began, in milliseconds since `task::EPOCH` on the
-    /// loop's coarse clock, wrapping (see `dump`). Written like `polls`.
-    /// The 32-bit fields sit together so these two fit in what was padding.
-    pub(crate) last_polled: AtomicU32,
-    /// Who woke it last (`dump::WakeSource` as a byte): stored by the waker,
-    /// `Relaxed`, a plain store; the last one wins.
-    pub(crate) wake_source: AtomicU8,
+    /// The task's introspection record (`details`), or null: set at spawn,
+    /// or later by a holder of the join lock, and freed with the cell.
+    details: AtomicPtr<Details>,
+    /// The task's neighbours in its registry shard's list (previous,
+    /// next); read and written only under that shard's lock.
+    links: std::cell::UnsafeCell<[Option<NonNull<Header>>; 2]>,
 }
 
 /// The functions that need the task's concrete types.
@@ -84,29 +70,21 @@ pub(crate) type DoneCallback = Box<dyn FnOnce() + Send>;
 /// makes its own copy of the outcome and returns what runs on the loop.
 pub(crate) type OnDone = Box<dyn FnOnce(*const ()) -> DoneCallback + Send>;
 
-/// The waker of whoever awaits the `Task` handle, and the done callbacks.
-#[derive(Default)]
-struct JoinSlot {
-    waker: Option<Waker>,
-    /// A chain rather than a `Vec`, so that a task without done callbacks
-    /// (almost all) pays one word for them.
-    done_callbacks: Option<Box<DoneNode>>,
-}
-
-/// One link of the done-callback chain, in registration order.
-struct DoneNode {
+/// One link of the done-callback chain, in registration order. A chain
+/// rather than a `Vec`, so that the record of a task without done callbacks
+/// pays one word for them.
+pub(crate) struct DoneNode {
     callback: OnDone,
     next: Option<Box<DoneNode>>,
 }
 
-impl JoinSlot {
-    fn push_done_callback(&mut self, callback: OnDone) {
-        let mut tail = &mut self.done_callbacks;
-        while let Some(node) = tail {
-            tail = &mut node.next;
-        }
-        *tail = Some(Box::new(DoneNode { callback, next: None }));
+/// Appends `callback` to the chain at `head`.
+fn push_done_callback(head: &mut Option<Box<DoneNode>>, callback: OnDone) {
+    let mut tail = head;
+    while let Some(node) = tail {
+        tail = &mut node.next;
     }
+    *tail = Some(Box::new(DoneNode { callback, next: None }));
 }
 
 impl Iterator for DoneChain {
@@ -122,11 +100,14 @@ impl Iterator for DoneChain {
 /// Drains a done-callback chain front to back.
 struct DoneChain(Option<Box<DoneNode>>);
 
-/// What the task holds instead of its future once the future is gone.
-enum Stage<F: Future> {
-    Running(F),
-    Finished(Result<F::Output, TaskError>),
-    Consumed,
+/// The future, then its output, in the same bytes: a union rather than an
+/// enum, whose tag would cost the cell a word. Which one it holds follows
+/// from the state word: the future until `COMPLETE` (its owner drops it on
+/// the way there, so an owner that has just dropped it knows it is gone),
+/// then the output until `OUTPUT_TAKEN`.
+union Stage<F: Future> {
+    future: ManuallyDrop<F>,
+    output: ManuallyDrop<Result<F::Output, TaskError>>,
 }
 
 #[repr(C)]
@@ -134,23 +115,17 @@ struct Cell<F: Future, S> {
     header: Header,
     scheduler: S,
     stage: UnsafeCell<Stage<F>>,
-    /// Who to tell when the task completes. A lock rather than more state
-    /// bits: it is touched once per await of a pending task, once per done
-    /// callback and once at completion, never on the poll path.
-    join: Mutex<JoinSlot>,
+    /// The waker of whoever awaits the `Task` handle; touched only under
+    /// the join lock (`State::lock_join`). The done callbacks, which almost
+    /// no task has, are in the task's `Details`.
+    join_waker: UnsafeCell<Option<Waker>>,
 }
 
 /// Allocates the cell and returns a pointer holding the initial references
 /// (see `state::INITIAL`). Neither `F` nor its output need be `Send` here:
 /// `task::new_task` requires both, and `task::new_local_task` instead makes
 /// its caller keep the task on one thread.
-pub(crate) fn allocate<F, S>(
-    future: F,
-    scheduler: S,
-    id: TaskId,
-    name: Option<TaskName>,
-    spawned_at: u64,
-) -> NonNull<Header>
+pub(crate) fn allocate<F, S>(future: F, scheduler: S, id: TaskId, details: Option<Box<Details>>) -> NonNull<Header>
 where
     F: Future + 'static,
     F::Output: 'static,
@@ -161,16 +136,12 @@ where
             state: State::new(),
             vtable: vtable::<F, S>(),
             id,
-            name,
-            spawned_at,
-            registry_key: AtomicU32::new(u32::MAX),
-            polls: AtomicU32::new(0),
-            last_polled: AtomicU32::new(0),
-            wake_source: AtomicU8::new(0),
+            details: AtomicPtr::new(details.map_or(std::ptr::null_mut(), Box::into_raw)),
+            links: std::cell::UnsafeCell::new([None, None]),
         },
         scheduler,
-        stage: UnsafeCell::new(Stage::Running(future)),
-        join: Mutex::new(JoinSlot::default()),
+        stage: UnsafeCell::new(Stage { future: ManuallyDrop::new(future) }),
+        join_waker: UnsafeCell::new(None),
     });
     NonNull::from(Box::leak(cell)).cast()
 }
@@ -234,23 +205,29 @@ where
         TransitionToRunning::Skip => return drop(entry),
     }
 
-    let polls = &cell.header.polls;
-    polls.store(polls.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    // A task without a record (almost all) pays a load and two branches
+    // for its statistics.
+    let stamped = cell.header.details().map(|details| (details, details.poll_started(cell.scheduler.coarse_now())));
     let waker = super::waker::waker_ref(ptr);
     let mut cx = Context::from_waker(&waker);
     let polled = catch_unwind(AssertUnwindSafe(|| {
         cell.stage.with_mut(|stage| {
-            // SAFETY: RUNNING gives this thread exclusive access to the stage.
-            match unsafe { &mut *stage } {
-                // SAFETY: the future lives inside the heap cell and is never
-                // moved until it is dropped in place, so it is pinned.
-                Stage::Running(future) => unsafe { Pin::new_unchecked(future) }.poll(&mut cx),
-                _ => unreachable!("a task that is not finished holds its future"),
-            }
+            // SAFETY: RUNNING gives this thread exclusive access to the
+            // stage, which holds the future: the task is not complete. The
+            // future lives inside the heap cell and is never moved until it
+            // is dropped in place, so it is pinned.
+            unsafe { Pin::new_unchecked(&mut *(*stage).future) }.poll(&mut cx)
         })
     }));
+    if let Some((details, started)) = stamped {
+        details.poll_ended(started, cell.scheduler.coarse_now());
+    }
     match polled {
-        Ok(Poll::Ready(output)) => complete(cell, Ok(output)),
+        Ok(Poll::Ready(output)) => match drop_future(cell) {
+            Ok(()) => complete(cell, Ok(output)),
+            // Its `Drop` panicked: that is how the task ended.
+            Err(payload) => complete(cell, Err(TaskError::Panicked(payload))),
+        },
         Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
             // The transition released the queue entry's reference already.
             TransitionToIdle::Idle => std::mem::forget(entry),
@@ -285,8 +262,9 @@ fn drop_future<F: Future, S>(cell: &Cell<F, S>) -> std::thread::Result<()> {
     catch_unwind(AssertUnwindSafe(|| {
         cell.stage.with_mut(|stage| {
             // SAFETY: the caller holds RUNNING (or is the shutdown owner),
-            // which gives exclusive access to the stage.
-            unsafe { *stage = Stage::Consumed };
+            // which gives exclusive access to the stage, and has not dropped
+            // the future yet (it completes the task next).
+            unsafe { ManuallyDrop::drop(&mut (*stage).future) };
         })
     }))
 }
@@ -332,19 +310,20 @@ where
     // output before COMPLETE, while this thread still owns it (RUNNING): the
     // handle may take it the moment it sees COMPLETE.
     let (before, waker, callbacks) = {
-        let mut join = cell.join.lock();
-        let chain = DoneChain(join.done_callbacks.take());
+        let mut join = JoinGuard::lock(cell);
+        let chain = DoneChain(join.take_done_callbacks());
         let callbacks: Vec<DoneCallback> = cell.stage.with_mut(|stage| {
-            // SAFETY: RUNNING is still set, so the stage is ours.
-            let stage = unsafe { &mut *stage };
-            *stage = Stage::Finished(output);
-            let Stage::Finished(output) = &*stage else { unreachable!("just stored") };
-            let output: *const Result<F::Output, TaskError> = output;
+            // SAFETY: RUNNING is still set, so the stage is ours; the caller
+            // dropped the future.
+            let output: *const Result<F::Output, TaskError> = unsafe {
+                (*stage).output = ManuallyDrop::new(output);
+                &*(*stage).output
+            };
             // A task without done callbacks (almost all) allocates nothing.
             chain.map(|on_done| prepare_done_callback(on_done, output.cast())).collect()
         });
         let before = cell.header.state.transition_to_complete(outcome);
-        (before, join.waker.take(), callbacks)
+        (before, join.with_waker(Option::take), callbacks)
     };
     let has_callbacks = !callbacks.is_empty();
     for callback in callbacks {
@@ -395,14 +374,19 @@ impl Drop for WakeOnDrop {
     }
 }
 
+/// Takes the output out of a complete task, or `None` if it was taken.
+/// Only called by the thread that owns the output: the completer when there
+/// is no handle, or the handle after `COMPLETE`.
 fn take_output<F: Future, S>(cell: &Cell<F, S>) -> Option<Result<F::Output, TaskError>> {
+    let state = cell.header.state.load();
+    debug_assert!(state.is_complete());
+    if state.is_output_taken() {
+        return None;
+    }
+    cell.header.state.set_output_taken();
     cell.stage.with_mut(|stage| {
-        // SAFETY: only called by the thread that owns the output: the
-        // completer when there is no handle, or the handle after COMPLETE.
-        match mem::replace(unsafe { &mut *stage }, Stage::Consumed) {
-            Stage::Finished(output) => Some(output),
-            _ => None,
-        }
+        // SAFETY: as above, the output is ours, and it was still there.
+        Some(unsafe { ManuallyDrop::take(&mut (*stage).output) })
     })
 }
 
@@ -450,6 +434,18 @@ where
     // SAFETY: the reference count reached zero, so this is the only pointer
     // left, and it came from `Box::leak` in `allocate::<F, S>`.
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
+    let state = cell.header.state.load();
+    cell.stage.with_mut(|stage| {
+        // SAFETY: the last reference is ours, so is the stage; the state
+        // word says what it holds (see `Stage`).
+        unsafe {
+            if !state.is_complete() {
+                ManuallyDrop::drop(&mut (*stage).future);
+            } else if !state.is_output_taken() {
+                ManuallyDrop::drop(&mut (*stage).output);
+            }
+        }
+    });
     // Every path to here consumed or dropped the future already (a task
     // refused by a closed loop goes through `shutdown` too); what is left is
     // an output nobody took, or nothing. The exceptions hold futures that
@@ -506,15 +502,15 @@ fn register_unless_complete<F: Future, S>(cell: &Cell<F, S>, waker: &Waker) -> b
     if cell.header.state.load().is_complete() {
         return true;
     }
-    let mut join = cell.join.lock();
+    let mut join = JoinGuard::lock(cell);
     // Checked again under the lock; see `complete`.
     if cell.header.state.load().is_complete() {
         return true;
     }
-    let replaced = match join.waker.as_ref() {
+    let replaced = join.with_waker(|slot| match slot.as_ref() {
         Some(existing) if existing.will_wake(waker) => None,
-        _ => join.waker.replace(waker.clone()),
-    };
+        _ => slot.replace(waker.clone()),
+    });
     drop(join);
     // A waker's drop may run arbitrary code: not under the lock.
     drop(replaced);
@@ -536,14 +532,16 @@ where
     // SAFETY: the vtable was built for these types; the handle's reference
     // keeps the cell alive.
     let cell = unsafe { cell::<F, S>(ptr) };
+    if cell.header.state.load().is_output_taken() {
+        return visit(std::ptr::null());
+    }
     cell.stage.with(|stage| {
-        // SAFETY: COMPLETE with JOIN_INTEREST: only the handle touches the
-        // stage now, and it moves the output out only through `&mut` or by
-        // value, never while this shared borrow lasts.
-        match unsafe { &*stage } {
-            Stage::Finished(output) => visit((output as *const Result<F::Output, TaskError>).cast()),
-            _ => visit(std::ptr::null()),
-        }
+        // SAFETY: COMPLETE with JOIN_INTEREST, and not taken: the stage
+        // holds the output, only the handle touches it now, and it moves the
+        // output out only through `&mut` or by value, never while this
+        // shared borrow lasts.
+        let output: *const Result<F::Output, TaskError> = unsafe { &*(*stage).output };
+        visit(output.cast())
     })
 }
 
@@ -585,7 +583,7 @@ where
         let output = take_output(cell);
         drop_output(cell, output);
     }
-    let waker = cell.join.lock().waker.take();
+    let waker = JoinGuard::lock(cell).with_waker(Option::take);
     drop(waker);
     drop(handle_ref);
 }
@@ -606,7 +604,7 @@ where
     // handle) holds a reference.
     let cell = unsafe { cell::<F, S>(ptr) };
     {
-        let mut join = cell.join.lock();
+        let mut join = JoinGuard::lock(cell);
         if !cell.header.state.load().is_complete() {
             join.push_done_callback(on_done);
             return true;
@@ -614,14 +612,14 @@ where
     }
     // Complete, with JOIN_INTEREST: the output is the handle's, and the
     // caller is the handle, through a shared borrow that excludes its takes.
+    if cell.header.state.load().is_output_taken() {
+        return false;
+    }
     let callback = cell.stage.with(|stage| {
-        // SAFETY: as above; only a shared read.
-        match unsafe { &*stage } {
-            Stage::Finished(output) => {
-                Some(prepare_done_callback(on_done, (output as *const Result<F::Output, TaskError>).cast()))
-            }
-            _ => None,
-        }
+        // SAFETY: as above, and the output is there (not taken); only a
+        // shared read.
+        let output: *const Result<F::Output, TaskError> = unsafe { &*(*stage).output };
+        Some(prepare_done_callback(on_done, output.cast()))
     });
     match callback {
         Some(callback) => {
@@ -689,12 +687,85 @@ pub(crate) fn cancel(ptr: NonNull<Header>) -> bool {
     counted
 }
 
+/// The join lock, held (`State::lock_join`): the right to touch the join
+/// waker and the done callbacks. Released when dropped, on unwinding too.
+struct JoinGuard<'a, F: Future, S> {
+    cell: &'a Cell<F, S>,
+}
+
+impl<'a, F: Future, S> JoinGuard<'a, F, S> {
+    fn lock(cell: &'a Cell<F, S>) -> JoinGuard<'a, F, S> {
+        cell.header.state.lock_join();
+        JoinGuard { cell }
+    }
+
+    fn with_waker<R>(&mut self, f: impl FnOnce(&mut Option<Waker>) -> R) -> R {
+        // SAFETY: the join lock gives this thread exclusive access to the
+        // join waker.
+        self.cell.join_waker.with_mut(|waker| f(unsafe { &mut *waker }))
+    }
+
+    fn push_done_callback(&mut self, callback: OnDone) {
+        let details = self.cell.header.details_or_insert();
+        // SAFETY: the join lock gives this thread exclusive access to the
+        // done callbacks.
+        details.done_callbacks.with_mut(|head| push_done_callback(unsafe { &mut *head }, callback));
+    }
+
+    fn take_done_callbacks(&mut self) -> Option<Box<DoneNode>> {
+        let details = self.cell.header.details()?;
+        // SAFETY: as in `push_done_callback`.
+        details.done_callbacks.with_mut(|head| unsafe { (*head).take() })
+    }
+}
+
+impl<F: Future, S> Drop for JoinGuard<'_, F, S> {
+    fn drop(&mut self) {
+        self.cell.header.state.unlock_join();
+    }
+}
+
 impl Header {
+    /// The task's introspection record, if it has one.
+    #[inline]
+    pub(crate) fn details(&self) -> Option<&Details> {
+        // Acquire pairs with the Release in `details_or_insert`, so a record
+        // made after the spawn is seen whole.
+        let ptr = self.details.load(Ordering::Acquire);
+        // SAFETY: a non-null pointer came from `Box::into_raw` and is freed
+        // only with the cell, which `&self` keeps alive.
+        unsafe { ptr.as_ref() }
+    }
+
+    /// The record, made now (without an origin) if the task has none. Only
+    /// a holder of the join lock calls it, so two records are never made.
+    fn details_or_insert(&self) -> &Details {
+        if let Some(details) = self.details() {
+            return details;
+        }
+        let details = Box::into_raw(Details::new(None, None));
+        // Release pairs with the Acquire in `details`.
+        self.details.store(details, Ordering::Release);
+        // SAFETY: just made from a `Box`; freed only with the cell.
+        unsafe { &*details }
+    }
+
     /// The task's name: the one it was spawned with, or `Task-{id}`.
     pub(crate) fn name(&self) -> String {
-        match &self.name {
-            Some(name) => name.0.to_string(),
+        match self.details().and_then(|details| details.name.as_deref()) {
+            Some(name) => name.to_owned(),
             None => format!("Task-{}", self.id.0),
+        }
+    }
+}
+
+impl Drop for Header {
+    fn drop(&mut self) {
+        let details = *self.details.get_mut();
+        if !details.is_null() {
+            // SAFETY: made by `Box::into_raw`, and the cell (so the last
+            // pointer to the record) is going away.
+            drop(unsafe { Box::from_raw(details) });
         }
     }
 }
@@ -709,17 +780,35 @@ pub(crate) fn drop_reference(ptr: NonNull<Header>) {
     }
 }
 
-/// The registry's order of keys is per shard; `Relaxed` accessors keep the
-/// call sites short.
+/// The registry's links (see `scheduler::registry`).
 impl Header {
-    pub(crate) fn registry_key(&self) -> usize {
-        self.registry_key.load(Ordering::Relaxed) as usize
+    /// The previous task in the registry shard's list.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the lock of the task's registry shard.
+    pub(crate) unsafe fn prev(&self) -> Option<NonNull<Header>> {
+        // SAFETY: the shard's lock, which the caller holds, guards the links.
+        unsafe { (*self.links.get())[0] }
     }
 
-    /// Slab keys are indices, so 32 bits (4 billion live tasks a shard) are
-    /// plenty, and the key shares a word with the poll count.
-    pub(crate) fn set_registry_key(&self, key: usize) {
-        let key = u32::try_from(key).expect("more than 4 billion live tasks in one registry shard");
-        self.registry_key.store(key, Ordering::Relaxed);
+    /// The next task in the registry shard's list.
+    ///
+    /// # Safety
+    ///
+    /// As for `prev`.
+    pub(crate) unsafe fn next(&self) -> Option<NonNull<Header>> {
+        // SAFETY: as in `prev`.
+        unsafe { (*self.links.get())[1] }
+    }
+
+    /// Sets both links.
+    ///
+    /// # Safety
+    ///
+    /// As for `prev`.
+    pub(crate) unsafe fn set_links(&self, prev: Option<NonNull<Header>>, next: Option<NonNull<Header>>) {
+        // SAFETY: as in `prev`; no reference to the links outlives a call.
+        unsafe { *self.links.get() = [prev, next] };
     }
 }

@@ -21,9 +21,16 @@ const JOIN_INTEREST: usize = 1 << 4;
 const ENDED_CANCELLED: usize = 1 << 5;
 /// The task completed with a panic (its output is `Panicked`).
 const ENDED_PANICKED: usize = 1 << 6;
+/// A thread holds the join lock: it alone touches the join waker and the
+/// done callbacks (see `lock_join`).
+const JOIN_LOCK: usize = 1 << 7;
+
+/// The output of a complete task was taken (or dropped) by its owner: the
+/// stage is empty.
+const OUTPUT_TAKEN: usize = 1 << 8;
 
 /// Bits below this are flags; the reference count sits above them.
-const REF_SHIFT: u32 = 7;
+const REF_SHIFT: u32 = 9;
 const REF_ONE: usize = 1 << REF_SHIFT;
 const FLAGS_MASK: usize = REF_ONE - 1;
 
@@ -262,6 +269,49 @@ impl State {
         })
     }
 
+    /// The owner of a complete task's output took it out of the stage.
+    pub(crate) fn set_output_taken(&self) {
+        // Relaxed is enough: the output's owner is the only thread that
+        // reads the stage's contents after COMPLETE, and the thread that
+        // frees the cell synchronizes with it through `ref_dec`'s AcqRel.
+        self.word.fetch_or(OUTPUT_TAKEN, Ordering::Relaxed);
+    }
+
+    /// Takes the join lock: the bit that guards the join waker and the done
+    /// callbacks, in the state word rather than a mutex of its own, which
+    /// would cost the cell a word. It is held for a few stores (and a waker
+    /// clone), once per await of a pending task, per done callback and at
+    /// completion, never on the poll path, so a contender spins briefly and
+    /// then yields its thread instead of parking.
+    pub(crate) fn lock_join(&self) {
+        let mut spins = 0u32;
+        loop {
+            // Acquire pairs with the Release in `unlock_join`: what the
+            // previous holder wrote to the join slot is visible to us.
+            if self.word.fetch_or(JOIN_LOCK, Ordering::Acquire) & JOIN_LOCK == 0 {
+                return;
+            }
+            // Relaxed: only a hint of when to try again; the fetch_or above
+            // is what synchronizes.
+            while self.word.load(Ordering::Relaxed) & JOIN_LOCK != 0 {
+                spins += 1;
+                // Under loom a spin is only more states to explore: yield at once.
+                if spins < if cfg!(loom) { 0 } else { 64 } {
+                    std::hint::spin_loop();
+                } else {
+                    crate::loom::thread::yield_now();
+                }
+            }
+        }
+    }
+
+    /// Releases the join lock taken by `lock_join`.
+    pub(crate) fn unlock_join(&self) {
+        // Release pairs with the Acquire in `lock_join`.
+        let prev = self.word.fetch_and(!JOIN_LOCK, Ordering::Release);
+        debug_assert!(prev & JOIN_LOCK != 0, "the join lock was not held");
+    }
+
     pub(crate) fn ref_inc(&self) {
         // Relaxed is enough: a new reference is made from an existing one,
         // which keeps the task alive; nothing is published by counting.
@@ -303,6 +353,10 @@ impl Snapshot {
 
     pub(crate) fn ended_cancelled(self) -> bool {
         self.0 & ENDED_CANCELLED != 0
+    }
+
+    pub(crate) fn is_output_taken(self) -> bool {
+        self.0 & OUTPUT_TAKEN != 0
     }
 
     pub(crate) fn ended_panicked(self) -> bool {
