@@ -236,8 +236,8 @@ impl Workload {
                 group(LIVE_TASKS)
             ),
             Workload::Dump => format!(
-                "one `Handle::dump()` (spawn locations, wake sources, the timers and I/O each task waits on) with \
-                 {} live tasks pending (loopwork only; target < 50 ms)",
+                "one `Handle::dump()` (spawn locations, ages, polls, wake sources, the timers and I/O each task waits \
+                 on) with {} live named tasks pending, each with its details record (loopwork only; target < 50 ms)",
                 group(LIVE_TASKS)
             ),
         }
@@ -281,9 +281,11 @@ impl Workload {
             Workload::HttpHello => http_workloads::http_hello(runtime, budget),
             Workload::Primes => workloads_loop::is_prime_tasks(runtime, budget),
             Workload::AllTasks => {
-                workloads_loop::live_task_snapshot(runtime, budget, |handle| handle.all_tasks().len())
+                workloads_loop::live_task_snapshot(runtime, budget, false, |handle| handle.all_tasks().len())
             }
-            Workload::Dump => workloads_loop::live_task_snapshot(runtime, budget, |handle| handle.dump().tasks().len()),
+            Workload::Dump => {
+                workloads_loop::live_task_snapshot(runtime, budget, true, |handle| handle.dump().tasks().len())
+            }
         }
     }
 }

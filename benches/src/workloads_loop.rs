@@ -102,13 +102,20 @@ pub(crate) fn timers<R: Runtime>(runtime: &R, count: usize, budget: Duration) ->
 pub(crate) fn live_task_snapshot<R: Runtime>(
     runtime: &R,
     budget: Duration,
+    named: bool,
     snapshot: impl Fn(&loopwork::Handle) -> usize,
 ) -> Timing {
     let runtime: &dyn Any = runtime;
     let runtime = runtime.downcast_ref::<Loopwork>().expect("a task snapshot is a loopwork-only workload");
     let handle = runtime.spawner();
+    // A named task keeps a details record (spawn location, age, polls), as
+    // every task does under `Builder::task_details(true)`.
     let tasks: Vec<_> = (0..LIVE_TASKS)
-        .map(|_| handle.spawn(std::future::pending::<()>()).expect("the loop is open while a workload runs"))
+        .map(|i| {
+            let pending = std::future::pending::<()>();
+            if named { handle.spawn_named(format!("live-{i}"), pending) } else { handle.spawn(pending) }
+                .expect("the loop is open while a workload runs")
+        })
         .collect();
     let timing = timed(budget, || {
         let seen = std::hint::black_box(snapshot(&handle));
