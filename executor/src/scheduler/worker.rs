@@ -199,29 +199,20 @@ impl WorkerCore {
     /// yield sends it to the back of the pinned queue, never to the deque,
     /// where another worker could steal it.
     fn run_pinned(&self, shared: &Shared, task: Notified) {
-        self.leave_searching(shared);
-        match &self.chaos {
-            None => shared.run_watched(self.index, task),
-            Some(chaos) => shared.run_with_chaos(
-                task,
-                chaos,
-                |task| self.pinned.push_back(task),
-                |task| shared.run_watched(self.index, task),
-            ),
-        }
+        self.run_requeueing(shared, task, |task| self.pinned.push_back(task));
     }
 
     fn run_task(&self, shared: &Shared, task: Notified) {
+        self.run_requeueing(shared, task, |task| self.local.push(task));
+    }
+
+    /// Runs a task; in chaos mode an injected yield sends it to the back of
+    /// the queue `requeue` pushes to.
+    fn run_requeueing(&self, shared: &Shared, task: Notified, requeue: impl FnOnce(Notified)) {
         self.leave_searching(shared);
         match &self.chaos {
             None => shared.run_watched(self.index, task),
-            // Chaos: an injected yield sends the task to the back.
-            Some(chaos) => shared.run_with_chaos(
-                task,
-                chaos,
-                |task| self.local.push(task),
-                |task| shared.run_watched(self.index, task),
-            ),
+            Some(chaos) => shared.run_with_chaos(task, chaos, requeue, |task| shared.run_watched(self.index, task)),
         }
     }
 
