@@ -295,15 +295,28 @@ impl WakeList {
     }
 
     /// Wakes and removes every collected waker; returns the first panic.
+    ///
+    /// `first` is filled before `rest`, so an empty `first` means an empty
+    /// list: the common call, from an operation that woke nobody, tests one
+    /// word and returns.
+    #[inline]
     fn wake_collected(&mut self) -> Option<Box<dyn Any + Send>> {
-        let mut first_panic = None;
-        for waker in self.first.take().into_iter().chain(self.rest.drain(..)) {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
-                first_panic.get_or_insert(payload);
+        let first = self.first.take()?;
+        let mut first_panic = wake_caught(first).err();
+        if !self.rest.is_empty() {
+            for waker in self.rest.drain(..) {
+                if let Err(payload) = wake_caught(waker) {
+                    first_panic.get_or_insert(payload);
+                }
             }
         }
         first_panic
     }
+}
+
+/// Wakes `waker`, catching a panic (free unless it happens).
+fn wake_caught(waker: Waker) -> std::thread::Result<()> {
+    catch_unwind(AssertUnwindSafe(|| waker.wake()))
 }
 
 impl Drop for WakeList {
@@ -311,8 +324,11 @@ impl Drop for WakeList {
     /// unwound (a user's `Ord` panicked inside a `PriorityQueue`): the
     /// waiters it granted are woken all the same. A waker's panic is not
     /// resumed here, where the thread may be unwinding already.
+    #[inline]
     fn drop(&mut self) {
-        drop(self.wake_collected());
+        if self.first.is_some() {
+            drop(self.wake_collected());
+        }
     }
 }
 
