@@ -450,7 +450,10 @@ impl<T: AsFd> Async<T> {
 
     /// The poll form of [`read_with`](Async::read_with), for `Stream` and `AsyncRead`
     /// implementations: tries `op`, and if it would block, registers the task (only the
-    /// latest caller's task is woken) and returns `Pending`.
+    /// latest caller's task is woken) and returns `Pending`. Once `op` has returned
+    /// `WouldBlock`, polls before the poller next reports the descriptor readable return
+    /// `Pending` without calling it (as tokio's `AsyncFd::try_io` clears readiness), so `op`
+    /// must return `WouldBlock` only when the descriptor itself would block.
     ///
     /// # Errors
     ///
@@ -538,7 +541,10 @@ fn refund_if_pending<T>(poll: Poll<T>) -> Poll<T> {
 }
 
 /// The one loop behind every poll-based operation: sample the tick, try, and on `WouldBlock`
-/// register unless an event arrived meanwhile (in which case, try again).
+/// register unless an event arrived meanwhile (in which case, try again). An operation that
+/// already failed with `WouldBlock` at the sampled tick is not tried again until an event
+/// moves the tick (`Source::blocked_at`): polled again for another reason, the task goes
+/// back to sleep without a system call.
 fn poll_io<I: AsFd, R>(
     source: &Source,
     poller: &Poller,
@@ -564,15 +570,34 @@ fn try_or_register<I: AsFd, R>(
 ) -> Poll<io::Result<R>> {
     loop {
         let since = source.tick(dir);
-        match op(io) {
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-            result => return Poll::Ready(result),
+        if !source.blocked_at(dir, since) {
+            match op(io) {
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => source.set_blocked(dir, since),
+                result => return Poll::Ready(result),
+            }
         }
         match source.register_slot(poller, io.as_fd(), dir, since, cx.waker()) {
             Ok(true) => return Poll::Pending,
             Ok(false) => continue,
             Err(err) => return Poll::Ready(Err(err)),
         }
+    }
+}
+
+/// Flushes `io`, trying even while a write would block (`Source::blocked_at`): a descriptor
+/// has nothing of its own to flush (std's sockets and pipes return at once), so a flush must
+/// not wait for writability. Only a flush that itself reports `WouldBlock` waits.
+fn poll_flush_io<I: AsFd + Write>(
+    source: &Source,
+    poller: &Poller,
+    io: &mut I,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    match io.flush() {
+        Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+            poll_io(source, poller, io, Direction::Write, cx, |io| io.flush())
+        }
+        result => Poll::Ready(result),
     }
 }
 
@@ -689,7 +714,7 @@ impl<T: AsFd + Write> AsyncWrite for Async<T> {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let io = this.io.as_mut().expect("the I/O handle is present until Async is dropped");
-        poll_io(&this.source, this.reactor.poller(), io, Direction::Write, cx, |io| io.flush())
+        poll_flush_io(&this.source, this.reactor.poller(), io, cx)
     }
 
     /// Flushes; the descriptor itself is closed when the `Async` is dropped.
@@ -719,7 +744,7 @@ where
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = *self;
-        poll_io(&this.source, this.reactor.poller(), &mut this.get_ref(), Direction::Write, cx, |io| io.flush())
+        poll_flush_io(&this.source, this.reactor.poller(), &mut this.get_ref(), cx)
     }
 
     /// Flushes; the descriptor itself is closed when the `Async` is dropped.
@@ -789,6 +814,40 @@ mod tests {
 
             // A registration with a sample older than an event is refused: the caller retries.
             assert!(!a.source.register_slot(poller, a.fd(), Direction::Read, stale, &waker).unwrap());
+        }
+    }
+
+    #[test]
+    fn an_attempt_that_would_block_is_not_repeated_before_an_event() {
+        for trigger in [Trigger::Edge, Trigger::Oneshot] {
+            let reactor = Arc::new(Reactor::with_trigger(trigger).unwrap());
+            let _guard = reactor.enter();
+            let (a, mut b) = UnixStream::pair().unwrap();
+            let a = Async::new(a).unwrap();
+            let (count, waker) = counter();
+            let mut cx = Context::from_waker(&waker);
+            let mut attempts = 0;
+            let mut buf = [0; 8];
+            let mut poll_read = |cx: &mut Context<'_>| {
+                a.poll_read_with(cx, |mut stream| {
+                    attempts += 1;
+                    stream.read(&mut buf)
+                })
+            };
+
+            assert!(poll_read(&mut cx).is_pending());
+            // Polled again for some other reason, with no event since: no second `recv`.
+            assert!(poll_read(&mut cx).is_pending());
+            react(&reactor, Duration::from_millis(20));
+            assert!(poll_read(&mut cx).is_pending());
+            assert_eq!(count.0.load(Ordering::Relaxed), 0, "{trigger:?}");
+
+            // Data arrives: the event moves the tick and the next poll reads it.
+            b.write_all(b"x").unwrap();
+            react(&reactor, Duration::from_secs(5));
+            assert_eq!(count.0.load(Ordering::Relaxed), 1, "{trigger:?}");
+            assert!(matches!(poll_read(&mut cx), Poll::Ready(Ok(1))), "{trigger:?}");
+            assert_eq!(attempts, 2, "{trigger:?}");
         }
     }
 

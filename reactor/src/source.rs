@@ -18,6 +18,9 @@ use slab::Slab;
 
 use crate::reactor::Trigger;
 
+/// `Source::blocked`'s value before any operation would block: a tick never reaches it.
+const NEVER_BLOCKED: u64 = u64::MAX;
+
 /// Which half of a source an operation waits on.
 ///
 /// # Examples
@@ -104,6 +107,11 @@ pub(crate) struct Source {
     trigger: Trigger,
     /// Events delivered per direction. Only bumped by the reactor with `state` locked.
     ticks: [AtomicU64; 2],
+    /// Per direction, the tick an operation sampled before it last failed with `WouldBlock`
+    /// (`NEVER_BLOCKED` until one does). While the tick still equals it, no event has come
+    /// since the descriptor was found not ready, so trying again would fail again: the poll
+    /// path registers without the system call (see `blocked_at`).
+    blocked: [AtomicU64; 2],
     state: Mutex<[Waiters; 2]>,
 }
 
@@ -113,6 +121,7 @@ impl Source {
             key,
             trigger,
             ticks: [AtomicU64::new(0), AtomicU64::new(0)],
+            blocked: [AtomicU64::new(NEVER_BLOCKED), AtomicU64::new(NEVER_BLOCKED)],
             state: Mutex::new([Waiters::default(), Waiters::default()]),
         }
     }
@@ -132,6 +141,28 @@ impl Source {
         // Acquire pairs with the Release bump in `dispatch`: if we see an event's tick, the
         // poller's report of it happened before our attempt, so the attempt sees that readiness.
         self.ticks[dir as usize].load(Ordering::Acquire)
+    }
+
+    /// True if an operation sampled `since` and then failed with `WouldBlock`: the descriptor
+    /// was not ready after `since`, and any readiness since would have bumped the tick past it
+    /// (an edge, or the re-check that arming a oneshot registration makes), so the operation
+    /// would fail again.
+    ///
+    /// This is how a task polled again for another reason (a hyper connection woken by its
+    /// response body, say) skips a `recv` that can only return `EAGAIN`, as tokio's cleared
+    /// readiness does. A stale answer costs nothing either way: `false` only means one more
+    /// attempt, and `true` is checked again under the lock by `register_slot`, which refuses
+    /// to sleep if the tick has moved.
+    pub(crate) fn blocked_at(&self, dir: Direction, since: u64) -> bool {
+        // Relaxed: the value is a hint that `register_slot` confirms under `state`.
+        self.blocked[dir as usize].load(Ordering::Relaxed) == since
+    }
+
+    /// Records that an operation that sampled `since` failed with `WouldBlock`.
+    pub(crate) fn set_blocked(&self, dir: Direction, since: u64) {
+        // Relaxed: see `blocked_at`. Two tasks racing here can only leave an older tick, which
+        // `blocked_at` then finds stale.
+        self.blocked[dir as usize].store(since, Ordering::Relaxed);
     }
 
     /// Stores `waker` in the poll slot unless an event arrived since `since`.
