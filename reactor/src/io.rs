@@ -8,8 +8,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::poller::Poller;
 use futures_io::{AsyncRead, AsyncWrite};
-use polling::Poller;
 
 use crate::source::{Direction, Source, Waiter};
 use crate::Reactor;
@@ -517,6 +517,26 @@ impl<T: AsFd> Async<T> {
         poll_io(&self.source, self.reactor.poller(), &mut self.get_ref(), Direction::Write, cx, |io| op(io))
     }
 
+    /// `AsyncRead::poll_read` for a byte stream (a TCP or Unix stream socket): a read that
+    /// comes back short while the peer has not closed means the receive queue is empty, so
+    /// the next read waits for an event instead of trying a `recv` that could only fail
+    /// (`Source::read_came_back_short`). A request/response protocol reads short after every
+    /// message; tokio's streams skip that `recv` the same way.
+    pub(crate) fn poll_read_stream(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>
+    where
+        for<'a> &'a T: Read,
+    {
+        let source = &self.source;
+        poll_io(source, self.reactor.poller(), &mut self.get_ref(), Direction::Read, cx, |io| {
+            let since = source.tick(Direction::Read);
+            let read = io.read(buf)?;
+            if read > 0 && read < buf.len() {
+                source.read_came_back_short(since);
+            }
+            Ok(read)
+        })
+    }
+
     fn fd(&self) -> BorrowedFd<'_> {
         self.get_ref().as_fd()
     }
@@ -756,6 +776,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::poller::Readiness;
     use crate::Trigger;
     use std::os::unix::net::UnixStream;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -852,6 +873,38 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
+    fn a_short_stream_read_waits_for_an_event_unless_the_peer_closed() {
+        for trigger in [Trigger::Edge, Trigger::Oneshot] {
+            let reactor = Arc::new(Reactor::with_trigger(trigger).unwrap());
+            let _guard = reactor.enter();
+            let (a, mut b) = UnixStream::pair().unwrap();
+            let a = Async::new(a).unwrap();
+            let (_, waker) = counter();
+            let mut cx = Context::from_waker(&waker);
+            let mut buf = [0; 8];
+
+            // A short read: the next one registers without trying, until an event.
+            b.write_all(b"ab").unwrap();
+            assert!(matches!(a.poll_read_stream(&mut cx, &mut buf), Poll::Ready(Ok(2))), "{trigger:?}");
+            assert!(a.source.blocked_at(Direction::Read, a.source.tick(Direction::Read)), "{trigger:?}");
+            assert!(a.poll_read_stream(&mut cx, &mut buf).is_pending(), "{trigger:?}");
+            b.write_all(b"c").unwrap();
+            react(&reactor, Duration::from_secs(5));
+            assert!(matches!(a.poll_read_stream(&mut cx, &mut buf), Poll::Ready(Ok(1))), "{trigger:?}");
+
+            // The last data and the end-of-file arrive together, reported by one event: the
+            // short read does not hide the end-of-file behind a wait no event would end.
+            assert!(a.poll_read_stream(&mut cx, &mut buf).is_pending(), "{trigger:?}");
+            b.write_all(b"de").unwrap();
+            b.shutdown(std::net::Shutdown::Write).unwrap();
+            react(&reactor, Duration::from_secs(5));
+            assert!(matches!(a.poll_read_stream(&mut cx, &mut buf), Poll::Ready(Ok(2))), "{trigger:?}");
+            assert!(matches!(a.poll_read_stream(&mut cx, &mut buf), Poll::Ready(Ok(0))), "{trigger:?}");
+        }
+    }
+
+    #[test]
     fn oneshot_wakes_the_other_direction_to_re_arm_and_edge_does_not() {
         for (trigger, spurious) in [(Trigger::Oneshot, 1), (Trigger::Edge, 0)] {
             let reactor = Arc::new(Reactor::with_trigger(trigger).unwrap());
@@ -860,12 +913,13 @@ mod tests {
             let a = Async::new(a).unwrap();
             let (count, waker) = counter();
             let since = a.source.tick(Direction::Write);
+            let read_event = Readiness { key: a.source.key, readable: true, writable: false, read_closed: false };
             let mut wakers = Vec::new();
-            a.source.dispatch(true, false, &mut wakers);
+            a.source.dispatch(read_event, &mut wakers);
             assert!(wakers.is_empty());
             // Registered after the sample; a read event for the same descriptor follows.
             a.source.register_slot(reactor.poller(), a.fd(), Direction::Write, since, &waker).unwrap();
-            a.source.dispatch(true, false, &mut wakers);
+            a.source.dispatch(read_event, &mut wakers);
             wakers.drain(..).for_each(Waker::wake);
             assert_eq!(count.0.load(Ordering::Relaxed), spurious, "{trigger:?}");
             assert_eq!(a.source.tick(Direction::Write), since, "no write event was delivered");

@@ -1,7 +1,8 @@
 //! The I/O reactor and timer queue behind loopwork.
 //!
-//! One [`Reactor`] serves one event loop: a [`polling`] poller (epoll on Linux, kqueue on the
-//! BSDs and macOS), the table of registered I/O sources, and the timer queue. There is no
+//! One [`Reactor`] serves one event loop: a readiness poller (epoll, driven directly, on
+//! Linux; a [`polling`] poller, kqueue on the BSDs and macOS, elsewhere), the table of
+//! registered I/O sources, and the timer queue. There is no
 //! reactor thread. Whichever idle thread wins [`Reactor::try_lock`] waits in
 //! [`ReactorLock::react`] with the next timer as its timeout and wakes the tasks whose I/O
 //! or timers are ready; [`Reactor::notify`] interrupts it. This crate knows nothing about
@@ -71,6 +72,7 @@ mod deadline;
 mod interval;
 mod io;
 pub mod net;
+mod poller;
 mod reactor;
 mod sleep;
 mod source;

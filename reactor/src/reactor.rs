@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use crate::poller::{self, Events, Poller};
 use parking_lot::{Mutex, MutexGuard};
-use polling::{Events, Poller};
 use slab::Slab;
 
 use crate::current::WakeCause;
@@ -405,9 +405,10 @@ impl Reactor {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn notify(&self) {
-        // The poller's notifier is an eventfd (or pipe) that is drained by every wait, so the
-        // write cannot block or overflow; should it fail anyway, the only loss is this one
-        // early return, and the caller has no better recourse than we do.
+        // The poller's notifier is an eventfd (or pipe) that cannot fill up: `polling` drains
+        // it on every wait, and on Linux it is drained when its count nears overflow. Should
+        // the write fail anyway, the only loss is this one early return, and the caller has
+        // no better recourse than we do.
         let _ = self.poller.notify();
     }
 
@@ -754,8 +755,7 @@ impl ReactorLock<'_> {
 
         let wait = reactor.timers.begin_wait(timeout, reactor.now(), reactor.is_paused());
 
-        driver.events.clear();
-        let waited = reactor.poller.wait(&mut driver.events, wait);
+        let waited = poller::wait(&reactor.poller, &mut driver.events, wait);
 
         let mut wakers = std::mem::take(&mut driver.wakers);
         if waited.is_ok() {
@@ -763,7 +763,7 @@ impl ReactorLock<'_> {
             for event in driver.events.iter() {
                 // A missing key is a source removed after the poller reported it.
                 if let Some(source) = sources.get(event.key) {
-                    source.dispatch(event.readable, event.writable, &mut wakers);
+                    source.dispatch(event, &mut wakers);
                 }
             }
         }

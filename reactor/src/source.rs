@@ -9,11 +9,13 @@
 
 use std::io;
 use std::os::fd::BorrowedFd;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use parking_lot::Mutex;
-use polling::{Event, PollMode, Poller};
+use polling::{Event, PollMode};
+
+use crate::poller::{Poller, Readiness, REPORTS_READ_CLOSED};
 use slab::Slab;
 
 use crate::reactor::Trigger;
@@ -112,6 +114,9 @@ pub(crate) struct Source {
     /// since the descriptor was found not ready, so trying again would fail again: the poll
     /// path registers without the system call (see `blocked_at`).
     blocked: [AtomicU64; 2],
+    /// The poller reported that no more data will come (`Readiness::read_closed`). Never
+    /// reset: a half-close is final. Written before the tick bump that reports it.
+    read_closed: AtomicBool,
     state: Mutex<[Waiters; 2]>,
 }
 
@@ -122,6 +127,7 @@ impl Source {
             trigger,
             ticks: [AtomicU64::new(0), AtomicU64::new(0)],
             blocked: [AtomicU64::new(NEVER_BLOCKED), AtomicU64::new(NEVER_BLOCKED)],
+            read_closed: AtomicBool::new(false),
             state: Mutex::new([Waiters::default(), Waiters::default()]),
         }
     }
@@ -163,6 +169,29 @@ impl Source {
         // Relaxed: see `blocked_at`. Two tasks racing here can only leave an older tick, which
         // `blocked_at` then finds stale.
         self.blocked[dir as usize].store(since, Ordering::Relaxed);
+    }
+
+    /// A stream read that sampled `since` came back short (fewer bytes than asked for, but
+    /// some): the receive queue was empty when it returned. Unless the peer has closed, more
+    /// data can only come with an event that moves the tick, so the next read is treated as
+    /// one that would block (`blocked_at`) and waits for that event without a `recv` that
+    /// could only fail. With the peer closed, the next read must run: it returns the
+    /// end-of-file, for which no further event will come.
+    ///
+    /// Only for byte streams: a datagram or a terminal line shorter than the buffer says
+    /// nothing about what is queued behind it. And only with a poller that reports the
+    /// peer's close (`poller::REPORTS_READ_CLOSED`); elsewhere every read is tried.
+    pub(crate) fn read_came_back_short(&self, since: u64) {
+        if !REPORTS_READ_CLOSED {
+            return;
+        }
+        // Relaxed: the flag is stored before the tick bump that reports it (Release), and the
+        // caller sampled `since` with Acquire before reading. If that bump is at or before
+        // `since`, the flag is visible here; if after, the tick has moved past `since` and the
+        // mark is stale before it is made.
+        if !self.read_closed.load(Ordering::Relaxed) {
+            self.set_blocked(Direction::Read, since);
+        }
     }
 
     /// Stores `waker` in the poll slot unless an event arrived since `since`.
@@ -278,9 +307,13 @@ impl Source {
 
     /// Delivers one poller event: bumps the reported directions' ticks and hands their
     /// waiters to the reactor, which wakes them after releasing every lock.
-    pub(crate) fn dispatch(&self, readable: bool, writable: bool, wakers: &mut Vec<Waker>) {
+    pub(crate) fn dispatch(&self, event: Readiness, wakers: &mut Vec<Waker>) {
         let mut state = self.state.lock();
-        for (dir, ready) in [(Direction::Read, readable), (Direction::Write, writable)] {
+        if event.read_closed {
+            // Relaxed: published by the Release bump of the read tick just below.
+            self.read_closed.store(true, Ordering::Relaxed);
+        }
+        for (dir, ready) in [(Direction::Read, event.readable), (Direction::Write, event.writable)] {
             let waiters = &mut state[dir as usize];
             if ready {
                 // Release pairs with the Acquire in `tick`; the bump is made under `state`, so

@@ -62,7 +62,7 @@ macro_rules! stream_io {
                 cx: &mut std::task::Context<'_>,
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                futures_io::AsyncRead::poll_read(std::pin::Pin::new(&mut &self.inner), cx, buf)
+                self.inner.poll_read_stream(cx, buf)
             }
 
             fn poll_read_vectored(
