@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::io::{self, Read, Write};
+use std::ops::Deref;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -317,18 +318,8 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub async fn read_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
-        // May complete without waiting: takes a unit of the cooperative budget first (inactive
-        // outside a loopwork loop; see `loopwork_coop`).
-        loopwork_coop::consume_budget().await;
         let mut op = op;
-        loop {
-            let since = self.source.tick(Direction::Read);
-            match op(self.get_ref()) {
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                result => return result,
-            }
-            self.wait(Direction::Read, since, false).await?;
-        }
+        retry_until_ready(self, Direction::Read, |this| op(this.get_ref())).await
     }
 
     /// Like [`read_with`](Async::read_with), with mutable access to the handle.
@@ -358,18 +349,8 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub async fn read_with_mut<R>(&mut self, op: impl FnMut(&mut T) -> io::Result<R>) -> io::Result<R> {
-        // May complete without waiting: takes a unit of the cooperative budget first (inactive
-        // outside a loopwork loop; see `loopwork_coop`).
-        loopwork_coop::consume_budget().await;
         let mut op = op;
-        loop {
-            let since = self.source.tick(Direction::Read);
-            match op(self.get_mut()) {
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                result => return result,
-            }
-            self.wait(Direction::Read, since, false).await?;
-        }
+        retry_until_ready(self, Direction::Read, |this| op(this.get_mut())).await
     }
 
     /// Runs a write-like operation until it stops returning [`io::ErrorKind::WouldBlock`],
@@ -397,18 +378,8 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub async fn write_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
-        // May complete without waiting: takes a unit of the cooperative budget first (inactive
-        // outside a loopwork loop; see `loopwork_coop`).
-        loopwork_coop::consume_budget().await;
         let mut op = op;
-        loop {
-            let since = self.source.tick(Direction::Write);
-            match op(self.get_ref()) {
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                result => return result,
-            }
-            self.wait(Direction::Write, since, false).await?;
-        }
+        retry_until_ready(self, Direction::Write, |this| op(this.get_ref())).await
     }
 
     /// Like [`write_with`](Async::write_with), with mutable access to the handle.
@@ -434,18 +405,8 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub async fn write_with_mut<R>(&mut self, op: impl FnMut(&mut T) -> io::Result<R>) -> io::Result<R> {
-        // May complete without waiting: takes a unit of the cooperative budget first (inactive
-        // outside a loopwork loop; see `loopwork_coop`).
-        loopwork_coop::consume_budget().await;
         let mut op = op;
-        loop {
-            let since = self.source.tick(Direction::Write);
-            match op(self.get_mut()) {
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                result => return result,
-            }
-            self.wait(Direction::Write, since, false).await?;
-        }
+        retry_until_ready(self, Direction::Write, |this| op(this.get_mut())).await
     }
 
     /// The poll form of [`read_with`](Async::read_with), for `Stream` and `AsyncRead`
@@ -549,6 +510,27 @@ impl<T: AsFd> Async<T> {
             fd: self.fd(),
             waiter: Waiter::new(dir, since, recheck),
         }
+    }
+}
+
+/// The loop behind `read_with`, `write_with` and their `_mut` forms: `attempt` until it stops
+/// returning `WouldBlock`, waiting for `dir`'s tick to move in between. `this` is the `Async`
+/// by shared or by exclusive reference, as the caller's `op` needs the handle.
+async fn retry_until_ready<T: AsFd, A: Deref<Target = Async<T>>, R>(
+    mut this: A,
+    dir: Direction,
+    mut attempt: impl FnMut(&mut A) -> io::Result<R>,
+) -> io::Result<R> {
+    // May complete without waiting: takes a unit of the cooperative budget first (inactive
+    // outside a loopwork loop; see `loopwork_coop`).
+    loopwork_coop::consume_budget().await;
+    loop {
+        let since = this.source.tick(dir);
+        match attempt(&mut this) {
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+            result => return result,
+        }
+        this.wait(dir, since, false).await?;
     }
 }
 
