@@ -270,8 +270,9 @@ fn done_callback_record_races_with_a_waker_reading_the_slot() {
     // The task is spawned without a record: its slot holds the spawn
     // location. The first done callback makes the record (under the join
     // lock) while a waker on another thread reads the slot for the wake
-    // source: the waker sees the location or the whole record, the same
-    // location either way, and the record is freed once, with the cell.
+    // source: the waker sees the location or the whole record (one it may
+    // see before its initialization is a causality violation, see
+    // `Details::initialized`), and the same location either way.
     loom::model(|| {
         let queue = Queue::new();
         let (task, slot, drops) = spawn_wake_once(&queue);
