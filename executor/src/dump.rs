@@ -2,11 +2,13 @@
 //! has run, who woke it last and which timer or I/O source it waits on
 //! (`Handle::dump`), taken from any thread, even while the loop hangs.
 //!
-//! Every task shows its id, name, state and what it waits on. Where and
-//! when it was spawned, its polls, the time spent in them, its last poll
-//! and who woke it last are in its `task::Details`, which a task keeps only
-//! if it was named or its loop records task details (`Builder::task_details`,
-//! debug mode); for the others those columns are empty. Recording them costs
+//! Every task shows its id, name, state, where it was spawned and what it
+//! waits on. When it was spawned, its polls, the time spent in them, its
+//! last poll and who woke it last are in its `task::Details`, which a task
+//! keeps only if it was named or its loop records task details
+//! (`Builder::task_details`, debug mode); for the others those columns are
+//! empty, and the spawn location sits in the word the record's pointer
+//! would take (`task::DetailsSlot`). Recording the statistics costs
 //! the poll path plain stores, with the time from the monitor's coarse clock
 //! (see `Details::poll_ended`); the wake source is one byte the waker
 //! stores. Which timer or I/O source a task waits on is not recorded at
@@ -119,9 +121,10 @@ impl fmt::Display for WaitsOn {
 
 /// One live task in a [`TaskDump`].
 ///
-/// `spawned_at` to `last_wake` are `None` for a task that keeps no details:
-/// one spawned without a name on a loop that does not record them
-/// ([`Builder::task_details`](crate::Builder::task_details)).
+/// `age` to `last_wake` are `None` for a task that keeps no details: one
+/// spawned without a name on a loop that does not record them
+/// ([`Builder::task_details`](crate::Builder::task_details)). Every task
+/// has its `spawned_at`.
 ///
 /// # Examples
 ///
@@ -131,7 +134,7 @@ impl fmt::Display for WaitsOn {
 /// let dump = event_loop.handle().dump();
 /// let task = &dump.tasks()[0];
 /// assert_eq!(task.name, "idle");
-/// assert_eq!(task.spawned_at.unwrap().file(), file!());
+/// assert_eq!(task.spawned_at.file(), file!());
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -143,7 +146,7 @@ pub struct DumpedTask {
     /// What it was doing when the dump was taken.
     pub state: TaskState,
     /// The source line that spawned it.
-    pub spawned_at: Option<&'static Location<'static>>,
+    pub spawned_at: &'static Location<'static>,
     /// How long ago it was spawned (to the loop's coarse clock, a quarter of
     /// the slow-poll threshold).
     pub age: Option<Duration>,
@@ -232,7 +235,7 @@ impl fmt::Display for TaskDump {
                         None => UNRECORDED.to_owned(),
                     },
                     show(task.last_wake.map(|wake| format!("{wake:?}"))),
-                    format!("{}  {}", show(task.spawned_at.map(ToString::to_string)), waits_on),
+                    format!("{}  {}", task.spawned_at, waits_on),
                 ]
             })
             .collect();
@@ -284,8 +287,8 @@ pub(crate) fn dump(shared: &Shared) -> TaskDump {
             id: info.id,
             name: info.name,
             state: info.state,
-            spawned_at: recorded.map(|(origin, _)| origin.location),
-            age: recorded.map(|(origin, _)| Duration::from_nanos(now.saturating_sub(origin.spawned_at))),
+            spawned_at: info.spawn_location,
+            age: recorded.map(|(spawned_at, _)| Duration::from_nanos(now.saturating_sub(spawned_at))),
             polls: info.polls,
             busy: recorded.map(|(_, details)| Duration::from_nanos(details.busy.load(Ordering::Relaxed))),
             since_last_poll: last_polled
@@ -305,9 +308,8 @@ pub(crate) fn dump(shared: &Shared) -> TaskDump {
 pub(crate) fn report_pending_at_close(shared: &Shared) {
     let mut pending = Vec::new();
     shared.registry_for_each(|header| {
-        // Debug mode records every task's details, so each has its origin.
-        if let (false, Some((origin, _))) = (header.state.load().is_complete(), header.statistics()) {
-            pending.push((header.id.0, header.name(), origin.location));
+        if !header.state.load().is_complete() {
+            pending.push((header.id.0, header.name(), header.spawn_location()));
         }
     });
     for (id, name, spawned_at) in pending {

@@ -118,8 +118,8 @@ impl Handle {
         self.shared.num_workers()
     }
 
-    /// A snapshot of every unfinished task (id, name, state; spawn time and
-    /// number of polls for a task that keeps details, see
+    /// A snapshot of every unfinished task (id, name, state, spawn location;
+    /// spawn time and number of polls for a task that keeps details, see
     /// [`Builder::task_details`](crate::Builder::task_details)), asyncio's
     /// `all_tasks()`. Each task appears once.
     ///
@@ -131,6 +131,7 @@ impl Handle {
     /// let task = handle.spawn_named("idle", std::future::pending::<()>()).unwrap();
     /// let names: Vec<_> = handle.all_tasks().into_iter().map(|info| info.name).collect();
     /// assert_eq!(names, ["idle"]);
+    /// assert_eq!(handle.all_tasks()[0].spawn_location.line(), line!() - 3);
     /// # drop(task);
     /// ```
     pub fn all_tasks(&self) -> Vec<TaskInfo> {
@@ -161,23 +162,23 @@ impl Handle {
         self.shared.metrics()
     }
 
-    /// A dump of every live task: id, name, state and the timer or I/O
-    /// source it waits on; and, for a task that keeps details (a named task,
-    /// or any task of a loop built with
-    /// [`Builder::task_details`](crate::Builder::task_details)), where it
-    /// was spawned, age, polls, time spent in polls, time since its last
-    /// poll and who woke it last. Works from any thread, also while the loop
+    /// A dump of every live task: id, name, state, where it was spawned and
+    /// the timer or I/O source it waits on; and, for a task that keeps
+    /// details (a named task, or any task of a loop built with
+    /// [`Builder::task_details`](crate::Builder::task_details)), age,
+    /// polls, time spent in polls, time since its last poll and who woke it
+    /// last. Works from any thread, also while the loop
     /// hangs: it locks each task table shard, timer shard and I/O source
     /// only while copying it, never waiting for a poll to end.
     ///
     /// # Examples
     ///
     /// ```
-    /// let event_loop = loopwork::EventLoop::builder().task_details(true).build().unwrap();
+    /// let event_loop = loopwork::EventLoop::new();
     /// let _task = event_loop.handle().spawn(std::future::pending::<()>()).unwrap();
     /// let dump = event_loop.handle().dump();
     /// assert_eq!(dump.tasks().len(), 1);
-    /// assert_eq!(dump.tasks()[0].spawned_at.unwrap().line(), line!() - 3);
+    /// assert_eq!(dump.tasks()[0].spawned_at.line(), line!() - 3);
     /// println!("{dump}");
     /// ```
     pub fn dump(&self) -> TaskDump {

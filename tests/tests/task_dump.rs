@@ -1,5 +1,6 @@
-//! `Handle::dump`: spawn locations, what a task waits on, who woke it, and
-//! dumps of a loop that hangs; debug mode's report of tasks pending at close.
+//! `Handle::dump`: spawn locations (of every task, by every way of spawning
+//! one), what a task waits on, who woke it, and dumps of a loop that hangs;
+//! debug mode's report of tasks pending at close.
 
 use loopwork::{EventLoop, ExceptionKind, TaskState, WaitsOn, WakeSource};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,9 +30,8 @@ fn dump_shows_spawn_location_and_the_timer_a_task_waits_on() {
     let dump = wait_for_dump(&handle, |dump| dump.tasks().iter().all(|task| task.polls == Some(1)));
     let [task] = dump.tasks() else { panic!("one task expected: {dump:?}") };
     assert_eq!(task.name, "sleeper");
-    let spawned_at = task.spawned_at.expect("a named task keeps its details");
-    assert_eq!(spawned_at.file(), file!());
-    assert_eq!(spawned_at.line(), spawn_line);
+    assert_eq!(task.spawned_at.file(), file!());
+    assert_eq!(task.spawned_at.line(), spawn_line);
     assert_eq!(task.state, TaskState::Waiting);
     assert_eq!(task.last_wake, Some(WakeSource::Spawned));
     assert!(task.since_last_poll.is_some());
@@ -56,7 +56,7 @@ fn dump_shows_the_io_source_a_task_waits_on() {
     let _acceptor = handle.spawn(async move { listener.accept().await.map(drop) }).unwrap();
     let dump = wait_for_dump(&handle, |dump| dump.tasks().iter().any(|task| !task.waits_on.is_empty()));
     let [task] = dump.tasks() else { panic!("one task expected: {dump:?}") };
-    assert_eq!(task.spawned_at.expect("the loop records task details").line(), spawn_line);
+    assert_eq!(task.spawned_at.line(), spawn_line);
     assert!(
         matches!(task.waits_on[..], [WaitsOn::Io { direction: loopwork::reactor::Direction::Read, .. }]),
         "the acceptor waits to read its listener: {task:?}"
@@ -236,12 +236,77 @@ fn dump_shows_the_time_a_task_spent_in_polls() {
 fn a_task_without_details_shows_only_what_the_loop_always_knows() {
     let event_loop = EventLoop::builder().workers(1).build().unwrap();
     let handle = event_loop.handle();
+    let spawn_line = line!() + 1;
     let _plain = handle.spawn(loopwork::sleep(Duration::from_secs(3600))).unwrap();
     let dump = wait_for_dump(&handle, |dump| dump.tasks().iter().all(|task| !task.waits_on.is_empty()));
     let [task] = dump.tasks() else { panic!("one task expected: {dump:?}") };
     assert_eq!(task.state, TaskState::Waiting);
-    assert_eq!((task.spawned_at, task.age, task.polls, task.busy, task.last_wake), (None, None, None, None, None));
+    assert_eq!((task.spawned_at.file(), task.spawned_at.line()), (file!(), spawn_line));
+    assert_eq!((task.age, task.polls, task.busy, task.last_wake), (None, None, None, None));
     let info = &handle.all_tasks()[0];
+    assert_eq!(info.spawn_location, task.spawned_at);
     assert_eq!((info.spawned_at, info.polls), (None, None));
-    assert!(dump.to_string().lines().nth(1).unwrap().contains(" - "), "{dump}");
+    let row = dump.to_string().lines().nth(1).unwrap().to_owned();
+    assert!(row.contains(" - ") && row.contains(&format!("{}:{}", file!(), spawn_line)), "{dump}");
+}
+
+#[test]
+fn a_default_loop_dumps_where_every_task_was_spawned() {
+    // No names and no `task_details`: no task keeps a record, and each
+    // still shows the line that spawned it, whichever way it was spawned.
+    let event_loop = EventLoop::builder().workers(1).build().unwrap();
+    let handle = event_loop.handle();
+    let mut spawn_lines = vec![line!() + 1];
+    let _by_handle = handle.spawn(std::future::pending::<()>()).unwrap();
+    spawn_lines.push(line!() + 1);
+    let _threadsafe = handle.run_coroutine_threadsafe(std::future::pending::<()>()).unwrap();
+    let (release, blocked) = std::sync::mpsc::channel::<()>();
+    // `block_on` runs its future as a task of its own.
+    spawn_lines.push(line!() + 1);
+    event_loop.block_on(async {
+        spawn_lines.push(line!() + 1);
+        let _spawned = loopwork::spawn(std::future::pending::<()>());
+        let group = loopwork::TaskGroup::<(), ()>::new();
+        spawn_lines.push(line!() + 1);
+        group.spawn(std::future::pending()).unwrap();
+        spawn_lines.push(line!() + 1);
+        let _local = loopwork::spawn_local(std::future::pending::<()>());
+        spawn_lines.push(line!() + 1);
+        let _blocking = loopwork::run_in_executor(move || blocked.recv());
+
+        let dump = handle.dump();
+        assert!(dump.tasks().iter().all(|task| task.polls.is_none()), "no task keeps a record: {dump:?}");
+        let mut dumped: Vec<_> =
+            dump.tasks().iter().map(|task| (task.spawned_at.file(), task.spawned_at.line())).collect();
+        dumped.sort_unstable();
+        let mut expected: Vec<_> = spawn_lines.iter().map(|&line| (file!(), line)).collect();
+        expected.sort_unstable();
+        assert_eq!(dumped, expected, "{dump}");
+        let listed: Vec<_> = handle.all_tasks().into_iter().map(|info| (info.id, info.spawn_location)).collect();
+        let dumped: Vec<_> = dump.tasks().iter().map(|task| (task.id, task.spawned_at)).collect();
+        assert_eq!(listed.len(), dumped.len());
+        assert!(listed.iter().all(|task| dumped.contains(task)), "all_tasks {listed:?}, dump {dumped:?}");
+    });
+    drop(release);
+}
+
+#[test]
+fn a_task_keeps_its_spawn_location_when_it_gets_a_done_callback_late() {
+    // The callback gives the task a record after its spawn, which takes the
+    // location over from the header; its statistics would start late, so
+    // they stay hidden.
+    let event_loop = EventLoop::builder().workers(1).build().unwrap();
+    let handle = event_loop.handle();
+    let spawn_line = line!() + 1;
+    let task = handle.spawn(std::future::pending::<()>()).unwrap();
+    wait_for_dump(&handle, |dump| dump.tasks().iter().all(|task| task.state == TaskState::Waiting));
+    let (done, cancelled) = std::sync::mpsc::channel();
+    task.add_done_callback(move |outcome| done.send(outcome.is_err()).unwrap()).unwrap();
+    let dump = handle.dump();
+    let [dumped] = dump.tasks() else { panic!("one task expected: {dump:?}") };
+    assert_eq!((dumped.spawned_at.file(), dumped.spawned_at.line()), (file!(), spawn_line));
+    assert_eq!((dumped.age, dumped.polls), (None, None));
+    assert_eq!(handle.all_tasks()[0].spawn_location, dumped.spawned_at);
+    assert!(task.cancel());
+    assert!(cancelled.recv_timeout(Duration::from_secs(30)).unwrap(), "the callback saw the cancellation");
 }

@@ -264,19 +264,19 @@ impl Shared {
         (handle, claim)
     }
 
-    /// The introspection record of a task spawned at `location`: made for a
-    /// named task, and for every task of a loop that records task details;
-    /// `None` otherwise (see `task::Details`).
+    /// The introspection slot of a task spawned at `location`: a record
+    /// for a named task, and for every task of a loop that records task
+    /// details; the location alone otherwise (see `task::DetailsSlot`).
     pub(super) fn details_for(
         &self,
         name: Option<TaskName>,
         location: &'static std::panic::Location<'static>,
-    ) -> Option<Box<task::Details>> {
+    ) -> task::DetailsSlot {
         if name.is_none() && !self.records_details {
-            return None;
+            return task::DetailsSlot::location(location);
         }
-        let origin = task::Origin { location, spawned_at: self.monitor.coarse_now() };
-        Some(task::Details::new(name.map(|name| name.0), Some(origin)))
+        let details = task::Details::at_spawn(name.map(|name| name.0), location, self.monitor.coarse_now());
+        task::DetailsSlot::record(details)
     }
 
     /// Routes a task to the right queue: the current worker's own deque when
@@ -355,7 +355,8 @@ impl Shared {
             };
             // The callback already runs in its scheduler's context (see
             // `Handle::call_soon`), so no `WithContext` around it.
-            let (unregistered, handle, queued) = task::new_task(run, self.clone(), CALLBACK_ID, None);
+            let location = task::DetailsSlot::location(std::panic::Location::caller());
+            let (unregistered, handle, queued) = task::new_task(run, self.clone(), CALLBACK_ID, location);
             // Only the queue entry stays: the cell is freed once it has run,
             // or with the queue if the loop closes first.
             drop((unregistered, handle));

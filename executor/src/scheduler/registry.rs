@@ -190,8 +190,9 @@ impl Registry {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::Registry;
-    use crate::task::{new_task, DoneCallback, Header, Notified, Schedule, TaskId, TaskRef};
+    use crate::task::{new_task, DetailsSlot, DoneCallback, Header, Notified, Schedule, TaskId, TaskRef};
     use std::any::Any;
+    use std::panic::Location;
 
     /// A scheduler that never runs anything: the registry alone is tested.
     struct Inert;
@@ -224,7 +225,8 @@ mod tests {
         let mut handles = Vec::new();
         let mut headers = Vec::new();
         for id in [1, 5, 9, 13, 2] {
-            let (registered, task, notified) = new_task(std::future::pending::<()>(), Inert, TaskId(id), None);
+            let (registered, task, notified) =
+                new_task(std::future::pending::<()>(), Inert, TaskId(id), DetailsSlot::location(Location::caller()));
             headers.push(std::ptr::NonNull::from(registered.header()));
             registry.insert(registered).expect("the registry is open");
             handles.push((task, notified));
@@ -248,7 +250,8 @@ mod tests {
         assert_eq!(rest.len(), 2);
         assert_eq!(registry.len(), 0);
         assert!(registry.remove(header(2)).is_none(), "close took 9");
-        let (registered, _task, _notified) = new_task(std::future::pending::<()>(), Inert, TaskId(3), None);
+        let (registered, _task, _notified) =
+            new_task(std::future::pending::<()>(), Inert, TaskId(3), DetailsSlot::location(Location::caller()));
         assert!(registry.insert(registered).is_err(), "a closed registry takes no task");
     }
 }

@@ -117,6 +117,7 @@ where
 
     /// `spawn` of a future small enough to be moved into the child's
     /// wrapper (see `task::BOX_THRESHOLD`).
+    #[track_caller]
     fn spawn_moved<F>(&self, future: F) -> Result<u64, GroupClosed>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,

@@ -1,9 +1,10 @@
 //! loom models of the task state machine: every interleaving of a wake, the
-//! task's completion, a cancellation and the `Task` handle's drop or await.
+//! task's completion, a cancellation, the `Task` handle's drop or await,
+//! and a done callback's record made while a waker reads it.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p loopwork --lib --release task::loom_test`.
 
-use super::{new_task, Header, Notified, Schedule, TaskId, TaskRef};
+use super::{new_task, DetailsSlot, Header, Notified, Schedule, TaskId, TaskRef};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::Mutex;
 use loom::sync::Arc;
@@ -11,6 +12,7 @@ use loom::thread;
 use std::any::Any;
 use std::collections::VecDeque;
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
@@ -26,6 +28,14 @@ struct QueueInner {
 
 impl Schedule for Queue {
     fn schedule(&self, task: Notified) {
+        // What the loop records of a wake (`dump::record_wake`), from the
+        // waking thread: it reads the details slot, which a done callback
+        // may be filling at the same time. Every model's task is spawned
+        // in this file.
+        if let Some(details) = task.header().details() {
+            details.set_wake_source(1);
+        }
+        assert_eq!(task.header().spawn_location().file(), file!());
         self.0.run_queue.lock().push_back(task);
     }
 
@@ -110,7 +120,8 @@ fn spawn_wake_once(queue: &Queue) -> (super::Task<u32>, Arc<Mutex<Option<Waker>>
     let slot = Arc::new(Mutex::new(None));
     let drops = Arc::new(AtomicUsize::new(0));
     let future = WakeOnce { slot: slot.clone(), polled: false, drops: drops.clone() };
-    let (registered, task, notified) = new_task(future, queue.clone(), TaskId(1), None);
+    let (registered, task, notified) =
+        new_task(future, queue.clone(), TaskId(1), DetailsSlot::location(Location::caller()));
     *queue.0.registry.lock() = Some(registered);
     queue.schedule(notified);
     (task, slot, drops)
@@ -247,6 +258,42 @@ fn done_callback_races_with_completion() {
         })
         .expect("the output is still there: the handle holds it");
         worker.join().unwrap();
+        queue.run_all();
+        assert_eq!(ran.load(Ordering::Relaxed), 1);
+        drop(task);
+        assert_eq!(drops.load(Ordering::Relaxed), 1);
+    });
+}
+
+#[test]
+fn done_callback_record_races_with_a_waker_reading_the_slot() {
+    // The task is spawned without a record: its slot holds the spawn
+    // location. The first done callback makes the record (under the join
+    // lock) while a waker on another thread reads the slot for the wake
+    // source: the waker sees the location or the whole record (one it may
+    // see before its initialization is a causality violation, see
+    // `Details::initialized`), and the same location either way.
+    loom::model(|| {
+        let queue = Queue::new();
+        let (task, slot, drops) = spawn_wake_once(&queue);
+        let spawned_at = queue.0.registry.lock().as_ref().expect("registered").header().spawn_location();
+        queue.run_all();
+        let waker = slot.lock().take().expect("first poll stored its waker");
+        let waker_thread = thread::spawn(move || waker.wake());
+        let ran = Arc::new(AtomicUsize::new(0));
+        let counted = ran.clone();
+        task.add_done_callback(move |outcome| {
+            assert_eq!(outcome.unwrap(), 7);
+            counted.fetch_add(1, Ordering::Relaxed);
+        })
+        .expect("the output is still there: the handle holds it");
+        waker_thread.join().unwrap();
+        {
+            let registry = queue.0.registry.lock();
+            let header = registry.as_ref().expect("registered until it runs again").header();
+            assert_eq!(header.spawn_location(), spawned_at);
+            assert!(header.details().is_some() && header.statistics().is_none());
+        }
         queue.run_all();
         assert_eq!(ran.load(Ordering::Relaxed), 1);
         drop(task);

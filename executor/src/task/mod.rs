@@ -6,7 +6,8 @@
 //! - `raw`: the cell, and the type-erased functions that poll, complete,
 //!   cancel and free it.
 //! - `details`: what introspection keeps of a task, in a record only the
-//!   tasks that need one get.
+//!   tasks that need one get; the others keep their spawn location in the
+//!   record's pointer.
 //! - `waker`: the `RawWakerVTable`; a waker is the two words std gives it.
 //! - `join`: the public `Task<T>` handle.
 
@@ -21,7 +22,7 @@ mod loom_test;
 #[cfg(all(test, not(loom)))]
 mod test;
 
-pub(crate) use details::{Details, Origin};
+pub(crate) use details::{Details, DetailsSlot};
 pub use join::Task;
 pub(crate) use raw::{DoneCallback, Header};
 pub(crate) use state::TransitionToRunning;
@@ -85,6 +86,8 @@ pub struct TaskInfo {
     pub name: String,
     /// What it is doing at the moment of the snapshot.
     pub state: TaskState,
+    /// The source line that spawned it; known for every task.
+    pub spawn_location: &'static std::panic::Location<'static>,
     /// When it was spawned (to the loop's coarse clock); `None` unless the
     /// loop records task details
     /// ([`Builder::task_details`](crate::Builder::task_details)) or the
@@ -129,17 +132,18 @@ impl Header {
             id: self.id.0,
             name: self.name(),
             state: task_state,
-            spawned_at: recorded.map(|(origin, _)| from_epoch(origin.spawned_at)),
+            spawn_location: self.spawn_location(),
+            spawned_at: recorded.map(|(spawned_at, _)| from_epoch(spawned_at)),
             // Relaxed: a statistic; see the field.
             polls: recorded.map(|(_, details)| details.polls.load(std::sync::atomic::Ordering::Relaxed)),
         }
     }
 
-    /// The task's origin and its statistics, if they were recorded from its
-    /// spawn on (see `details`).
-    pub(crate) fn statistics(&self) -> Option<(Origin, &Details)> {
+    /// The task's spawn time and its statistics, if they were recorded
+    /// from its spawn on (see `details`).
+    pub(crate) fn statistics(&self) -> Option<(u64, &Details)> {
         let details = self.details()?;
-        Some((details.origin?, details))
+        Some((details.spawned_at()?, details))
     }
 }
 
@@ -293,7 +297,7 @@ pub(crate) fn new_task<F, S>(
     future: F,
     scheduler: S,
     id: TaskId,
-    details: Option<Box<Details>>,
+    details: DetailsSlot,
 ) -> (TaskRef, Task<F::Output>, Notified)
 where
     F: Future + Send + 'static,
@@ -320,7 +324,7 @@ pub(crate) unsafe fn new_local_task<F, S>(
     future: F,
     scheduler: S,
     id: TaskId,
-    details: Option<Box<Details>>,
+    details: DetailsSlot,
 ) -> (TaskRef, TaskRef, Task<F::Output>, Notified)
 where
     F: Future + 'static,

@@ -5,7 +5,7 @@
 //! `NonNull<Header>` can be cast back to the cell by the functions in the
 //! header's vtable, which were instantiated for the right `F` and `S`.
 
-use super::details::Details;
+use super::details::{Details, DetailsSlot};
 use super::state::{Outcome, State, TransitionToIdle, TransitionToNotified, TransitionToRunning};
 use super::{Notified, Schedule, TaskId, TaskRef};
 use crate::error::TaskError;
@@ -15,7 +15,6 @@ use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicPtr, Ordering};
 use std::task::{Context, Poll, Waker};
 
 /// The part of a task every thread may look at without knowing its types.
@@ -24,9 +23,10 @@ pub(crate) struct Header {
     pub(crate) state: State,
     pub(crate) vtable: &'static Vtable,
     pub(crate) id: TaskId,
-    /// The task's introspection record (`details`), or null: set at spawn,
-    /// or later by a holder of the join lock, and freed with the cell.
-    details: AtomicPtr<Details>,
+    /// The task's introspection record, or its spawn location while it has
+    /// none (see `DetailsSlot`): set at spawn, or later by a holder of the
+    /// join lock, and freed with the cell.
+    details: DetailsSlot,
     /// The task's neighbours in its registry shard's list (previous,
     /// next); read and written only under that shard's lock.
     links: std::cell::UnsafeCell<[Option<NonNull<Header>>; 2]>,
@@ -125,7 +125,7 @@ struct Cell<F: Future, S> {
 /// (see `state::INITIAL`). Neither `F` nor its output need be `Send` here:
 /// `task::new_task` requires both, and `task::new_local_task` instead makes
 /// its caller keep the task on one thread.
-pub(crate) fn allocate<F, S>(future: F, scheduler: S, id: TaskId, details: Option<Box<Details>>) -> NonNull<Header>
+pub(crate) fn allocate<F, S>(future: F, scheduler: S, id: TaskId, details: DetailsSlot) -> NonNull<Header>
 where
     F: Future + 'static,
     F::Output: 'static,
@@ -136,7 +136,7 @@ where
             state: State::new(),
             vtable: vtable::<F, S>(),
             id,
-            details: AtomicPtr::new(details.map_or(std::ptr::null_mut(), Box::into_raw)),
+            details,
             links: std::cell::UnsafeCell::new([None, None]),
         },
         scheduler,
@@ -706,7 +706,8 @@ impl<'a, F: Future, S> JoinGuard<'a, F, S> {
     }
 
     fn push_done_callback(&mut self, callback: OnDone) {
-        let details = self.cell.header.details_or_insert();
+        // SAFETY: this guard holds the join lock.
+        let details = unsafe { self.cell.header.details.get_or_insert() };
         // SAFETY: the join lock gives this thread exclusive access to the
         // done callbacks.
         details.done_callbacks.with_mut(|head| push_done_callback(unsafe { &mut *head }, callback));
@@ -729,25 +730,12 @@ impl Header {
     /// The task's introspection record, if it has one.
     #[inline]
     pub(crate) fn details(&self) -> Option<&Details> {
-        // Acquire pairs with the Release in `details_or_insert`, so a record
-        // made after the spawn is seen whole.
-        let ptr = self.details.load(Ordering::Acquire);
-        // SAFETY: a non-null pointer came from `Box::into_raw` and is freed
-        // only with the cell, which `&self` keeps alive.
-        unsafe { ptr.as_ref() }
+        self.details.get()
     }
 
-    /// The record, made now (without an origin) if the task has none. Only
-    /// a holder of the join lock calls it, so two records are never made.
-    fn details_or_insert(&self) -> &Details {
-        if let Some(details) = self.details() {
-            return details;
-        }
-        let details = Box::into_raw(Details::new(None, None));
-        // Release pairs with the Acquire in `details`.
-        self.details.store(details, Ordering::Release);
-        // SAFETY: just made from a `Box`; freed only with the cell.
-        unsafe { &*details }
+    /// The source line that spawned the task; every task has one.
+    pub(crate) fn spawn_location(&self) -> &'static std::panic::Location<'static> {
+        self.details.spawn_location()
     }
 
     /// The task's name: the one it was spawned with, or `Task-{id}`.
@@ -755,17 +743,6 @@ impl Header {
         match self.details().and_then(|details| details.name.as_deref()) {
             Some(name) => name.to_owned(),
             None => format!("Task-{}", self.id.0),
-        }
-    }
-}
-
-impl Drop for Header {
-    fn drop(&mut self) {
-        let details = *self.details.get_mut();
-        if !details.is_null() {
-            // SAFETY: made by `Box::into_raw`, and the cell (so the last
-            // pointer to the record) is going away.
-            drop(unsafe { Box::from_raw(details) });
         }
     }
 }

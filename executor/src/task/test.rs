@@ -3,12 +3,13 @@
 //! (`cargo +nightly miri test -p loopwork --lib task::test`), which checks
 //! every reference into the cell against Stacked Borrows.
 
-use super::{new_task, DoneCallback, Header, Notified, Schedule, Task, TaskId, TaskRef};
+use super::{new_task, DetailsSlot, DoneCallback, Header, Notified, Schedule, Task, TaskId, TaskRef};
 use crate::error::TaskError;
 use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::VecDeque;
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
@@ -56,12 +57,14 @@ impl Schedule for Queue {
 }
 
 impl Queue {
+    #[track_caller]
     fn spawn<F>(&self, future: F) -> Task<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (registered, task, notified) = new_task(future, self.clone(), TaskId(1), None);
+        let (registered, task, notified) =
+            new_task(future, self.clone(), TaskId(1), DetailsSlot::location(Location::caller()));
         *self.0.registry.lock() = Some(registered);
         self.schedule(notified);
         task
@@ -161,6 +164,35 @@ fn a_panicking_join_waker_is_reported_and_does_not_unwind_into_the_runner() {
     queue.run_all();
     assert_eq!(*queue.0.waker_panics.lock(), ["the join waker panicked"]);
     assert!(matches!(Pin::new(&mut task).poll(&mut Context::from_waker(Waker::noop())), Poll::Ready(Ok(7))));
+}
+
+#[test]
+fn a_task_keeps_its_spawn_location_when_its_first_done_callback_makes_its_record() {
+    // Spawned without a record, the task keeps its location tagged in the
+    // record's word; the record made for its done callback takes it over.
+    // Under Miri this also checks the tagged pointer's provenance.
+    let queue = Queue::default();
+    let future = WakeOnce::default();
+    let waker = future.slot.clone();
+    let spawn_line = line!() + 1;
+    let task = queue.spawn(future);
+    let slot = |queue: &Queue| {
+        let registry = queue.0.registry.lock();
+        let header = registry.as_ref().expect("the task is registered until it completes").header();
+        let location = header.spawn_location();
+        ((location.file(), location.line()), header.details().is_some(), header.statistics().is_some())
+    };
+    assert_eq!(slot(&queue), ((file!(), spawn_line), false, false));
+    queue.run_all();
+    let outcome = Arc::new(Mutex::new(None));
+    let seen = outcome.clone();
+    task.add_done_callback(move |result| *seen.lock() = Some(result.unwrap())).unwrap();
+    // A record now, without statistics: they would start late.
+    assert_eq!(slot(&queue), ((file!(), spawn_line), true, false));
+    waker.lock().take().expect("the first poll stored its waker").wake();
+    queue.run_all();
+    assert_eq!(*outcome.lock(), Some(7));
+    drop(task);
 }
 
 /// The sizes docs/architecture.md ("The task cell") and docs/benchmarks.md
