@@ -273,6 +273,9 @@ fn a_default_loop_dumps_where_every_task_was_spawned() {
         let _local = loopwork::spawn_local(std::future::pending::<()>());
         spawn_lines.push(line!() + 1);
         let _blocking = loopwork::run_in_executor(move || blocked.recv());
+        // Each child of a gather made inside the loop is spawned at once.
+        spawn_lines.extend([line!() + 1; 2]);
+        let _gathered = loopwork::gather([std::future::pending::<()>(), std::future::pending()]);
 
         let dump = handle.dump();
         assert!(dump.tasks().iter().all(|task| task.polls.is_none()), "no task keeps a record: {dump:?}");

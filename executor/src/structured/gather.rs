@@ -19,7 +19,10 @@ enum Child<T, E> {
 }
 
 impl<T: Send + 'static, E: From<TaskError> + Send + 'static> Child<T, E> {
-    /// Takes a task as it is; spawns anything else on the current loop.
+    /// Takes a task as it is; spawns anything else on the current loop, as
+    /// spawned at the caller's caller's line (the gather's, through
+    /// `#[track_caller]`).
+    #[track_caller]
     fn new<F>(future: F) -> Child<T, E>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
@@ -58,10 +61,12 @@ impl<T: Send + 'static, E: From<TaskError> + Send + 'static> Child<T, E> {
     }
 }
 
-/// One child per future, in argument order. `for_each` rather than a
+/// One child per future, in argument order. A `for` loop rather than a
 /// `map` and `collect`: an unoptimized build copies an item at every
 /// adapter, and here the copies end in `Child::new`, which keeps a large
-/// future boxed.
+/// future boxed. And no closure: the spawn location is the gather's line
+/// only through a chain of `#[track_caller]` functions.
+#[track_caller]
 fn children<I, F, T, E>(futures: I) -> Vec<Option<Child<T, E>>>
 where
     I: IntoIterator<Item = F>,
@@ -71,7 +76,9 @@ where
 {
     let futures = futures.into_iter();
     let mut children = Vec::with_capacity(futures.size_hint().0);
-    futures.for_each(|future| children.push(Some(Child::new(future))));
+    for future in futures {
+        children.push(Some(Child::new(future)));
+    }
     children
 }
 
@@ -127,6 +134,7 @@ impl<T, E> Child<T, E> {
 /// let failed = loopwork::run(loopwork::gather(jobs));
 /// assert_eq!(failed.unwrap_err().panic_message(), Some("boom"));
 /// ```
+#[track_caller]
 pub fn gather<I, F>(futures: I) -> Gather<F::Output>
 where
     I: IntoIterator<Item = F>,
@@ -183,6 +191,7 @@ impl<T> fmt::Debug for Gather<T> {
 ///     assert!(failing.await.is_err());
 /// });
 /// ```
+#[track_caller]
 pub fn try_gather<I, F, T, E>(futures: I) -> TryGather<T, E>
 where
     I: IntoIterator<Item = F>,
@@ -277,6 +286,7 @@ impl<T, E> fmt::Debug for TryGather<T, E> {
 ///     assert!(outcomes[1].as_ref().unwrap_err().is_panic());
 /// });
 /// ```
+#[track_caller]
 pub fn gather_settled<I, F, T, E>(futures: I) -> GatherSettled<T, E>
 where
     I: IntoIterator<Item = F>,
