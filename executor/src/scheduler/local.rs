@@ -29,6 +29,25 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+/// How many entries the emptied buffers a thread keeps for its next owner
+/// may hold (`Buffers`): more than most rounds need, and a few hundred KiB
+/// at most.
+const KEPT_CAPACITY: usize = 16 * 1024;
+
+/// An owner's queue and task list, emptied when it closed, kept by its
+/// thread for the next owner the thread makes.
+struct Buffers {
+    queue: VecDeque<Notified>,
+    tasks: Slab<TaskRef>,
+}
+
+thread_local! {
+    /// What this thread's last owner left behind (`LocalOwner::close`): a
+    /// thread that calls `block_on` again and again does not grow its local
+    /// queue and task list from nothing every time.
+    static LEFT_BEHIND: std::cell::Cell<Option<Buffers>> = const { std::cell::Cell::new(None) };
+}
+
 /// The local tasks of one thread running one loop.
 pub(crate) struct LocalOwner {
     shared: Arc<Shared>,
@@ -56,6 +75,11 @@ enum Waiter {
 #[derive(Default)]
 struct Queue {
     entries: VecDeque<Notified>,
+    /// The buffer the owner's last round ran from, emptied, kept for the
+    /// next round to swap in: a round takes `entries` whole, and without it
+    /// every round would start the queue again from no capacity and grow
+    /// it by doubling (ten thousand spawns: fourteen reallocations a round).
+    spare: VecDeque<Notified>,
     /// Set when the owner leaves: later wakes drop their entry.
     closed: bool,
 }
@@ -80,21 +104,22 @@ impl LocalOwner {
     /// is woken by pushes to the run queue instead).
     pub(crate) fn for_thread(shared: &Arc<Shared>, parker: &Arc<Parker>) -> Arc<LocalOwner> {
         let waiter = (shared.num_workers() > 0).then(|| Waiter::Thread(parker.clone()));
-        LocalOwner::new(shared, waiter)
+        let buffers = LEFT_BEHIND.take().unwrap_or_else(|| Buffers { queue: VecDeque::new(), tasks: Slab::new() });
+        LocalOwner::new(shared, waiter, buffers)
     }
 
     /// The owner for worker thread `index`.
     pub(crate) fn for_worker(shared: &Arc<Shared>, index: usize) -> Arc<LocalOwner> {
-        LocalOwner::new(shared, Some(Waiter::Worker(index)))
+        LocalOwner::new(shared, Some(Waiter::Worker(index)), Buffers { queue: VecDeque::new(), tasks: Slab::new() })
     }
 
-    fn new(shared: &Arc<Shared>, waiter: Option<Waiter>) -> Arc<LocalOwner> {
+    fn new(shared: &Arc<Shared>, waiter: Option<Waiter>, buffers: Buffers) -> Arc<LocalOwner> {
         Arc::new(LocalOwner {
             shared: shared.clone(),
             waiter,
-            queue: Mutex::default(),
+            queue: Mutex::new(Queue { entries: VecDeque::new(), spare: buffers.queue, closed: false }),
             queued: AtomicUsize::new(0),
-            tasks: Mutex::default(),
+            tasks: Mutex::new(Tasks { slab: buffers.tasks, closed: false }),
         })
     }
 
@@ -210,18 +235,19 @@ impl LocalOwner {
         if !self.has_work() {
             return false;
         }
-        let round = {
+        let mut round = {
             let mut queue = self.queue.lock();
             // Relaxed: as in `enqueue`.
             self.queued.store(0, Ordering::Relaxed);
-            std::mem::take(&mut queue.entries)
+            let spare = std::mem::take(&mut queue.spare);
+            std::mem::replace(&mut queue.entries, spare)
         };
         // This thread is awake and holds its clock hold while it runs them.
         self.shared.uncount_pinned(round.len());
         let shared = &self.shared;
         // One clock read a poll: each ends where the next begins.
         let mut started = std::time::Instant::now();
-        for task in round {
+        for task in round.drain(..) {
             let id = task.id();
             let header = NonNull::from(task.header());
             shared.renew_budget();
@@ -235,6 +261,8 @@ impl LocalOwner {
                 ended
             };
         }
+        // The emptied buffer goes back, with its capacity, for the next round.
+        self.queue.lock().spare = round;
         true
     }
 
@@ -242,24 +270,32 @@ impl LocalOwner {
     /// then cancels every unfinished local task, dropping its future here.
     /// Called on the owner thread, inside its scope, outside any poll.
     pub(crate) fn close(self: &Arc<Self>) {
-        let entries = {
+        let (mut entries, spare) = {
             let mut queue = self.queue.lock();
             queue.closed = true;
             // Relaxed: as in `enqueue`.
             self.queued.store(0, Ordering::Relaxed);
-            std::mem::take(&mut queue.entries)
+            (std::mem::take(&mut queue.entries), std::mem::take(&mut queue.spare))
         };
         self.shared.uncount_pinned(entries.len());
-        let unfinished: Vec<TaskRef> = {
+        let (unfinished, mut slab): (Vec<TaskRef>, _) = {
             let mut tasks = self.tasks.lock();
             tasks.closed = true;
-            tasks.slab.drain().collect()
+            (tasks.slab.drain().collect(), std::mem::take(&mut tasks.slab))
         };
         for task in unfinished {
             // This thread is the owner, so `shutdown` drops the future here.
             task.shutdown();
         }
-        drop(entries);
+        entries.clear();
+        // The emptied buffers stay with this thread for its next owner; the
+        // larger queue of the two, and neither beyond `KEPT_CAPACITY`.
+        let mut queue = if entries.capacity() >= spare.capacity() { entries } else { spare };
+        queue.shrink_to(KEPT_CAPACITY);
+        if slab.capacity() > KEPT_CAPACITY {
+            slab = Slab::new();
+        }
+        LEFT_BEHIND.set(Some(Buffers { queue, tasks: slab }));
     }
 }
 

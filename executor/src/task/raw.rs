@@ -311,7 +311,7 @@ where
     // handle may take it the moment it sees COMPLETE.
     let (before, waker, callbacks) = {
         let mut join = JoinGuard::lock(cell);
-        let chain = DoneChain(join.take_done_callbacks());
+        let chain = join.take_done_callbacks();
         let callbacks: Vec<DoneCallback> = cell.stage.with_mut(|stage| {
             // SAFETY: RUNNING is still set, so the stage is ours; the caller
             // dropped the future.
@@ -319,8 +319,12 @@ where
                 (*stage).output = ManuallyDrop::new(output);
                 &*(*stage).output
             };
-            // A task without done callbacks (almost all) allocates nothing.
-            chain.map(|on_done| prepare_done_callback(on_done, output.cast())).collect()
+            match chain {
+                // A task without done callbacks (almost all) allocates
+                // nothing and walks nothing.
+                None => Vec::new(),
+                head => DoneChain(head).map(|on_done| prepare_done_callback(on_done, output.cast())).collect(),
+            }
         });
         let before = cell.header.state.transition_to_complete(outcome);
         (before, join.with_waker(Option::take), callbacks)
