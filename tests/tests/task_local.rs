@@ -386,6 +386,62 @@ fn local_tasks_of_a_block_on_are_cancelled_on_its_thread_when_it_returns() {
 }
 
 #[test]
+fn block_on_after_block_on_on_one_thread_starts_clean_whichever_loop() {
+    // A thread keeps the emptied queue and task list of its last `block_on`
+    // for the next one: nothing of the first may reach the second, whether
+    // it runs the same loop or another one. One watched thread runs it all.
+    with_watchdog(WATCHDOG, "block-on-after-block-on", || {
+        let first = EventLoop::builder().workers(2).build().unwrap();
+        let second = EventLoop::builder().workers(2).build().unwrap();
+        for next in [&first, &second] {
+            let (tx, rx) = std::sync::mpsc::channel::<Waker>();
+            let stuck: Vec<_> = first.block_on(async move {
+                let stuck: Vec<_> = (0..1000)
+                    .map(|_| {
+                        let tx = tx.clone();
+                        loopwork::spawn_local(std::future::poll_fn(move |cx| {
+                            tx.send(cx.waker().clone()).unwrap();
+                            Poll::<()>::Pending
+                        }))
+                    })
+                    .collect();
+                let done: Vec<_> = (0..1000).map(|i| loopwork::spawn_local(async move { Rc::new(i) })).collect();
+                for (i, task) in done.into_iter().enumerate() {
+                    assert_eq!(*task.await.unwrap(), i);
+                }
+                stuck
+            });
+            assert!(stuck.iter().all(|task| task.is_cancelled()));
+            let stale: Vec<Waker> = rx.try_iter().collect();
+            assert_eq!(stale.len(), 1000);
+
+            let count = next.block_on(async {
+                let count = Rc::new(RefCell::new(0));
+                // Wakes of the first owner's tasks, during the second one's
+                // round, find their tasks finished.
+                stale.iter().for_each(Waker::wake_by_ref);
+                let tasks: Vec<_> = (0..2000)
+                    .map(|_| {
+                        let count = count.clone();
+                        loopwork::spawn_local(async move {
+                            loopwork::yield_now().await;
+                            *count.borrow_mut() += 1;
+                        })
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.unwrap();
+                }
+                let count = *count.borrow();
+                count
+            });
+            assert_eq!(count, 2000);
+            assert_eq!((first.handle().num_tasks(), second.handle().num_tasks()), (0, 0));
+        }
+    });
+}
+
+#[test]
 fn strict_mode_keeps_fifo_order_across_local_and_ordinary_tasks() {
     let event_loop = EventLoop::builder().workers(0).build().unwrap();
     let order = Arc::new(Mutex::new(Vec::new()));
