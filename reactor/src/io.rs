@@ -411,10 +411,9 @@ impl<T: AsFd> Async<T> {
 
     /// The poll form of [`read_with`](Async::read_with), for `Stream` and `AsyncRead`
     /// implementations: tries `op`, and if it would block, registers the task (only the
-    /// latest caller's task is woken) and returns `Pending`. Once `op` has returned
-    /// `WouldBlock`, polls before the poller next reports the descriptor readable return
-    /// `Pending` without calling it (as tokio's `AsyncFd::try_io` clears readiness), so `op`
-    /// must return `WouldBlock` only when the descriptor itself would block.
+    /// latest caller's task is woken) and returns `Pending`. `op` is tried on every poll:
+    /// it may be another operation than the last one on this direction (a read of the error
+    /// queue, then of the data), and one of them blocking says nothing of the other.
     ///
     /// # Errors
     ///
@@ -444,7 +443,8 @@ impl<T: AsFd> Async<T> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        poll_io(&self.source, self.reactor.poller(), &mut self.get_ref(), Direction::Read, cx, |io| op(io))
+        let io = &mut self.get_ref();
+        poll_io(&self.source, self.reactor.poller(), io, Direction::Read, Retry::Always, cx, |io| op(io))
     }
 
     /// The poll form of [`write_with`](Async::write_with); see
@@ -475,10 +475,23 @@ impl<T: AsFd> Async<T> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        poll_io(&self.source, self.reactor.poller(), &mut self.get_ref(), Direction::Write, cx, |io| op(io))
+        let io = &mut self.get_ref();
+        poll_io(&self.source, self.reactor.poller(), io, Direction::Write, Retry::Always, cx, |io| op(io))
     }
 
-    /// `AsyncRead::poll_read` for a byte stream (a TCP or Unix stream socket): a read that
+    /// [`poll_read_with`](Async::poll_read_with) for an operation that is the only one ever
+    /// made on the read direction (a listener's accept): one that would block is not tried
+    /// again before the next event (`Retry::AfterEvent`).
+    pub(crate) fn poll_read_only_op<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        let io = &mut self.get_ref();
+        poll_io(&self.source, self.reactor.poller(), io, Direction::Read, Retry::AfterEvent, cx, |io| op(io))
+    }
+
+    /// `AsyncRead::poll_read` for a TCP stream: a read that
     /// comes back short while the peer has not closed means the receive queue is empty, so
     /// the next read waits for an event instead of trying a `recv` that could only fail
     /// (`Source::read_came_back_short`). A request/response protocol reads short after every
@@ -488,7 +501,7 @@ impl<T: AsFd> Async<T> {
         for<'a> &'a T: Read,
     {
         let source = &self.source;
-        poll_io(source, self.reactor.poller(), &mut self.get_ref(), Direction::Read, cx, |io| {
+        poll_io(source, self.reactor.poller(), &mut self.get_ref(), Direction::Read, Retry::AfterEvent, cx, |io| {
             let since = source.tick(Direction::Read);
             let read = io.read(buf)?;
             if read > 0 && read < buf.len() {
@@ -543,22 +556,35 @@ fn refund_if_pending<T>(poll: Poll<T>) -> Poll<T> {
 }
 
 /// The one loop behind every poll-based operation: sample the tick, try, and on `WouldBlock`
-/// register unless an event arrived meanwhile (in which case, try again). An operation that
-/// already failed with `WouldBlock` at the sampled tick is not tried again until an event
-/// moves the tick (`Source::blocked_at`): polled again for another reason, the task goes
-/// back to sleep without a system call.
+/// register unless an event arrived meanwhile (in which case, try again). With
+/// `Retry::AfterEvent`, an operation that already failed with `WouldBlock` at the sampled
+/// tick is not tried again until an event moves the tick (`Source::blocked_at`): polled again
+/// for another reason, the task goes back to sleep without a system call.
 fn poll_io<I: AsFd, R>(
     source: &Source,
     poller: &Poller,
     io: &mut I,
     dir: Direction,
+    retry: Retry,
     cx: &mut Context<'_>,
     op: impl FnMut(&mut I) -> io::Result<R>,
 ) -> Poll<io::Result<R>> {
     // Every poll-based read and write comes through here: one unit of the cooperative budget
     // each, given back if it has to wait (see `loopwork_coop`).
     std::task::ready!(loopwork_coop::poll_proceed(cx));
-    refund_if_pending(try_or_register(source, poller, io, dir, cx, op))
+    refund_if_pending(try_or_register(source, poller, io, dir, retry, cx, op))
+}
+
+/// Whether `poll_io` may skip an operation that would block again (`Source::blocked_at`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// The operation is the only one made on its direction (a stream's reads or writes, a
+    /// listener's accepts): one that would block blocks again until an event, so it is not
+    /// tried before one.
+    AfterEvent,
+    /// The caller's operation (`poll_read_with`), or a flush: another operation on the same
+    /// direction may have blocked where this one would not, so it is always tried.
+    Always,
 }
 
 /// `poll_io`'s loop, outside the budget.
@@ -567,14 +593,20 @@ fn try_or_register<I: AsFd, R>(
     poller: &Poller,
     io: &mut I,
     dir: Direction,
+    retry: Retry,
     cx: &mut Context<'_>,
     mut op: impl FnMut(&mut I) -> io::Result<R>,
 ) -> Poll<io::Result<R>> {
     loop {
         let since = source.tick(dir);
-        if !source.blocked_at(dir, since) {
+        let remembered = retry == Retry::AfterEvent;
+        if !(remembered && source.blocked_at(dir, since)) {
             match op(io) {
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => source.set_blocked(dir, since),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    if remembered {
+                        source.set_blocked(dir, since);
+                    }
+                }
                 result => return Poll::Ready(result),
             }
         }
@@ -583,23 +615,6 @@ fn try_or_register<I: AsFd, R>(
             Ok(false) => continue,
             Err(err) => return Poll::Ready(Err(err)),
         }
-    }
-}
-
-/// Flushes `io`, trying even while a write would block (`Source::blocked_at`): a descriptor
-/// has nothing of its own to flush (std's sockets and pipes return at once), so a flush must
-/// not wait for writability. Only a flush that itself reports `WouldBlock` waits.
-fn poll_flush_io<I: AsFd + Write>(
-    source: &Source,
-    poller: &Poller,
-    io: &mut I,
-    cx: &mut Context<'_>,
-) -> Poll<io::Result<()>> {
-    match io.flush() {
-        Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-            poll_io(source, poller, io, Direction::Write, cx, |io| io.flush())
-        }
-        result => Poll::Ready(result),
     }
 }
 
@@ -662,7 +677,7 @@ impl<T: AsFd + Read> AsyncRead for Async<T> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let io = this.io.as_mut().expect("the I/O handle is present until Async is dropped");
-        poll_io(&this.source, this.reactor.poller(), io, Direction::Read, cx, |io| io.read(buf))
+        poll_io(&this.source, this.reactor.poller(), io, Direction::Read, Retry::AfterEvent, cx, |io| io.read(buf))
     }
 
     fn poll_read_vectored(
@@ -672,7 +687,9 @@ impl<T: AsFd + Read> AsyncRead for Async<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let io = this.io.as_mut().expect("the I/O handle is present until Async is dropped");
-        poll_io(&this.source, this.reactor.poller(), io, Direction::Read, cx, |io| io.read_vectored(bufs))
+        poll_io(&this.source, this.reactor.poller(), io, Direction::Read, Retry::AfterEvent, cx, |io| {
+            io.read_vectored(bufs)
+        })
     }
 }
 
@@ -682,7 +699,15 @@ where
 {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let this = *self;
-        poll_io(&this.source, this.reactor.poller(), &mut this.get_ref(), Direction::Read, cx, |io| io.read(buf))
+        poll_io(
+            &this.source,
+            this.reactor.poller(),
+            &mut this.get_ref(),
+            Direction::Read,
+            Retry::AfterEvent,
+            cx,
+            |io| io.read(buf),
+        )
     }
 
     fn poll_read_vectored(
@@ -692,7 +717,9 @@ where
     ) -> Poll<io::Result<usize>> {
         let this = *self;
         let poller = this.reactor.poller();
-        poll_io(&this.source, poller, &mut this.get_ref(), Direction::Read, cx, |io| io.read_vectored(bufs))
+        poll_io(&this.source, poller, &mut this.get_ref(), Direction::Read, Retry::AfterEvent, cx, |io| {
+            io.read_vectored(bufs)
+        })
     }
 }
 
@@ -700,7 +727,7 @@ impl<T: AsFd + Write> AsyncWrite for Async<T> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let io = this.io.as_mut().expect("the I/O handle is present until Async is dropped");
-        poll_io(&this.source, this.reactor.poller(), io, Direction::Write, cx, |io| io.write(buf))
+        poll_io(&this.source, this.reactor.poller(), io, Direction::Write, Retry::AfterEvent, cx, |io| io.write(buf))
     }
 
     fn poll_write_vectored(
@@ -710,13 +737,15 @@ impl<T: AsFd + Write> AsyncWrite for Async<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let io = this.io.as_mut().expect("the I/O handle is present until Async is dropped");
-        poll_io(&this.source, this.reactor.poller(), io, Direction::Write, cx, |io| io.write_vectored(bufs))
+        poll_io(&this.source, this.reactor.poller(), io, Direction::Write, Retry::AfterEvent, cx, |io| {
+            io.write_vectored(bufs)
+        })
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let io = this.io.as_mut().expect("the I/O handle is present until Async is dropped");
-        poll_flush_io(&this.source, this.reactor.poller(), io, cx)
+        poll_io(&this.source, this.reactor.poller(), io, Direction::Write, Retry::Always, cx, |io| io.flush())
     }
 
     /// Flushes; the descriptor itself is closed when the `Async` is dropped.
@@ -731,7 +760,15 @@ where
 {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = *self;
-        poll_io(&this.source, this.reactor.poller(), &mut this.get_ref(), Direction::Write, cx, |io| io.write(buf))
+        poll_io(
+            &this.source,
+            this.reactor.poller(),
+            &mut this.get_ref(),
+            Direction::Write,
+            Retry::AfterEvent,
+            cx,
+            |io| io.write(buf),
+        )
     }
 
     fn poll_write_vectored(
@@ -741,12 +778,16 @@ where
     ) -> Poll<io::Result<usize>> {
         let this = *self;
         let poller = this.reactor.poller();
-        poll_io(&this.source, poller, &mut this.get_ref(), Direction::Write, cx, |io| io.write_vectored(bufs))
+        poll_io(&this.source, poller, &mut this.get_ref(), Direction::Write, Retry::AfterEvent, cx, |io| {
+            io.write_vectored(bufs)
+        })
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = *self;
-        poll_flush_io(&this.source, this.reactor.poller(), &mut this.get_ref(), cx)
+        poll_io(&this.source, this.reactor.poller(), &mut this.get_ref(), Direction::Write, Retry::Always, cx, |io| {
+            io.flush()
+        })
     }
 
     /// Flushes; the descriptor itself is closed when the `Async` is dropped.
@@ -832,7 +873,7 @@ mod tests {
             let mut attempts = 0;
             let mut buf = [0; 8];
             let mut poll_read = |cx: &mut Context<'_>| {
-                a.poll_read_with(cx, |mut stream| {
+                a.poll_read_only_op(cx, |mut stream| {
                     attempts += 1;
                     stream.read(&mut buf)
                 })
@@ -887,6 +928,30 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
+    fn a_short_read_made_before_the_end_of_file_is_reported_still_sees_the_end_of_file() {
+        for trigger in [Trigger::Edge, Trigger::Oneshot] {
+            let reactor = Arc::new(Reactor::with_trigger(trigger).unwrap());
+            let _guard = reactor.enter();
+            let (a, mut b) = UnixStream::pair().unwrap();
+            let a = Async::new(a).unwrap();
+            react(&reactor, Duration::ZERO);
+            let (count, waker) = counter();
+            let mut cx = Context::from_waker(&waker);
+            let mut buf = [0; 8];
+            // Data and end-of-file are queued, their event not yet delivered: the short read
+            // cannot know the peer closed.
+            b.write_all(b"de").unwrap();
+            b.shutdown(std::net::Shutdown::Write).unwrap();
+            assert!(matches!(a.poll_read_stream(&mut cx, &mut buf), Poll::Ready(Ok(2))), "{trigger:?}");
+            assert!(a.poll_read_stream(&mut cx, &mut buf).is_pending(), "{trigger:?}");
+            react(&reactor, Duration::from_secs(5));
+            assert_eq!(count.0.load(Ordering::Relaxed), 1, "{trigger:?}");
+            assert!(matches!(a.poll_read_stream(&mut cx, &mut buf), Poll::Ready(Ok(0))), "{trigger:?}");
+        }
+    }
+
+    #[test]
     fn oneshot_wakes_the_other_direction_to_re_arm_and_edge_does_not() {
         for (trigger, spurious) in [(Trigger::Oneshot, 1), (Trigger::Edge, 0)] {
             let reactor = Arc::new(Reactor::with_trigger(trigger).unwrap());
@@ -895,7 +960,8 @@ mod tests {
             let a = Async::new(a).unwrap();
             let (count, waker) = counter();
             let since = a.source.tick(Direction::Write);
-            let read_event = Readiness { key: a.source.key, readable: true, writable: false, read_closed: false };
+            let read_event =
+                Readiness { key: a.source.key, readable: true, writable: false, read_closed: false, priority: false };
             let mut wakers = Vec::new();
             a.source.dispatch(read_event, &mut wakers);
             assert!(wakers.is_empty());

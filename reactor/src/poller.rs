@@ -22,9 +22,10 @@
 //!   writes, is drained then).
 //!
 //! The second reason is `EPOLLRDHUP`: registering it tells a peer's half-close apart from
-//! new data, which [`Readiness::read_closed`] reports and `polling` does not. A stream that
-//! knows its peer has not closed may take a short read as proof that its receive queue is
-//! empty, and skip the `recv` that would only fail with `EAGAIN` (`Source::dispatch`).
+//! new data, which [`Readiness::read_closed`] reports and `polling` does not. A TCP stream
+//! that knows its peer has not closed, and has no urgent data pending (`EPOLLPRI`), may take
+//! a short read to mean its receive queue is empty, and skip the `recv` that would only fail
+//! with `EAGAIN` (`Source::read_came_back_short` says where that holds).
 
 #[cfg(target_os = "linux")]
 pub(crate) use epoll::{wait, Events, Poller, REPORTS_READ_CLOSED};
@@ -42,6 +43,9 @@ pub(crate) struct Readiness {
     /// descriptor hung up or failed: a read that comes back short has not emptied a queue
     /// that more data may join. Always `false` from a backend that cannot tell.
     pub(crate) read_closed: bool,
+    /// Urgent (out-of-band) data is pending (`EPOLLPRI`): a stream read stops short at its
+    /// mark with more data queued behind it. Always `false` from a backend that cannot tell.
+    pub(crate) priority: bool,
 }
 
 #[cfg(target_os = "linux")]
@@ -207,7 +211,11 @@ mod epoll {
                     key: key as usize,
                     readable: flags.intersects(EventFlags::IN | EventFlags::PRI | EventFlags::RDHUP | failed),
                     writable: flags.intersects(EventFlags::OUT | failed),
-                    read_closed: flags.intersects(EventFlags::RDHUP | failed),
+                    // mio's test: a hang-up, or the peer's half-close reported with the
+                    // readability it brings. Not `EPOLLERR` alone: an error queue's traffic
+                    // is no close.
+                    read_closed: flags.contains(EventFlags::HUP) || flags.contains(EventFlags::IN | EventFlags::RDHUP),
+                    priority: flags.contains(EventFlags::PRI),
                 })
             })
         }
@@ -248,7 +256,91 @@ mod portable {
                 readable: event.readable,
                 writable: event.writable,
                 read_closed: false,
+                priority: false,
             })
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::{wait, Events, Poller};
+    use std::time::{Duration, Instant};
+
+    fn timed_wait(poller: &Poller, events: &mut Events, timeout: Option<Duration>) -> Duration {
+        let start = Instant::now();
+        wait(poller, events, timeout).unwrap();
+        start.elapsed()
+    }
+
+    // Upper bounds on how long a wait took are generous (seconds): a busy machine may keep
+    // this thread off a core for a while. Lower bounds are exact: a wait never ends early.
+
+    #[test]
+    fn a_notification_ends_one_wait_and_the_undrained_eventfd_does_not_end_the_next() {
+        let poller = Poller::new().unwrap();
+        let mut events = Events::new();
+        for _ in 0..3 {
+            poller.notify().unwrap();
+            poller.notify().unwrap();
+            // Sent before the wait: it returns long before its timeout ...
+            assert!(timed_wait(&poller, &mut events, Some(Duration::from_secs(20))) < Duration::from_secs(10));
+            // ... and the count left in the eventfd queues no second event.
+            assert!(timed_wait(&poller, &mut events, Some(Duration::from_millis(30))) >= Duration::from_millis(30));
+        }
+    }
+
+    #[test]
+    fn a_timed_wait_never_ends_early_and_its_expiry_is_not_seen_twice() {
+        let poller = Poller::new().unwrap();
+        let mut events = Events::new();
+        for _ in 0..5 {
+            let took = timed_wait(&poller, &mut events, Some(Duration::from_micros(300)));
+            assert!(took >= Duration::from_micros(300), "{took:?}");
+            assert!(took < Duration::from_secs(10), "{took:?}");
+        }
+        // An expired timerfd whose count is never read queues no event for a later wait.
+        assert!(timed_wait(&poller, &mut events, Some(Duration::from_millis(30))) >= Duration::from_millis(30));
+    }
+
+    #[test]
+    fn the_timer_of_a_wait_ended_early_ends_a_later_untimed_wait_once() {
+        let poller = Poller::new().unwrap();
+        let mut events = Events::new();
+        poller.notify().unwrap();
+        // Ended by the notification; its 2 s timer stays armed.
+        let start = Instant::now();
+        wait(&poller, &mut events, Some(Duration::from_secs(2))).unwrap();
+        let notified_after = start.elapsed();
+        // An untimed wait returns when that timer expires: the documented spurious return. A
+        // watchdog notifies after 30 s, so that losing the return fails rather than hangs.
+        let ended = std::thread::scope(|scope| {
+            let (done, watched) = std::sync::mpsc::channel::<()>();
+            let poller = &poller;
+            scope.spawn(move || {
+                let timed_out = std::sync::mpsc::RecvTimeoutError::Timeout;
+                if watched.recv_timeout(Duration::from_secs(30)) == Err(timed_out) {
+                    poller.notify().unwrap();
+                }
+            });
+            wait(poller, &mut events, None).unwrap();
+            let ended = start.elapsed();
+            drop(done);
+            ended
+        });
+        assert!(ended < Duration::from_secs(25), "{ended:?}");
+        if notified_after < Duration::from_secs(2) {
+            assert!(ended >= Duration::from_secs(2), "{ended:?}");
+        }
+        // Once only: the next untimed wait lasts until the next notification.
+        std::thread::scope(|scope| {
+            let start = Instant::now();
+            scope.spawn(|| {
+                std::thread::sleep(Duration::from_millis(200));
+                poller.notify().unwrap();
+            });
+            wait(&poller, &mut events, None).unwrap();
+            assert!(start.elapsed() >= Duration::from_millis(200), "{:?}", start.elapsed());
+        });
     }
 }

@@ -117,6 +117,9 @@ pub(crate) struct Source {
     /// The poller reported that no more data will come (`Readiness::read_closed`). Never
     /// reset: a half-close is final. Written before the tick bump that reports it.
     read_closed: AtomicBool,
+    /// The last read event reported urgent data pending (`Readiness::priority`). Written
+    /// before the tick bump that reports it, like `read_closed`.
+    read_priority: AtomicBool,
     state: Mutex<[Waiters; 2]>,
 }
 
@@ -128,6 +131,7 @@ impl Source {
             ticks: [AtomicU64::new(0), AtomicU64::new(0)],
             blocked: [AtomicU64::new(NEVER_BLOCKED), AtomicU64::new(NEVER_BLOCKED)],
             read_closed: AtomicBool::new(false),
+            read_priority: AtomicBool::new(false),
             state: Mutex::new([Waiters::default(), Waiters::default()]),
         }
     }
@@ -178,8 +182,11 @@ impl Source {
     /// could only fail. With the peer closed, the next read must run: it returns the
     /// end-of-file, for which no further event will come.
     ///
-    /// Only for byte streams: a datagram or a terminal line shorter than the buffer says
-    /// nothing about what is queued behind it. And only with a poller that reports the
+    /// Only for TCP streams, where nothing else stops a read early: a datagram or a terminal
+    /// line shorter than the buffer says nothing about what is queued behind it, and a Unix
+    /// stream's read stops at a message that carries descriptors, which no poll flag reports.
+    /// TCP's own early stop, the urgent mark, is reported (`EPOLLPRI`), and the mark is not
+    /// made while the last read event carried it. And only with a poller that reports the
     /// peer's close (`poller::REPORTS_READ_CLOSED`); elsewhere every read is tried.
     pub(crate) fn read_came_back_short(&self, since: u64) {
         if !REPORTS_READ_CLOSED {
@@ -189,7 +196,7 @@ impl Source {
         // caller sampled `since` with Acquire before reading. If that bump is at or before
         // `since`, the flag is visible here; if after, the tick has moved past `since` and the
         // mark is stale before it is made.
-        if !self.read_closed.load(Ordering::Relaxed) {
+        if !self.read_closed.load(Ordering::Relaxed) && !self.read_priority.load(Ordering::Relaxed) {
             self.set_blocked(Direction::Read, since);
         }
     }
@@ -312,6 +319,11 @@ impl Source {
         if event.read_closed {
             // Relaxed: published by the Release bump of the read tick just below.
             self.read_closed.store(true, Ordering::Relaxed);
+        }
+        debug_assert!(event.readable || !(event.read_closed || event.priority), "a close or urgent data reads");
+        if event.readable {
+            // Relaxed: as `read_closed`.
+            self.read_priority.store(event.priority, Ordering::Relaxed);
         }
         for (dir, ready) in [(Direction::Read, event.readable), (Direction::Write, event.writable)] {
             let waiters = &mut state[dir as usize];

@@ -37,11 +37,14 @@
 
 /// futures-io for a byte-stream socket type with an `inner: Async<std type>` field, by value
 /// and through `&`. `close` half-closes (`shutdown(Write)`), so that the futures ecosystem's
-/// `close().await` sends end-of-file as asyncio's `write_eof()` does.
+/// `close().await` sends end-of-file as asyncio's `write_eof()` does. `short_read_drains`
+/// says whether a read that comes back short means the receive queue is empty
+/// (`Async::poll_read_stream`): true for TCP, false for Unix streams, whose reads also stop
+/// at a message that carries descriptors.
 macro_rules! stream_io {
-    ($stream:ty) => {
-        stream_io!(@impl $stream);
-        stream_io!(@impl &$stream);
+    ($stream:ty, short_read_drains: $short_read_drains:literal) => {
+        stream_io!(@impl $stream, $short_read_drains);
+        stream_io!(@impl &$stream, $short_read_drains);
 
         impl std::os::fd::AsFd for $stream {
             fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
@@ -55,14 +58,18 @@ macro_rules! stream_io {
             }
         }
     };
-    (@impl $stream:ty) => {
+    (@impl $stream:ty, $short_read_drains:literal) => {
         impl futures_io::AsyncRead for $stream {
             fn poll_read(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                self.inner.poll_read_stream(cx, buf)
+                if $short_read_drains {
+                    self.inner.poll_read_stream(cx, buf)
+                } else {
+                    futures_io::AsyncRead::poll_read(std::pin::Pin::new(&mut &self.inner), cx, buf)
+                }
             }
 
             fn poll_read_vectored(

@@ -157,7 +157,7 @@ impl TcpListener {
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         self.inner
-            .poll_read_with(cx, |listener| listener.accept())
+            .poll_read_only_op(cx, |listener| listener.accept())
             .map(|accepted| accepted.and_then(|(stream, peer)| Ok((TcpStream { inner: Async::new(stream)? }, peer))))
     }
 
@@ -632,4 +632,4 @@ impl TryFrom<net::TcpStream> for TcpStream {
     }
 }
 
-stream_io!(TcpStream);
+stream_io!(TcpStream, short_read_drains: true);

@@ -130,7 +130,7 @@ impl UnixListener {
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
         self.inner
-            .poll_read_with(cx, |listener| listener.accept())
+            .poll_read_only_op(cx, |listener| listener.accept())
             .map(|accepted| accepted.and_then(|(stream, peer)| Ok((UnixStream { inner: Async::new(stream)? }, peer))))
     }
 
@@ -470,4 +470,4 @@ impl TryFrom<net::UnixStream> for UnixStream {
     }
 }
 
-stream_io!(UnixStream);
+stream_io!(UnixStream, short_read_drains: false);
