@@ -88,8 +88,8 @@ impl<T: AsFd> Async<T> {
         rustix::io::ioctl_fionbio(&io, true)?;
         let source = reactor.insert_source();
         let (interest, mode) = source.initial_interest();
-        // SAFETY: `polling` requires the descriptor to be deleted from the poller before it is
-        // closed. `io` owns (or borrows, for at least the lifetime of this `Async`) the
+        // SAFETY: the poller (`poller::Poller::add_with_mode`, `polling`'s contract on every
+        // backend) requires the descriptor to be deleted from it before it is closed. `io` owns (or borrows, for at least the lifetime of this `Async`) the
         // descriptor, and this `Async` keeps it until `Drop` or `into_inner`, both of which
         // delete it from the poller first. Should a caller leak the `Async`, or close the
         // descriptor behind our back (`get_mut`), the Unix backends stay sound all the same:
