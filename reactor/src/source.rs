@@ -14,10 +14,9 @@ use std::task::{Context, Poll, Waker};
 
 use parking_lot::Mutex;
 use polling::{Event, PollMode};
-
-use crate::poller::{Poller, Readiness, REPORTS_READ_CLOSED};
 use slab::Slab;
 
+use crate::poller::{Poller, Readiness, REPORTS_READ_CLOSED};
 use crate::reactor::Trigger;
 
 /// `Source::blocked`'s value before any operation would block: a tick never reaches it.

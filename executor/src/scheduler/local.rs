@@ -36,6 +36,7 @@ const KEPT_CAPACITY: usize = 16 * 1024;
 
 /// An owner's queue and task list, emptied when it closed, kept by its
 /// thread for the next owner the thread makes.
+#[derive(Default)]
 struct Buffers {
     queue: VecDeque<Notified>,
     tasks: Slab<TaskRef>,
@@ -104,13 +105,12 @@ impl LocalOwner {
     /// is woken by pushes to the run queue instead).
     pub(crate) fn for_thread(shared: &Arc<Shared>, parker: &Arc<Parker>) -> Arc<LocalOwner> {
         let waiter = (shared.num_workers() > 0).then(|| Waiter::Thread(parker.clone()));
-        let buffers = LEFT_BEHIND.take().unwrap_or_else(|| Buffers { queue: VecDeque::new(), tasks: Slab::new() });
-        LocalOwner::new(shared, waiter, buffers)
+        LocalOwner::new(shared, waiter, LEFT_BEHIND.take().unwrap_or_default())
     }
 
     /// The owner for worker thread `index`.
     pub(crate) fn for_worker(shared: &Arc<Shared>, index: usize) -> Arc<LocalOwner> {
-        LocalOwner::new(shared, Some(Waiter::Worker(index)), Buffers { queue: VecDeque::new(), tasks: Slab::new() })
+        LocalOwner::new(shared, Some(Waiter::Worker(index)), Buffers::default())
     }
 
     fn new(shared: &Arc<Shared>, waiter: Option<Waiter>, buffers: Buffers) -> Arc<LocalOwner> {
