@@ -11,10 +11,11 @@
 //! hands the core to one of them for a whole time slice (milliseconds), and
 //! a worker that is away for that long while still counted as searching
 //! makes the next submission wait for it instead of waking another worker:
-//! round trips of microseconds took milliseconds. So a spin whose yield
-//! outlasted the whole spin budget switches spinning off for every thread
-//! of the process for a while, doubling that while it keeps happening:
-//! meanwhile every waiter parks at once, as a plain futex wait does.
+//! round trips of microseconds took milliseconds. So a yield that took as
+//! long as a time slice ([`LONG_YIELD`]) switches spinning off for every
+//! thread of the process for a while, doubling that while it keeps
+//! happening: meanwhile every waiter parks at once, as a plain futex wait
+//! does.
 //!
 //! Nor does it pay when the event comes later than the spin lasts: a loop
 //! fed one task a millisecond spun 20 µs after each, for nothing, and used
@@ -27,8 +28,19 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// How long spinning stays off after the first yield that outlasted its
-/// spin, and at most after many in a row.
+/// A yield this long means another thread ran a time slice on this core:
+/// none was free. A virtual machine's host delays a yield on a free core by
+/// up to a few hundred microseconds now and then (up to 200 µs in 100,000
+/// round trips of `run_coroutine_threadsafe` on a 2-core KVM guest), while
+/// a CPU-bound thread takes the core for at least the kernel's minimum
+/// slice, 0.75 ms (1 to 5 ms measured there with 4 spinning threads). The
+/// spin's own limit (20 µs) was too short a bar: the host's delays turned
+/// spinning off for 10 ms at a time, most of the time, and the median
+/// round trip went from 7 µs to 20 µs.
+const LONG_YIELD: Duration = Duration::from_micros(500);
+
+/// How long spinning stays off after the first long yield, and at most
+/// after many in a row.
 const BACKOFF_MIN: Duration = Duration::from_millis(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
@@ -102,7 +114,7 @@ impl Backoff {
             std::thread::yield_now();
             yielded = true;
             let after_yield = Instant::now();
-            if after_yield - before_yield >= limit {
+            if after_yield - before_yield >= LONG_YIELD {
                 // Another thread ran a slice on this core: none was free.
                 self.engage(after_yield);
                 return ready();
