@@ -179,7 +179,15 @@ impl Monitor {
                 // SeqCst store, then the SeqCst load in `all_parked`: the
                 // Dekker pair with `wake_if_sleeping` (see there).
                 self.sleeping.store(true, Ordering::SeqCst);
-                while shared.idle.all_parked() && !*closed {
+                if shared.idle.all_parked() && !*closed {
+                    // Back to sampling after one wake-up, even if the worker
+                    // that woke us has parked again meanwhile: until the next
+                    // sample finds every worker parked, unparking workers
+                    // see `sleeping` false and notify nobody. Going back to
+                    // sleep at once cost a wake-up of this thread for every
+                    // wake-up of a worker (one task a millisecond from
+                    // outside: two futex calls more per task); now it is one
+                    // per sampling interval at most.
                     self.wake.wait(&mut closed);
                 }
                 self.sleeping.store(false, Ordering::Relaxed);
