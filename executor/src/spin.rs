@@ -66,6 +66,15 @@ pub(crate) fn spin_until(limit: Duration, ready: impl FnMut() -> bool) -> bool {
     BACKOFF.spin_until(limit, ready)
 }
 
+/// False while recent spins all ran out without their event: work comes
+/// too seldom for a thread kept awake to find it. A searcher that found
+/// work asks this before it wakes another worker to look for more
+/// (`worker.rs`, `leave_searching`), which is a way of keeping a thread
+/// awake for the next submission too.
+pub(crate) fn pays() -> bool {
+    BACKOFF.pays()
+}
+
 /// The switch that turns spinning off while the cores are oversubscribed,
 /// or while spins keep running out.
 ///
@@ -128,6 +137,11 @@ impl Backoff {
         let backoff = self.next_ns.load(Relaxed).max(BACKOFF_MIN.as_nanos() as u64);
         self.off_until.store(since_epoch(now) + backoff, Relaxed);
         self.next_ns.store((backoff * 2).min(BACKOFF_MAX.as_nanos() as u64), Relaxed);
+    }
+
+    fn pays(&self) -> bool {
+        // Relaxed: a hint, as every word here.
+        self.fruitless.load(Relaxed) < FRUITLESS_LIMIT
     }
 
     /// True if recent spins all ran out and this call is not a probe.

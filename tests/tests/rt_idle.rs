@@ -56,3 +56,24 @@ fn an_idle_loop_wakes_no_thread_at_all() {
     // thread names; allow a stray wake-up or two.
     assert!(after - before <= 2, "idle threads woke {} times in 1 s", after - before);
 }
+
+#[test]
+fn a_lone_task_from_outside_wakes_one_thread() {
+    let event_loop = EventLoop::builder().workers(2).thread_name("trickle").build().unwrap();
+    let handle = event_loop.handle();
+    event_loop.block_on(handle.spawn(async {}).unwrap()).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // One empty task a millisecond from this thread, which is not the
+    // loop's: each finds every worker parked. Waking one worker is one
+    // voluntary switch when it parks again. Waking a second one to look for
+    // more, or the slow-poll monitor, made it two or three.
+    const TASKS: u64 = 500;
+    let before = context_switches_of("trickle");
+    for _ in 0..TASKS {
+        drop(handle.spawn(async {}).unwrap());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // A busy machine only delays the wake-ups; it does not add any.
+    let switches = context_switches_of("trickle") - before;
+    assert!(switches < TASKS * 3 / 2, "{TASKS} lone tasks cost {switches} thread wake-ups");
+}

@@ -88,15 +88,14 @@ impl Idle {
         prev & SEARCHING_MASK == 1
     }
 
-    /// The worker goes to sleep. Returns true if it was the last searcher:
-    /// the caller must then re-check every queue before sleeping.
-    pub(crate) fn transition_worker_to_parked(&self, worker: usize, is_searching: bool) -> bool {
+    /// The worker goes to sleep. The caller must then re-check every queue
+    /// before sleeping (README, "Why no wake-up is lost").
+    pub(crate) fn transition_worker_to_parked(&self, worker: usize, is_searching: bool) {
         let mut sleepers = self.sleepers.lock();
         let dec = ONE_UNPARKED | if is_searching { ONE_SEARCHING } else { 0 };
         // SeqCst: pairs with `notify_should_wakeup` (see there).
-        let prev = self.state.fetch_sub(dec, Ordering::SeqCst);
+        self.state.fetch_sub(dec, Ordering::SeqCst);
         sleepers.push(worker);
-        is_searching && prev & SEARCHING_MASK == 1
     }
 
     /// Takes `worker` off the sleepers list itself, as unparked and not

@@ -15,6 +15,21 @@ use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 use loom::thread;
 
+/// A flag a thread can wait for.
+type Flag = (Mutex<bool>, Condvar);
+
+fn set(flag: &Flag) {
+    *flag.0.lock().unwrap() = true;
+    flag.1.notify_all();
+}
+
+fn wait(flag: &Flag) {
+    let mut set = flag.0.lock().unwrap();
+    while !*set {
+        set = flag.1.wait(set).unwrap();
+    }
+}
+
 struct Model {
     idle: Idle,
     parkers: Vec<Parker<ModelReactor>>,
@@ -22,16 +37,24 @@ struct Model {
     queued: AtomicUsize,
     taken: AtomicUsize,
     closed: AtomicBool,
+    /// If set, the first task taken does not return until a second one has
+    /// been taken: by another worker, which must have been woken for it.
+    first_blocks: Option<Flag>,
 }
 
 impl Model {
     fn new(workers: usize) -> Arc<Model> {
+        Model::with(workers, None)
+    }
+
+    fn with(workers: usize, first_blocks: Option<Flag>) -> Arc<Model> {
         Arc::new(Model {
             idle: Idle::new(workers),
             parkers: (0..workers).map(|_| Parker::new(None)).collect(),
             queued: AtomicUsize::new(0),
             taken: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
+            first_blocks,
         })
     }
 
@@ -59,19 +82,27 @@ impl Model {
                 searching = true;
             }
             if searching && self.try_take() {
-                if self.idle.transition_worker_from_searching() {
+                // `leave_searching` also wakes one while spinning pays; a
+                // wake-up more cannot lose one, so the model leaves it out.
+                if self.idle.transition_worker_from_searching() && self.queued.load(Ordering::SeqCst) > 0 {
                     if let Some(other) = self.idle.worker_to_notify() {
                         self.parkers[other].unpark();
                     }
                 }
                 searching = false;
-                if self.taken.fetch_add(1, Ordering::SeqCst) + 1 >= goal {
+                let taken = self.taken.fetch_add(1, Ordering::SeqCst) + 1;
+                match &self.first_blocks {
+                    Some(second_taken) if taken == 1 => wait(second_taken),
+                    Some(second_taken) => set(second_taken),
+                    None => {}
+                }
+                if taken >= goal {
                     self.close();
                 }
                 continue;
             }
-            let last = self.idle.transition_worker_to_parked(index, searching);
-            if last && self.queued.load(Ordering::SeqCst) > 0 {
+            self.idle.transition_worker_to_parked(index, searching);
+            if self.queued.load(Ordering::SeqCst) > 0 {
                 if let Some(other) = self.idle.worker_to_notify() {
                     self.parkers[other].unpark();
                 }
@@ -119,6 +150,32 @@ fn two_tasks_published_while_two_workers_search_and_park_are_run() {
     builder.preemption_bound = Some(2);
     builder.check(|| {
         let model = Model::new(2);
+        let workers: Vec<_> = (0..2)
+            .map(|index| {
+                let model = model.clone();
+                thread::spawn(move || model.worker(index, 2))
+            })
+            .collect();
+        model.publish();
+        model.publish();
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        assert_eq!(model.taken.load(Ordering::SeqCst), 2);
+    });
+}
+
+/// The last searcher takes a task and stops searching while a second task
+/// is published. If nobody were woken for the second (the publisher saw a
+/// searcher; the searcher, now running the first, did not look again), it
+/// would wait for the first task to return, which here it never does
+/// before the second has run: loom reports the deadlock.
+#[test]
+fn a_task_published_as_the_last_searcher_takes_another_gets_a_worker_of_its_own() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(2);
+    builder.check(|| {
+        let model = Model::with(2, Some((Mutex::new(false), Condvar::new())));
         let workers: Vec<_> = (0..2)
             .map(|index| {
                 let model = model.clone();
@@ -201,9 +258,9 @@ struct HandOff {
     local: Vec<AtomicUsize>,
     started: AtomicUsize,
     /// The long poll has begun; then the second event is due.
-    long_poll_began: (Mutex<bool>, Condvar),
+    long_poll_began: Flag,
     /// The second task has run; then the long poll may end.
-    second_ran: (Mutex<bool>, Condvar),
+    second_ran: Flag,
     closed: AtomicBool,
 }
 
@@ -228,25 +285,13 @@ impl HandOff {
         }
     }
 
-    fn set(flag: &(Mutex<bool>, Condvar)) {
-        *flag.0.lock().unwrap() = true;
-        flag.1.notify_all();
-    }
-
-    fn wait(flag: &(Mutex<bool>, Condvar)) {
-        let mut set = flag.0.lock().unwrap();
-        while !*set {
-            set = flag.1.wait(set).unwrap();
-        }
-    }
-
     fn run_task(&self) {
         if self.started.fetch_add(1, Ordering::SeqCst) == 0 {
-            HandOff::set(&self.long_poll_began);
-            HandOff::wait(&self.second_ran);
+            set(&self.long_poll_began);
+            wait(&self.second_ran);
             self.close();
         } else {
-            HandOff::set(&self.second_ran);
+            set(&self.second_ran);
         }
     }
 
@@ -259,8 +304,10 @@ impl HandOff {
                 return;
             }
             if self.local[index].fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
-                if searching && self.idle.transition_worker_from_searching() {
-                    self.notify_parked();
+                if searching {
+                    // The last searcher wakes another only if a queue others
+                    // can steal from holds work: here none ever does.
+                    self.idle.transition_worker_from_searching();
                 }
                 searching = false;
                 self.run_task();
@@ -320,7 +367,7 @@ fn a_worker_in_a_long_poll_hands_the_reactor_to_an_idle_one() {
             })
             .collect();
         model.reactor.deliver();
-        HandOff::wait(&model.long_poll_began);
+        wait(&model.long_poll_began);
         // If nobody took the reactor over, this event is never seen, the
         // long poll never ends, and loom reports a deadlock.
         model.reactor.deliver();
