@@ -582,6 +582,25 @@ fn a_slow_local_poll_on_the_block_on_thread_is_reported() {
     assert!(message.contains(&format!("Task-{id}")), "{message}");
 }
 
+#[test]
+fn a_stuck_local_poll_on_the_block_on_thread_is_reported_while_it_is_stuck() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = Mutex::new(tx);
+    let event_loop = EventLoop::builder()
+        .workers(2)
+        .slow_poll_threshold(Duration::from_millis(20))
+        .on_unhandled_panic(move |report| {
+            let _ = tx.lock().unwrap().send(report.message);
+        })
+        .build()
+        .unwrap();
+    // The poll blocks its thread until the report comes: only the monitor,
+    // sampling the thread's slot from its own thread, can send it.
+    let report = event_loop.block_on(async { loopwork::spawn_local(async move { rx.recv_timeout(WATCHDOG) }).await });
+    let message = report.unwrap().expect("reported while the poll still ran");
+    assert!(message.contains("has been running for"), "{message}");
+}
+
 /// A future that is not `Send` may still be the loop's main future and
 /// spawn local tasks that outlive nothing: `loopwork::run` closes the loop
 /// after `block_on`, and the local tasks are gone by then.

@@ -3,10 +3,16 @@
 //!
 //! Each worker publishes, in its own cache line, which task it is polling
 //! and a counter bumped at every poll. A monitor thread samples them every
-//! quarter of the threshold (at least every second): a worker seen in the same poll for longer than
-//! the threshold is reported while it is still stuck, and again when the
-//! poll returns. The worker pays two plain stores per poll; no clock is read
-//! on the poll path.
+//! quarter of the threshold (at least every second): a worker seen in the
+//! same poll for longer than the threshold is reported while it is still
+//! stuck, and again when the poll returns. The worker pays two plain stores
+//! per poll; no clock is read on the poll path.
+//!
+//! A thread inside `block_on` / `run_forever` of a loop with workers runs
+//! its local tasks between two polls of its future. It has a slot of the
+//! same kind ([`ThreadSlot`]), registered for the time of the call, and
+//! says when a round of local tasks begins and ends, so that the monitor
+//! does not sleep through one.
 
 use super::Shared;
 use crate::error::{ExceptionContext, ExceptionKind, Source};
@@ -55,10 +61,29 @@ impl PollSlot {
     }
 }
 
+/// The poll slot of a thread inside `block_on` / `run_forever`, while it
+/// runs local tasks.
+#[derive(Debug, Default)]
+pub(crate) struct ThreadSlot {
+    slot: CachePadded<PollSlot>,
+    /// Set while the thread runs a round of local tasks: the monitor does
+    /// not go to sleep then.
+    in_round: AtomicBool,
+}
+
+impl ThreadSlot {
+    /// The slot the thread marks each poll in.
+    pub(crate) fn poll_slot(&self) -> &PollSlot {
+        &self.slot
+    }
+}
+
 /// The slots of every thread that polls tasks, and the monitor's wake-up.
 #[derive(Debug)]
 pub(crate) struct Monitor {
     pub(crate) slots: Box<[CachePadded<PollSlot>]>,
+    /// The slots of the threads inside `block_on` / `run_forever` now.
+    threads: Mutex<Vec<Arc<ThreadSlot>>>,
     threshold: Duration,
     /// Nanoseconds since `task::EPOCH`, refreshed at every sample: the
     /// spawn time of new tasks and the poll stamps of tasks that keep
@@ -92,6 +117,7 @@ impl Monitor {
     pub(crate) fn new(threads: usize, threshold: Duration) -> Monitor {
         Monitor {
             slots: (0..threads.max(1)).map(|_| CachePadded::new(PollSlot::default())).collect(),
+            threads: Mutex::new(Vec::new()),
             threshold,
             coarse_now: AtomicU64::new(crate::task::since_epoch(Instant::now())),
             sleeping: AtomicBool::new(false),
@@ -132,17 +158,40 @@ impl Monitor {
         self.threshold
     }
 
-    /// Reports a poll that ran on a thread without a slot (a local task on
-    /// a `block_on` thread of a loop with workers) if it took longer than
-    /// the threshold: once, when it is over. Returns whether it did.
-    pub(crate) fn report_if_slow(&self, shared: &Shared, task_id: u64, duration: Duration) -> bool {
-        let slow = duration >= self.threshold;
-        if slow {
-            #[cfg(feature = "tracing")]
-            crate::tracing::slow_poll(Some(task_id), duration, true);
-            shared.report(slow_poll(task_id, duration, true, shared.task_name(task_id)));
-        }
-        slow
+    /// A slot for a thread entering `block_on` / `run_forever`, sampled
+    /// until [`unregister`](Monitor::unregister).
+    pub(crate) fn register(&self) -> Arc<ThreadSlot> {
+        let slot = Arc::new(ThreadSlot::default());
+        self.threads.lock().push(slot.clone());
+        slot
+    }
+
+    /// The thread of `slot` leaves.
+    pub(crate) fn unregister(&self, slot: &Arc<ThreadSlot>) {
+        self.threads.lock().retain(|registered| !Arc::ptr_eq(registered, slot));
+    }
+
+    /// The thread of `slot` starts a round of local tasks: wakes the monitor
+    /// if it sleeps. The SeqCst store of `in_round`, then the SeqCst load
+    /// of `sleeping`; the monitor stores `sleeping` and then loads every
+    /// `in_round`, both SeqCst: either this load sees `sleeping` (and the
+    /// notify, under the monitor's lock, cannot slip in before its wait),
+    /// or the monitor sees the round and does not sleep.
+    pub(crate) fn round_begins(&self, slot: &ThreadSlot) {
+        slot.in_round.store(true, Ordering::SeqCst);
+        self.wake_if_sleeping();
+    }
+
+    /// The round of `slot` is over.
+    pub(crate) fn round_ends(&self, slot: &ThreadSlot) {
+        // Relaxed: a round missed at the monitor's next check costs it one
+        // sampling interval awake, nothing else.
+        slot.in_round.store(false, Ordering::Relaxed);
+    }
+
+    fn any_round_running(&self) -> bool {
+        // SeqCst: the load half of the Dekker pair with `round_begins`.
+        self.threads.lock().iter().any(|thread| thread.in_round.load(Ordering::SeqCst))
     }
 
     /// Stops the monitor thread.
@@ -159,6 +208,7 @@ impl Monitor {
         // reported (`Duration::MAX`).
         let interval = (self.threshold / 4).clamp(Duration::from_millis(1), Duration::from_secs(1));
         let mut seen = vec![Seen::default(); self.slots.len()];
+        let mut thread_seen = Vec::new();
         let mut reports = Vec::new();
         let mut closed = self.closed.lock();
         while !*closed {
@@ -166,7 +216,7 @@ impl Monitor {
             // The handler is user code: call it without holding `closed`,
             // which `close` needs.
             parking_lot::MutexGuard::unlocked(&mut closed, || {
-                self.sample(shared, &mut seen, &mut reports);
+                self.sample(shared, &mut seen, &mut thread_seen, &mut reports);
                 for (current, duration, finished, name) in reports.drain(..) {
                     #[cfg(feature = "tracing")]
                     crate::tracing::slow_poll((current != CALLBACK).then_some(current), duration, finished);
@@ -174,12 +224,13 @@ impl Monitor {
                 }
             });
             if shared.num_workers() > 0 && !*closed && seen.iter().all(|s| s.current == 0) {
-                // Every worker is parked: nothing can be slow. Sleep until
-                // one unparks, so that an idle loop costs no wake-ups at all.
-                // SeqCst store, then the SeqCst load in `all_parked`: the
-                // Dekker pair with `wake_if_sleeping` (see there).
+                // Every worker is parked and no thread runs local tasks:
+                // nothing can be slow. Sleep until that changes, so that an
+                // idle loop costs no wake-ups at all. SeqCst store, then the
+                // SeqCst loads in `all_parked` and `any_round_running`: the
+                // Dekker pairs with `wake_if_sleeping` and `round_begins`.
                 self.sleeping.store(true, Ordering::SeqCst);
-                if shared.idle.all_parked() && !*closed {
+                if shared.idle.all_parked() && !self.any_round_running() && !*closed {
                     // Back to sampling after one wake-up, even if the worker
                     // that woke us has parked again meanwhile: until the next
                     // sample finds every worker parked, unparking workers
@@ -218,35 +269,73 @@ impl Monitor {
 
     /// Compares every slot with the previous sample; queues a report for
     /// each poll that crossed the threshold or ended after crossing it.
-    fn sample(&self, shared: &Shared, seen: &mut [Seen], reports: &mut Vec<SlowPoll>) {
+    fn sample(
+        &self,
+        shared: &Shared,
+        seen: &mut [Seen],
+        thread_seen: &mut Vec<(Arc<ThreadSlot>, Seen)>,
+        reports: &mut Vec<SlowPoll>,
+    ) {
         let now = Instant::now();
         self.refresh_coarse_clock(now);
         for (slot, seen) in self.slots.iter().zip(seen.iter_mut()) {
-            // Relaxed: see `PollSlot::begin`.
-            let polls = slot.polls.load(Ordering::Relaxed);
-            let current = slot.current.load(Ordering::Relaxed);
-            if current != 0 && polls == seen.polls && current == seen.current {
-                if seen.name.is_none() && current != CALLBACK {
-                    // Seen in the same poll twice: a poll long enough to be
-                    // worth the registry scan (never a short one). A poll
-                    // reported later was still running during this read, so
-                    // its task was still registered.
-                    seen.name = shared.task_name(current);
-                }
-                let running = now - seen.since.unwrap_or(now);
-                if running >= self.threshold && !seen.reported {
-                    seen.reported = true;
-                    reports.push((current, running, false, seen.name.clone()));
-                }
-                continue;
-            }
-            // In debug mode a callback that ran long is reported when it
-            // returns, timed exactly (`Shared::run_callback`): not twice.
-            if seen.reported && !(seen.current == CALLBACK && shared.is_debug()) {
+            self.sample_slot(shared, now, slot, seen, reports);
+        }
+        let threads = self.threads.lock().clone();
+        // A thread gone since the last sample: its poll, reported as
+        // running, is over.
+        thread_seen.retain_mut(|(slot, seen)| {
+            let registered = threads.iter().any(|thread| Arc::ptr_eq(thread, slot));
+            if !registered && seen.reported {
                 reports.push((seen.current, now - seen.since.unwrap_or(now), true, seen.name.take()));
             }
-            *seen = Seen { polls, current, since: (current != 0).then_some(now), reported: false, name: None };
+            registered
+        });
+        for thread in threads {
+            let index = match thread_seen.iter().position(|(slot, _)| Arc::ptr_eq(slot, &thread)) {
+                Some(index) => index,
+                None => {
+                    thread_seen.push((thread, Seen::default()));
+                    thread_seen.len() - 1
+                }
+            };
+            let (slot, seen) = &mut thread_seen[index];
+            self.sample_slot(shared, now, &slot.slot, seen, reports);
         }
+    }
+
+    fn sample_slot(
+        &self,
+        shared: &Shared,
+        now: Instant,
+        slot: &PollSlot,
+        seen: &mut Seen,
+        reports: &mut Vec<SlowPoll>,
+    ) {
+        // Relaxed: see `PollSlot::begin`.
+        let polls = slot.polls.load(Ordering::Relaxed);
+        let current = slot.current.load(Ordering::Relaxed);
+        if current != 0 && polls == seen.polls && current == seen.current {
+            if seen.name.is_none() && current != CALLBACK {
+                // Seen in the same poll twice: a poll long enough to be
+                // worth the registry scan (never a short one). A poll
+                // reported later was still running during this read, so
+                // its task was still registered.
+                seen.name = shared.task_name(current);
+            }
+            let running = now - seen.since.unwrap_or(now);
+            if running >= self.threshold && !seen.reported {
+                seen.reported = true;
+                reports.push((current, running, false, seen.name.clone()));
+            }
+            return;
+        }
+        // In debug mode a callback that ran long is reported when it
+        // returns, timed exactly (`Shared::run_callback`): not twice.
+        if seen.reported && !(seen.current == CALLBACK && shared.is_debug()) {
+            reports.push((seen.current, now - seen.since.unwrap_or(now), true, seen.name.take()));
+        }
+        *seen = Seen { polls, current, since: (current != 0).then_some(now), reported: false, name: None };
     }
 }
 
