@@ -73,7 +73,10 @@ fn a_lone_task_from_outside_wakes_one_thread() {
         drop(handle.spawn(async {}).unwrap());
         std::thread::sleep(Duration::from_millis(1));
     }
-    // A busy machine only delays the wake-ups; it does not add any.
+    // About one switch a task now, two and more before (1,069 for 500).
+    // The margin is for a busy machine, where a delayed wake-up can meet a
+    // worker still spinning, and for a while the worker that finds a task
+    // wakes another (spinning pays again, `spin::pays`).
     let switches = context_switches_of("trickle") - before;
-    assert!(switches < TASKS * 3 / 2, "{TASKS} lone tasks cost {switches} thread wake-ups");
+    assert!(switches < TASKS * 7 / 4, "{TASKS} lone tasks cost {switches} thread wake-ups");
 }
