@@ -67,7 +67,8 @@ pub(crate) fn spin_until(limit: Duration, ready: impl FnMut() -> bool) -> bool {
 }
 
 /// False while recent spins all ran out without their event: work comes
-/// too seldom for a thread kept awake to find it. A searcher that found
+/// too seldom for a thread kept awake to find it. While spinning is
+/// switched off for oversubscription, the answer from before stays. A searcher that found
 /// work asks this before it wakes another worker to look for more
 /// (`worker.rs`, `leave_searching`), which is a way of keeping a thread
 /// awake for the next submission too.
@@ -212,7 +213,7 @@ mod tests {
     }
 
     #[test]
-    fn a_long_yield_turns_spinning_off_for_the_backoff_which_doubles_up_to_its_cap() {
+    fn engaging_turns_spinning_off_for_the_backoff_which_doubles_up_to_its_cap() {
         let backoff = Backoff::new(NEVER);
         let min = BACKOFF_MIN.as_nanos() as u64;
         // Far enough ahead that spinning is still off when checked below.
@@ -236,13 +237,28 @@ mod tests {
     }
 
     #[test]
+    fn a_yield_as_long_as_the_bar_switches_spinning_off() {
+        // Every yield takes at least no time.
+        let backoff = Backoff::new(Duration::ZERO);
+        let mut checks = 0;
+        assert!(!backoff.spin_until(Duration::from_secs(10), || {
+            checks += 1;
+            false
+        }));
+        assert_eq!(checks, 2, "one check before the yield, one after it, then no more");
+        assert_ne!(backoff.off_until.load(Relaxed), 0, "spinning is off");
+    }
+
+    #[test]
     fn after_spins_that_ran_out_only_probes_spin_until_one_pays() {
         let backoff = Backoff::new(NEVER);
         // A zero limit runs out at the first check, without yielding.
         for _ in 0..FRUITLESS_LIMIT {
+            assert!(backoff.pays());
             assert!(!backoff.skips_spin());
             assert!(!backoff.spin_until(Duration::ZERO, || false));
         }
+        assert!(!backoff.pays());
         let probes = (0..4 * PROBE_EVERY).filter(|_| !backoff.skips_spin()).count();
         assert_eq!(probes, 4, "one call in {PROBE_EVERY} probes");
         // Calls until a probe, whose event comes after two yields: spinning
@@ -261,6 +277,7 @@ mod tests {
         }
         assert!(calls <= PROBE_EVERY);
         assert_eq!(backoff.fruitless.load(Relaxed), 0);
+        assert!(backoff.pays());
         assert!(!backoff.skips_spin(), "spinning is back on");
     }
 }

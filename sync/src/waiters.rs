@@ -325,11 +325,8 @@ impl WakeList {
     }
 
     /// Wakes and removes every collected waker; returns the first panic.
-    ///
     /// `first` is filled before `rest`, so an empty `first` means an empty
-    /// list: the common call, from an operation that woke nobody, tests one
-    /// word and returns.
-    #[inline]
+    /// list.
     fn wake_collected(&mut self) -> Option<Box<dyn Any + Send>> {
         let first = self.first.take()?;
         let mut first_panic = wake_caught(first).err();

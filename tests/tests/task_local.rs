@@ -578,8 +578,12 @@ fn a_slow_local_poll_on_the_block_on_thread_is_reported() {
         task.await.unwrap();
         id
     });
+    // Reported while it ran, then as over: the second report comes though
+    // the thread has left `block_on` and every worker is parked.
     let message = rx.recv_timeout(WATCHDOG).unwrap();
-    assert!(message.contains(&format!("Task-{id}")), "{message}");
+    assert!(message.contains(&format!("Task-{id}")) && message.contains("has been running for"), "{message}");
+    let message = rx.recv_timeout(WATCHDOG).unwrap();
+    assert!(message.contains(&format!("Task-{id}")) && message.contains(" took "), "{message}");
 }
 
 #[test]

@@ -80,8 +80,9 @@ impl Idle {
     }
 
     /// A searcher found work. Returns true if it was the last searcher: the
-    /// caller must then wake one more worker, since there may be more work
-    /// and nobody is looking for it any more.
+    /// caller must then re-check the queues, and wake one more worker if
+    /// work is queued, since nobody is looking for it any more (README,
+    /// "Why no wake-up is lost").
     pub(crate) fn transition_worker_from_searching(&self) -> bool {
         // SeqCst: as in `transition_worker_to_searching`.
         let prev = self.state.fetch_sub(ONE_SEARCHING, Ordering::SeqCst);

@@ -29,6 +29,7 @@ use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::OnceLock;
 
 /// How many entries the emptied buffers a thread keeps for its next owner
 /// may hold (`Buffers`): more than most rounds need, and a few hundred KiB
@@ -65,10 +66,11 @@ pub(crate) struct LocalOwner {
     /// cell alive until its future has been dropped on this thread.
     tasks: Mutex<Tasks>,
     /// A thread inside `block_on` / `run_forever` with workers: its slot in
-    /// the slow-poll monitor, from `for_thread` to `close`. (A worker polls
-    /// its local tasks under its own slot; strict mode's driver under the
-    /// loop's one.)
-    poll_slot: Option<Arc<ThreadSlot>>,
+    /// the slow-poll monitor, registered at its first round of local tasks
+    /// (inside the scope whose end calls `close`, which unregisters it).
+    /// A worker polls its local tasks under its own slot; strict mode's
+    /// driver under the loop's one.
+    poll_slot: OnceLock<Arc<ThreadSlot>>,
 }
 
 /// How the owner thread learns that one of its tasks was woken.
@@ -110,32 +112,23 @@ impl LocalOwner {
     /// sleeps on `parker` (strict mode's driver sleeps in the reactor and
     /// is woken by pushes to the run queue instead).
     pub(crate) fn for_thread(shared: &Arc<Shared>, parker: &Arc<Parker>) -> Arc<LocalOwner> {
-        let (waiter, poll_slot) = if shared.num_workers() > 0 {
-            (Some(Waiter::Thread(parker.clone())), Some(shared.monitor.register()))
-        } else {
-            (None, None)
-        };
-        LocalOwner::new(shared, waiter, LEFT_BEHIND.take().unwrap_or_default(), poll_slot)
+        let waiter = (shared.num_workers() > 0).then(|| Waiter::Thread(parker.clone()));
+        LocalOwner::new(shared, waiter, LEFT_BEHIND.take().unwrap_or_default())
     }
 
     /// The owner for worker thread `index`.
     pub(crate) fn for_worker(shared: &Arc<Shared>, index: usize) -> Arc<LocalOwner> {
-        LocalOwner::new(shared, Some(Waiter::Worker(index)), Buffers::default(), None)
+        LocalOwner::new(shared, Some(Waiter::Worker(index)), Buffers::default())
     }
 
-    fn new(
-        shared: &Arc<Shared>,
-        waiter: Option<Waiter>,
-        buffers: Buffers,
-        poll_slot: Option<Arc<ThreadSlot>>,
-    ) -> Arc<LocalOwner> {
+    fn new(shared: &Arc<Shared>, waiter: Option<Waiter>, buffers: Buffers) -> Arc<LocalOwner> {
         Arc::new(LocalOwner {
             shared: shared.clone(),
             waiter,
             queue: Mutex::new(Queue { entries: VecDeque::new(), spare: buffers.queue, closed: false }),
             queued: AtomicUsize::new(0),
             tasks: Mutex::new(Tasks { slab: buffers.tasks, closed: false }),
-            poll_slot,
+            poll_slot: OnceLock::new(),
         })
     }
 
@@ -262,8 +255,8 @@ impl LocalOwner {
         // This thread is awake and holds its clock hold while it runs them.
         self.shared.uncount_pinned(round.len());
         let shared = &self.shared;
-        let thread = self.poll_slot.as_deref().expect("a block_on owner with workers has a poll slot");
-        shared.monitor.round_begins(thread);
+        let thread = self.poll_slot.get_or_init(|| shared.monitor.register());
+        let _round = shared.monitor.round(thread);
         let slot = thread.poll_slot();
         for task in round.drain(..) {
             let header = NonNull::from(task.header());
@@ -272,7 +265,6 @@ impl LocalOwner {
             current::with_current_task(header, || task.run());
             slot.end();
         }
-        shared.monitor.round_ends(thread);
         // The emptied buffer goes back, with its capacity, for the next round.
         self.queue.lock().spare = round;
         true
@@ -282,7 +274,7 @@ impl LocalOwner {
     /// then cancels every unfinished local task, dropping its future here.
     /// Called on the owner thread, inside its scope, outside any poll.
     pub(crate) fn close(self: &Arc<Self>) {
-        if let Some(slot) = &self.poll_slot {
+        if let Some(slot) = self.poll_slot.get() {
             self.shared.monitor.unregister(slot);
         }
         let (mut entries, spare) = {

@@ -10,9 +10,9 @@
 //!
 //! A thread inside `block_on` / `run_forever` of a loop with workers runs
 //! its local tasks between two polls of its future. It has a slot of the
-//! same kind ([`ThreadSlot`]), registered for the time of the call, and
-//! says when a round of local tasks begins and ends, so that the monitor
-//! does not sleep through one.
+//! same kind ([`ThreadSlot`]), registered from its first round of local
+//! tasks to the end of the call, and says when a round begins and ends, so
+//! that the monitor does not sleep through one.
 
 use super::Shared;
 use crate::error::{ExceptionContext, ExceptionKind, Source};
@@ -78,6 +78,18 @@ impl ThreadSlot {
     }
 }
 
+/// A round of local tasks on a [`ThreadSlot`]'s thread
+/// ([`Monitor::round`]); over when dropped, unwinding or not.
+pub(crate) struct Round<'a>(&'a ThreadSlot);
+
+impl Drop for Round<'_> {
+    fn drop(&mut self) {
+        // Relaxed: a round missed at the monitor's next check costs it one
+        // sampling interval awake, nothing else.
+        self.0.in_round.store(false, Ordering::Relaxed);
+    }
+}
+
 /// The slots of every thread that polls tasks, and the monitor's wake-up.
 #[derive(Debug)]
 pub(crate) struct Monitor {
@@ -89,7 +101,8 @@ pub(crate) struct Monitor {
     /// spawn time of new tasks and the poll stamps of tasks that keep
     /// details (`task::Details`), read with one load instead of a clock call.
     coarse_now: AtomicU64,
-    /// Set while the monitor sleeps because every worker is parked.
+    /// Set while the monitor sleeps because every worker is parked and no
+    /// thread runs local tasks.
     sleeping: AtomicBool,
     closed: Mutex<bool>,
     wake: Condvar,
@@ -111,6 +124,13 @@ struct Seen {
 /// One slow poll to report: the task id (or `CALLBACK`), how long it has
 /// run, whether it is over, and the task's name if it was found.
 type SlowPoll = (u64, Duration, bool, Option<String>);
+
+impl Seen {
+    /// The report that the poll seen, reported as running, is over.
+    fn finished(&mut self, now: Instant) -> SlowPoll {
+        (self.current, now - self.since.unwrap_or(now), true, self.name.take())
+    }
+}
 
 impl Monitor {
     /// One slot per worker, or one for the strict-mode driver.
@@ -158,7 +178,7 @@ impl Monitor {
         self.threshold
     }
 
-    /// A slot for a thread entering `block_on` / `run_forever`, sampled
+    /// A slot for a thread inside `block_on` / `run_forever`, sampled
     /// until [`unregister`](Monitor::unregister).
     pub(crate) fn register(&self) -> Arc<ThreadSlot> {
         let slot = Arc::new(ThreadSlot::default());
@@ -171,26 +191,21 @@ impl Monitor {
         self.threads.lock().retain(|registered| !Arc::ptr_eq(registered, slot));
     }
 
-    /// The thread of `slot` starts a round of local tasks: wakes the monitor
-    /// if it sleeps. The SeqCst store of `in_round`, then the SeqCst load
-    /// of `sleeping`; the monitor stores `sleeping` and then loads every
-    /// `in_round`, both SeqCst: either this load sees `sleeping` (and the
-    /// notify, under the monitor's lock, cannot slip in before its wait),
-    /// or the monitor sees the round and does not sleep.
-    pub(crate) fn round_begins(&self, slot: &ThreadSlot) {
+    /// The thread of `slot` starts a round of local tasks, which lasts as
+    /// long as the guard: wakes the monitor if it sleeps. The SeqCst store
+    /// of `in_round`, then the SeqCst load of `sleeping`; the monitor
+    /// stores `sleeping` and then loads every `in_round`, both SeqCst:
+    /// either this load sees `sleeping` (and the notify, under the
+    /// monitor's lock, cannot slip in before its wait), or the monitor sees
+    /// the round and does not sleep.
+    pub(crate) fn round<'a>(&self, slot: &'a ThreadSlot) -> Round<'a> {
         slot.in_round.store(true, Ordering::SeqCst);
         self.wake_if_sleeping();
-    }
-
-    /// The round of `slot` is over.
-    pub(crate) fn round_ends(&self, slot: &ThreadSlot) {
-        // Relaxed: a round missed at the monitor's next check costs it one
-        // sampling interval awake, nothing else.
-        slot.in_round.store(false, Ordering::Relaxed);
+        Round(slot)
     }
 
     fn any_round_running(&self) -> bool {
-        // SeqCst: the load half of the Dekker pair with `round_begins`.
+        // SeqCst: the load half of the Dekker pair with `round`.
         self.threads.lock().iter().any(|thread| thread.in_round.load(Ordering::SeqCst))
     }
 
@@ -223,12 +238,16 @@ impl Monitor {
                     shared.report(slow_poll(current, duration, finished, name));
                 }
             });
-            if shared.num_workers() > 0 && !*closed && seen.iter().all(|s| s.current == 0) {
+            // A thread's poll reported as running is still to be reported
+            // over, even if the thread has left since (its entry stays until
+            // the next sample).
+            let threads_idle = thread_seen.iter().all(|(_, s)| s.current == 0 && !s.reported);
+            if shared.num_workers() > 0 && !*closed && threads_idle && seen.iter().all(|s| s.current == 0) {
                 // Every worker is parked and no thread runs local tasks:
                 // nothing can be slow. Sleep until that changes, so that an
                 // idle loop costs no wake-ups at all. SeqCst store, then the
                 // SeqCst loads in `all_parked` and `any_round_running`: the
-                // Dekker pairs with `wake_if_sleeping` and `round_begins`.
+                // Dekker pairs with `wake_if_sleeping` and `round`.
                 self.sleeping.store(true, Ordering::SeqCst);
                 if shared.idle.all_parked() && !self.any_round_running() && !*closed {
                     // Back to sampling after one wake-up, even if the worker
@@ -241,21 +260,26 @@ impl Monitor {
                     // per sampling interval at most.
                     self.wake.wait(&mut closed);
                 }
-                self.sleeping.store(false, Ordering::Relaxed);
+                // The coarse clock stood still while we slept: fresh before
+                // `sleeping` says it is to be trusted (Release; the Acquire
+                // in `is_sleeping`), not a sampling interval later.
+                self.refresh_coarse_clock(Instant::now());
+                self.sleeping.store(false, Ordering::Release);
             }
         }
     }
 
-    /// True while the monitor sleeps because every worker is parked (the
-    /// coarse clock is stale then).
+    /// True while the monitor sleeps because every worker is parked and no
+    /// thread runs local tasks (the coarse clock is stale then).
     pub(crate) fn is_sleeping(&self) -> bool {
-        // Relaxed: a hint that picks a clock; `wake_if_sleeping` is what
-        // synchronizes.
-        self.sleeping.load(Ordering::Relaxed)
+        // Acquire: pairs with the Release that ends a sleep, after the
+        // coarse clock's refresh. `wake_if_sleeping` is what synchronizes
+        // the sleep itself.
+        self.sleeping.load(Ordering::Acquire)
     }
 
-    /// Called after a worker left the parked state: wakes the monitor if it
-    /// sleeps. The worker's SeqCst update of the idle word comes first, then
+    /// Called after a worker left the parked state, or as a thread starts
+    /// a round of local tasks: wakes the monitor if it sleeps. The worker's SeqCst update of the idle word comes first, then
     /// this SeqCst load; the monitor stores `sleeping` and then checks the
     /// idle word, both SeqCst. So either this load sees `sleeping` (and the
     /// notify, under the monitor's lock, cannot slip in before its wait), or
@@ -287,7 +311,7 @@ impl Monitor {
         thread_seen.retain_mut(|(slot, seen)| {
             let registered = threads.iter().any(|thread| Arc::ptr_eq(thread, slot));
             if !registered && seen.reported {
-                reports.push((seen.current, now - seen.since.unwrap_or(now), true, seen.name.take()));
+                reports.push(seen.finished(now));
             }
             registered
         });
@@ -333,7 +357,7 @@ impl Monitor {
         // In debug mode a callback that ran long is reported when it
         // returns, timed exactly (`Shared::run_callback`): not twice.
         if seen.reported && !(seen.current == CALLBACK && shared.is_debug()) {
-            reports.push((seen.current, now - seen.since.unwrap_or(now), true, seen.name.take()));
+            reports.push(seen.finished(now));
         }
         *seen = Seen { polls, current, since: (current != 0).then_some(now), reported: false, name: None };
     }
@@ -348,9 +372,9 @@ fn slow_poll(current: u64, duration: Duration, finished: bool, name: Option<Stri
         (Source::Task { id: current, name }, what)
     };
     let message = if finished {
-        format!("a poll of {what} took {duration:.3?}, blocking its worker thread")
+        format!("a poll of {what} took {duration:.3?}, blocking its thread")
     } else {
-        format!("a poll of {what} has been running for {duration:.3?}, blocking its worker thread")
+        format!("a poll of {what} has been running for {duration:.3?}, blocking its thread")
     };
     ExceptionContext { message, source, kind: ExceptionKind::SlowPoll { duration, finished } }
 }

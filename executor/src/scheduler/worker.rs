@@ -189,11 +189,12 @@ impl WorkerCore {
     /// last searcher's re-check before parking (README, "Why no wake-up is
     /// lost"): the SeqCst decrement here and a publisher's SeqCst read of
     /// the same word are ordered, so either the publisher saw no searcher
-    /// and woke someone, or this `has_work` sees its task.
+    /// and woke someone, or this `has_work` sees its task. (`pays` first:
+    /// when it says wake, the scan of every queue is not needed.)
     fn leave_searching(&self, shared: &Shared) {
         if self.searching.replace(false)
             && shared.idle.transition_worker_from_searching()
-            && (shared.has_work() || crate::spin::pays())
+            && (crate::spin::pays() || shared.has_work())
         {
             shared.notify_parked();
         }
