@@ -26,7 +26,7 @@
 //! ```
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -44,13 +44,28 @@ type Values = HashMap<usize, Arc<dyn Any + Send + Sync>>;
 pub(crate) struct Snapshot(Option<Arc<Values>>);
 
 thread_local! {
-    /// The context of whatever runs on this thread right now.
-    static CURRENT: RefCell<Snapshot> = RefCell::new(Snapshot::default());
+    /// The context of whatever runs on this thread right now. A `Cell`,
+    /// taken and put back, rather than a `RefCell`: every poll of a task
+    /// swaps it twice, and the borrow flag's checks and panic paths cost
+    /// more than the swap. Nothing between a take and its put-back can run
+    /// user code (it clones `Arc`s and builds maps; what is replaced is
+    /// dropped after the put-back), so nobody can see it taken.
+    static CURRENT: Cell<Snapshot> = const { Cell::new(Snapshot(None)) };
+}
+
+/// Runs `f` with the thread's context, taken out and put back after.
+fn with_current<R>(f: impl FnOnce(&Snapshot) -> R) -> R {
+    CURRENT.with(|current| {
+        let snapshot = current.take();
+        let result = f(&snapshot);
+        current.set(snapshot);
+        result
+    })
 }
 
 /// The calling thread's context, to hand to a task or callback.
 pub(crate) fn capture() -> Snapshot {
-    CURRENT.with(|current| current.borrow().clone())
+    with_current(Snapshot::clone)
 }
 
 /// Runs `f` inside `snapshot`, then restores the thread's own context.
@@ -67,16 +82,16 @@ pub(crate) fn enter<R>(snapshot: Snapshot, f: impl FnOnce() -> R) -> (R, Snapsho
         fn drop(&mut self) {
             if let Some(previous) = self.0.take() {
                 // The replaced snapshot is dropped after the borrow ends.
-                let replaced = CURRENT.try_with(|current| std::mem::replace(&mut *current.borrow_mut(), previous));
+                let replaced = CURRENT.try_with(|current| current.replace(previous));
                 drop(replaced);
             }
         }
     }
-    let previous = CURRENT.with(|current| std::mem::replace(&mut *current.borrow_mut(), snapshot));
+    let previous = CURRENT.with(|current| current.replace(snapshot));
     let mut restore = Restore(Some(previous));
     let output = f();
     let previous = restore.0.take().expect("restored once");
-    let left = CURRENT.with(|current| std::mem::replace(&mut *current.borrow_mut(), previous));
+    let left = CURRENT.with(|current| current.replace(previous));
     (output, left)
 }
 
@@ -175,10 +190,7 @@ impl<T: Clone + Send + Sync + 'static> ContextVar<T> {
     ///
     /// See [the module](self).
     pub fn get(&'static self) -> Option<T> {
-        let found = CURRENT.with(|current| {
-            let current = current.borrow();
-            current.0.as_ref().and_then(|values| values.get(&self.key())).cloned()
-        });
+        let found = with_current(|current| current.0.as_ref().and_then(|values| values.get(&self.key())).cloned());
         match found {
             Some(value) => value.downcast_ref::<T>().cloned(),
             None => self.default.map(|default| default()),
@@ -212,17 +224,13 @@ impl<T: Clone + Send + Sync + 'static> ContextVar<T> {
     }
 
     fn replace(&'static self, value: Option<T>) -> Option<T> {
-        let (previous, old_map) = CURRENT.with(|current| {
-            let mut current = current.borrow_mut();
-            let mut values: Values = current.0.as_deref().cloned().unwrap_or_default();
-            let previous = match value {
-                Some(value) => values.insert(self.key(), Arc::new(value)),
-                None => values.remove(&self.key()),
-            };
-            let old_map = std::mem::replace(&mut current.0, (!values.is_empty()).then(|| Arc::new(values)));
-            (previous, old_map)
-        });
-        // Dropped after the borrow ends: a value's `Drop` may use a
+        let mut values: Values = with_current(|current| current.0.as_deref().cloned().unwrap_or_default());
+        let previous = match value {
+            Some(value) => values.insert(self.key(), Arc::new(value)),
+            None => values.remove(&self.key()),
+        };
+        let old_map = CURRENT.with(|current| current.replace(Snapshot((!values.is_empty()).then(|| Arc::new(values)))));
+        // Dropped once the new map is in place: a value's `Drop` may use a
         // context variable.
         drop(old_map);
         previous.and_then(|previous| previous.downcast_ref::<T>().cloned())

@@ -69,3 +69,40 @@ fn scope_restores_the_previous_value() {
         assert_eq!(VALUE.get(), Some(1));
     });
 }
+
+/// A value whose drop reads a context variable.
+#[derive(Clone)]
+struct ReadsOnDrop(std::sync::Arc<std::sync::Mutex<Vec<Option<u32>>>>);
+
+impl Drop for ReadsOnDrop {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().push(VALUE.get());
+    }
+}
+
+static READS_ON_DROP: ContextVar<ReadsOnDrop> = ContextVar::new("reads_on_drop");
+
+#[test]
+fn a_value_dropped_by_a_set_sees_the_context_the_set_made() {
+    let event_loop = EventLoop::builder().workers(2).build().unwrap();
+    let seen = event_loop
+        .block_on(
+            event_loop
+                .handle()
+                .spawn(async {
+                    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+                    VALUE.set(7);
+                    READS_ON_DROP.set(ReadsOnDrop(seen.clone()));
+                    // Replaces the first probe, whose last copies go with the old
+                    // context and the returned token: their drops read `VALUE` in
+                    // the new context, which is in place by then.
+                    drop(READS_ON_DROP.set(ReadsOnDrop(std::sync::Arc::new(std::sync::Mutex::new(Vec::new())))));
+                    let seen = seen.lock().unwrap().clone();
+                    seen
+                })
+                .unwrap(),
+        )
+        .unwrap();
+    assert!(!seen.is_empty(), "the first probe was dropped");
+    assert!(seen.iter().all(|value| *value == Some(7)), "{seen:?}");
+}
