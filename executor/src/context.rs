@@ -81,7 +81,8 @@ pub(crate) fn enter<R>(snapshot: Snapshot, f: impl FnOnce() -> R) -> (R, Snapsho
     impl Drop for Restore {
         fn drop(&mut self) {
             if let Some(previous) = self.0.take() {
-                // The replaced snapshot is dropped after the borrow ends.
+                // The replaced snapshot is dropped outside the thread-local
+                // access: a value's `Drop` may use a context variable.
                 let replaced = CURRENT.try_with(|current| current.replace(previous));
                 drop(replaced);
             }

@@ -68,10 +68,10 @@ pub(crate) fn spin_until(limit: Duration, ready: impl FnMut() -> bool) -> bool {
 
 /// False while recent spins all ran out without their event: work comes
 /// too seldom for a thread kept awake to find it. While spinning is
-/// switched off for oversubscription, the answer from before stays. A searcher that found
-/// work asks this before it wakes another worker to look for more
-/// (`worker.rs`, `leave_searching`), which is a way of keeping a thread
-/// awake for the next submission too.
+/// switched off for oversubscription, the answer from before stays. A
+/// searcher that found work asks this before it wakes another worker to
+/// look for more (`worker.rs`, `leave_searching`), which is a way of
+/// keeping a thread awake for the next submission too.
 pub(crate) fn pays() -> bool {
     BACKOFF.pays()
 }

@@ -256,10 +256,10 @@ impl<G> WaitList<G> {
 /// Wakers are foreign code, and one may panic. A panicking waker never keeps
 /// the others asleep (with several to wake, each wake is caught and the
 /// first panic resumed after the last wake; a lone one's panic goes
-/// straight to the caller), and
-/// a list dropped without [`wake_all`](WakeList::wake_all), because the
-/// operation that filled it unwound, still wakes what it holds: a waiter that
-/// was granted a permit, a value or an item is always told.
+/// straight to the caller), and a list dropped without
+/// [`wake_all`](WakeList::wake_all), because the operation that filled it
+/// unwound, still wakes what it holds: a waiter that was granted a permit,
+/// a value or an item is always told.
 ///
 /// Every primitive operation makes one, and most wake nobody, so the empty
 /// list costs two tests, inlined: `wake_all` keeps its work out of line, and
@@ -339,6 +339,16 @@ impl WakeList {
         }
         first_panic
     }
+
+    /// `drop`'s rare path, out of line: wakes what is left, then frees
+    /// `rest` (an empty `Vec` with no allocation stays behind, which needs
+    /// no drop).
+    #[cold]
+    #[inline(never)]
+    fn drop_slow(&mut self) {
+        drop(self.wake_collected());
+        drop(std::mem::take(&mut *self.rest));
+    }
 }
 
 /// Wakes `waker`, catching a panic (free unless it happens).
@@ -356,18 +366,6 @@ impl Drop for WakeList {
         if self.first.is_some() || self.rest.capacity() != 0 {
             self.drop_slow();
         }
-    }
-}
-
-impl WakeList {
-    /// `drop`'s rare path, out of line: wakes what is left, then frees
-    /// `rest` (an empty `Vec` with no allocation stays behind, which needs
-    /// no drop).
-    #[cold]
-    #[inline(never)]
-    fn drop_slow(&mut self) {
-        drop(self.wake_collected());
-        drop(std::mem::take(&mut *self.rest));
     }
 }
 

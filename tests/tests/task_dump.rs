@@ -27,7 +27,12 @@ fn dump_shows_spawn_location_and_the_timer_a_task_waits_on() {
     let handle = event_loop.handle();
     let spawn_line = line!() + 1;
     let _sleeper = handle.spawn_named("sleeper", loopwork::sleep(Duration::from_secs(3600))).unwrap();
-    let dump = wait_for_dump(&handle, |dump| dump.tasks().iter().all(|task| task.polls == Some(1)));
+    // Until the first poll has set the timer: a dump reads the timers
+    // before the tasks, so one taken during that poll can show the poll
+    // counted and the task waiting with no timer yet.
+    let dump = wait_for_dump(&handle, |dump| {
+        dump.tasks().iter().all(|task| task.polls == Some(1) && !task.waits_on.is_empty())
+    });
     let [task] = dump.tasks() else { panic!("one task expected: {dump:?}") };
     assert_eq!(task.name, "sleeper");
     assert_eq!(task.spawned_at.file(), file!());

@@ -560,8 +560,9 @@ fn local_timers_on_a_worker_run_on_a_virtual_clock() {
     });
 }
 
-#[test]
-fn a_slow_local_poll_on_the_block_on_thread_is_reported() {
+/// A loop with workers whose slow-poll threshold is 20 ms, and the
+/// messages its exception handler receives.
+fn loop_reporting_slow_polls() -> (EventLoop, std::sync::mpsc::Receiver<String>) {
     let (tx, rx) = std::sync::mpsc::channel();
     let tx = Mutex::new(tx);
     let event_loop = EventLoop::builder()
@@ -572,6 +573,12 @@ fn a_slow_local_poll_on_the_block_on_thread_is_reported() {
         })
         .build()
         .unwrap();
+    (event_loop, rx)
+}
+
+#[test]
+fn a_slow_local_poll_on_the_block_on_thread_is_reported() {
+    let (event_loop, rx) = loop_reporting_slow_polls();
     let id = event_loop.block_on(async {
         let task = loopwork::spawn_local(async { thread::sleep(Duration::from_millis(200)) });
         let id = task.id();
@@ -588,16 +595,7 @@ fn a_slow_local_poll_on_the_block_on_thread_is_reported() {
 
 #[test]
 fn a_stuck_local_poll_on_the_block_on_thread_is_reported_while_it_is_stuck() {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let tx = Mutex::new(tx);
-    let event_loop = EventLoop::builder()
-        .workers(2)
-        .slow_poll_threshold(Duration::from_millis(20))
-        .on_unhandled_panic(move |report| {
-            let _ = tx.lock().unwrap().send(report.message);
-        })
-        .build()
-        .unwrap();
+    let (event_loop, rx) = loop_reporting_slow_polls();
     // The poll blocks its thread until the report comes: only the monitor,
     // sampling the thread's slot from its own thread, can send it.
     let report = event_loop.block_on(async { loopwork::spawn_local(async move { rx.recv_timeout(WATCHDOG) }).await });

@@ -144,12 +144,13 @@ fn a_task_published_as_the_only_worker_parks_is_run() {
     });
 }
 
-#[test]
-fn two_tasks_published_while_two_workers_search_and_park_are_run() {
+/// Two workers, two tasks published while they search and park: both run.
+/// `first_blocks` as in `Model`.
+fn two_workers_run_two_tasks(first_blocks: impl Fn() -> Option<Flag> + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(2);
-    builder.check(|| {
-        let model = Model::new(2);
+    builder.check(move || {
+        let model = Model::with(2, first_blocks());
         let workers: Vec<_> = (0..2)
             .map(|index| {
                 let model = model.clone();
@@ -165,6 +166,11 @@ fn two_tasks_published_while_two_workers_search_and_park_are_run() {
     });
 }
 
+#[test]
+fn two_tasks_published_while_two_workers_search_and_park_are_run() {
+    two_workers_run_two_tasks(|| None);
+}
+
 /// The last searcher takes a task and stops searching while a second task
 /// is published. If nobody were woken for the second (the publisher saw a
 /// searcher; the searcher, now running the first, did not look again), it
@@ -172,23 +178,7 @@ fn two_tasks_published_while_two_workers_search_and_park_are_run() {
 /// before the second has run: loom reports the deadlock.
 #[test]
 fn a_task_published_as_the_last_searcher_takes_another_gets_a_worker_of_its_own() {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(2);
-    builder.check(|| {
-        let model = Model::with(2, Some((Mutex::new(false), Condvar::new())));
-        let workers: Vec<_> = (0..2)
-            .map(|index| {
-                let model = model.clone();
-                thread::spawn(move || model.worker(index, 2))
-            })
-            .collect();
-        model.publish();
-        model.publish();
-        for worker in workers {
-            worker.join().unwrap();
-        }
-        assert_eq!(model.taken.load(Ordering::SeqCst), 2);
-    });
+    two_workers_run_two_tasks(|| Some((Mutex::new(false), Condvar::new())));
 }
 
 /// The reactor's poller, as loom can run it: one thread at a time holds the

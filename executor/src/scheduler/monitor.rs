@@ -279,9 +279,10 @@ impl Monitor {
     }
 
     /// Called after a worker left the parked state, or as a thread starts
-    /// a round of local tasks: wakes the monitor if it sleeps. The worker's SeqCst update of the idle word comes first, then
-    /// this SeqCst load; the monitor stores `sleeping` and then checks the
-    /// idle word, both SeqCst. So either this load sees `sleeping` (and the
+    /// a round of local tasks (`round`): wakes the monitor if it sleeps.
+    /// The worker's SeqCst update of the idle word comes first, then this
+    /// SeqCst load; the monitor stores `sleeping` and then checks the idle
+    /// word, both SeqCst. So either this load sees `sleeping` (and the
     /// notify, under the monitor's lock, cannot slip in before its wait), or
     /// the monitor's check sees the worker unparked and does not sleep.
     pub(crate) fn wake_if_sleeping(&self) {
