@@ -15,7 +15,10 @@ use crate::{deadline_after, Reactor, TimerId};
 /// (see [`Reactor::enter`]) and at the first poll otherwise. The timer is registered with the
 /// reactor current at the first poll and is removed if the `Sleep` is dropped first.
 /// `Sleep` never completes before its deadline; sleeps with equal deadlines wake in the order
-/// their timers were registered. `Duration::ZERO` completes at the first poll; a duration too
+/// their timers were registered. A sleep made in a loop registers its timer at the first poll
+/// without reading the clock again, so a positive one always waits for a round of the
+/// reactor's timers, even if its deadline passed before that poll (as asyncio's `sleep`
+/// always waits for its `call_later`). `Duration::ZERO` completes at the first poll; a duration too
 /// long to add to the clock (`Duration::MAX`) never completes (see [`deadline_after`]).
 ///
 /// # Panics
@@ -38,8 +41,11 @@ use crate::{deadline_after, Reactor, TimerId};
 /// # std::io::Result::Ok(())
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    let deadline = Reactor::with_current(|reactor| reactor.map(|reactor| deadline_after(reactor.now(), duration)));
-    Sleep { deadline: deadline.map_or(Deadline::After(duration), Deadline::At), reactor: None, timer: None }
+    let deadline = Reactor::with_current(|reactor| {
+        let when = deadline_after(reactor?.now(), duration);
+        Some(if duration.is_zero() { Deadline::At(when) } else { Deadline::Ahead(when) })
+    });
+    Sleep { deadline: deadline.unwrap_or(Deadline::After(duration)), reactor: None, timer: None }
 }
 
 /// Waits until the loop's clock reaches `deadline`.
@@ -72,6 +78,11 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 enum Deadline {
     /// Created outside any loop: the clock to count from is known at the first poll.
     After(Duration),
+    /// Created in a loop, a positive duration ahead of its clock: the first poll registers
+    /// the timer without reading the clock again (if the deadline passed in between, the
+    /// reactor's next round of timers fires it, as asyncio's `sleep` waits for its
+    /// `call_later` even then).
+    Ahead(Instant),
     At(Instant),
 }
 
@@ -116,7 +127,7 @@ impl Sleep {
     /// ```
     pub fn deadline(&self) -> Option<Instant> {
         match self.deadline {
-            Deadline::At(deadline) => Some(deadline),
+            Deadline::At(deadline) | Deadline::Ahead(deadline) => Some(deadline),
             Deadline::After(_) => None,
         }
     }
@@ -161,13 +172,18 @@ impl Sleep {
                 )
             })),
         };
-        let now = reactor.now();
-        let when = match *deadline {
-            Deadline::At(when) => when,
+        let (now, when) = match *deadline {
+            Deadline::Ahead(when) => {
+                *deadline = Deadline::At(when);
+                *timer = Some(reactor.insert_timer(when, cx.waker()));
+                return Poll::Pending;
+            }
+            Deadline::At(when) => (reactor.now(), when),
             Deadline::After(duration) => {
+                let now = reactor.now();
                 let when = deadline_after(now, duration);
                 *deadline = Deadline::At(when);
-                when
+                (now, when)
             }
         };
         if now >= when {

@@ -1,5 +1,8 @@
 //! The timer queue: wakers ordered by deadline, then by the order they were set.
 //!
+//! Each shard is an indexed heap ([`heap`]): setting a timer later than the others, or
+//! cancelling the one set last, costs a comparison; any other change, O(log n).
+//!
 //! The queue is split into shards so that threads setting and cancelling timers at the same
 //! time do not contend for one lock: each thread that enters the reactor is given a shard of
 //! its own (in turn), other threads pick one by a per-thread number, and the thread holding
@@ -14,18 +17,22 @@
 //! is `SeqCst`, so of the two, at least one sees the other's write: the waiter recomputes its
 //! deadline, or the setter interrupts it.
 
-use std::collections::BTreeMap;
+mod heap;
+
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use heap::{Key, TimerHeap};
+
 /// Names one timer set with [`Reactor::insert_timer`](crate::Reactor::insert_timer).
 ///
-/// The id is the timer's key in the queue (its deadline and a sequence number), so
-/// [`Reactor::remove_timer`](crate::Reactor::remove_timer) finds the entry without a scan.
-/// Ids are ordered the way the timers fire: by deadline, then by the order they were set.
+/// The id holds the timer's deadline, its sequence number and where its entry is, so
+/// [`Reactor::remove_timer`](crate::Reactor::remove_timer) finds the entry without a search.
+/// Ids are ordered the way the timers fire: by deadline, then by the order they were set
+/// (deadlines earlier than the reactor's creation are all due at once and count as equal).
 ///
 /// # Examples
 ///
@@ -50,8 +57,10 @@ pub struct TimerId {
     // Field order is the ordering: deadline first, then sequence number (FIFO among equals).
     when: Instant,
     /// `number << SHARD_BITS | shard`: the number, unique and shared by all shards, decides
-    /// the order; the low bits say where the timer is, without growing the id.
+    /// the order; the low bits say which shard holds the timer.
     seq: u64,
+    /// The timer's entry in its shard's heap.
+    entry: u32,
 }
 
 impl TimerId {
@@ -99,7 +108,7 @@ const NEVER: u64 = u64::MAX;
 #[repr(align(128))] // a cache line (or an adjacent pair) of its own: shards are hot on different threads
 #[derive(Debug)]
 struct Shard {
-    queue: Mutex<BTreeMap<TimerId, Waker>>,
+    queue: Mutex<TimerHeap>,
     /// `encode` of the first timer's deadline, or `NEVER`; written under `queue`'s lock.
     earliest: AtomicU64,
     /// `queue`'s length, written under its lock, so that counting the timers takes no lock.
@@ -108,14 +117,14 @@ struct Shard {
 
 impl Shard {
     /// Re-publishes the first deadline after the queue changed at its front.
-    fn update_earliest(&self, queue: &BTreeMap<TimerId, Waker>, timers: &Timers) {
-        let earliest = queue.first_key_value().map_or(NEVER, |(id, _)| timers.encode(id.when));
+    fn update_earliest(&self, queue: &TimerHeap) {
+        let earliest = queue.first().map_or(NEVER, |key| key.when);
         // SeqCst: the `earliest` half of the Dekker pair (module docs).
         self.earliest.store(earliest, Ordering::SeqCst);
     }
 
     /// Re-publishes the length after the queue grew or shrank.
-    fn update_len(&self, queue: &BTreeMap<TimerId, Waker>) {
+    fn update_len(&self, queue: &TimerHeap) {
         // Relaxed: a statistic; nothing is published through it.
         self.len.store(queue.len(), Ordering::Relaxed);
     }
@@ -148,7 +157,7 @@ impl Timers {
         Timers {
             shards: (0..SHARDS)
                 .map(|_| Shard {
-                    queue: Mutex::new(BTreeMap::new()),
+                    queue: Mutex::new(TimerHeap::new()),
                     earliest: AtomicU64::new(NEVER),
                     len: AtomicUsize::new(0),
                 })
@@ -161,7 +170,8 @@ impl Timers {
     }
 
     /// A deadline as a number that compares like it, in `1..NEVER`: nanoseconds since `base`,
-    /// plus one. Deadlines before `base` (already due) share the smallest number.
+    /// plus one. Deadlines before `base` (already due) share the smallest number, so the
+    /// queue orders them by sequence number alone.
     fn encode(&self, when: Instant) -> u64 {
         let nanos = when.saturating_duration_since(self.base).as_nanos();
         u64::try_from(nanos).unwrap_or(u64::MAX).min(NEVER - 2) + 1
@@ -188,27 +198,26 @@ impl Timers {
         // happens-before) gets a larger number, as every read-modify-write of one atomic
         // sees the value of the one before it in its modification order.
         let number = self.next_seq.fetch_add(1, Ordering::Relaxed);
-        let id = TimerId { when, seq: number << SHARD_BITS | shard as u64 };
+        let key = Key { when: self.encode(when), seq: number << SHARD_BITS | shard as u64 };
         let shard = &self.shards[shard];
-        let became_first = {
+        let (entry, became_first) = {
             let mut queue = shard.queue.lock();
-            queue.insert(id, waker);
+            let entry = queue.insert(key, when, waker);
             shard.update_len(&queue);
-            let first = queue.first_key_value().is_some_and(|(first, _)| *first == id);
+            let first = queue.first() == Some(key);
             if first {
-                shard.update_earliest(&queue, self);
+                shard.update_earliest(&queue);
             }
-            first
+            (entry, first)
         };
         // A timer behind its shard's first cannot be earlier than the wait, which is no
         // later than that first (or was interrupted for it).
-        (id, became_first && self.interrupts_wait(when))
+        (TimerId { when, seq: key.seq, entry }, became_first && self.interrupts_wait(key.when))
     }
 
     /// True if a new first timer at `when` must end the current wait: then this caller, and
     /// no other, sends the notification.
-    fn interrupts_wait(&self, when: Instant) -> bool {
-        let when = self.encode(when);
+    fn interrupts_wait(&self, when: u64) -> bool {
         // SeqCst: the `wait` half of the Dekker pair (module docs).
         let mut wait = self.wait.load(Ordering::SeqCst);
         loop {
@@ -231,11 +240,11 @@ impl Timers {
     pub(crate) fn remove(&self, id: TimerId) -> Option<Waker> {
         let shard = &self.shards[id.shard()];
         let mut queue = shard.queue.lock();
-        let was_first = queue.first_key_value().is_some_and(|(first, _)| *first == id);
-        let waker = queue.remove(&id)?;
+        let was_first = queue.first().is_some_and(|first| first.seq == id.seq);
+        let waker = queue.remove(id.entry, id.seq)?;
         shard.update_len(&queue);
         if was_first {
-            shard.update_earliest(&queue, self);
+            shard.update_earliest(&queue);
         }
         Some(waker)
     }
@@ -245,7 +254,7 @@ impl Timers {
     /// executor code that touches the queue).
     pub(crate) fn set_waker(&self, id: TimerId, waker: &Waker) -> Result<Option<Waker>, Gone> {
         let mut queue = self.shards[id.shard()].queue.lock();
-        match queue.get_mut(&id) {
+        match queue.waker_mut(id.entry, id.seq) {
             Some(current) if current.will_wake(waker) => Ok(None),
             Some(current) => Ok(Some(std::mem::replace(current, waker.clone()))),
             None => Err(Gone),
@@ -253,7 +262,11 @@ impl Timers {
     }
 
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.shards.iter().filter_map(|shard| shard.queue.lock().first_key_value().map(|(id, _)| id.when)).min()
+        let firsts = self.shards.iter().filter_map(|shard| {
+            let queue = shard.queue.lock();
+            Some((queue.first()?, queue.first_when()?))
+        });
+        firsts.min_by_key(|(key, _)| *key).map(|(_, when)| when)
     }
 
     /// For the thread about to block in the poller at `now`: how long to wait, given the
@@ -317,22 +330,19 @@ impl Timers {
         let mut shards_with_due = 0;
         for (shard, queue) in self.shards.iter().zip(queues.iter_mut()) {
             let before = due.len();
-            while let Some(entry) = queue.first_entry() {
-                if entry.key().when > now {
-                    break;
-                }
-                due.push(entry.remove_entry());
+            while let Some(timer) = queue.pop_if(|key| key.when <= now_encoded) {
+                due.push(timer);
             }
             if due.len() > before {
                 shard.update_len(queue);
-                shard.update_earliest(queue, self);
+                shard.update_earliest(queue);
                 shards_with_due += 1;
             }
         }
         drop(queues);
         if shards_with_due > 1 {
-            // Each shard's are in order already; interleave them by id.
-            due.sort_unstable_by_key(|(id, _)| *id);
+            // Each shard's are in order already; interleave them by key.
+            due.sort_unstable_by_key(|(key, _)| *key);
         }
         wakers.extend(due.into_iter().map(|(_, waker)| waker));
     }
@@ -342,9 +352,9 @@ impl Timers {
         let mut wakers = Vec::new();
         for shard in self.shards.iter() {
             let mut queue = shard.queue.lock();
-            wakers.extend(std::mem::take(&mut *queue).into_values());
+            wakers.extend(queue.take_all());
             shard.update_len(&queue);
-            shard.update_earliest(&queue, self);
+            shard.update_earliest(&queue);
         }
         wakers
     }
@@ -352,8 +362,8 @@ impl Timers {
     /// Calls `f` with every pending timer, one shard locked at a time.
     pub(crate) fn for_each(&self, mut f: impl FnMut(Instant, &Waker)) {
         for shard in self.shards.iter() {
-            for (id, waker) in shard.queue.lock().iter() {
-                f(id.when, waker);
+            for (when, waker) in shard.queue.lock().iter() {
+                f(when, waker);
             }
         }
     }
