@@ -99,6 +99,7 @@ mod block_on;
 mod condition;
 mod event;
 mod lock;
+mod permits;
 mod queue;
 mod semaphore;
 mod waiters;

@@ -1,16 +1,17 @@
 //! `Lock<T>`: asyncio's `Lock`, an async mutex that owns the value it
 //! protects.
 //!
-//! The value itself is the token of ownership: locking moves it out of the
-//! lock into the guard, unlocking moves it back or, when tasks wait, straight
-//! into the first waiter's node. That is how the hand-off is FIFO (the value
-//! never rests in the lock while anyone waits) and why no `unsafe` is needed
-//! to reach it.
+//! The lock is a one-permit [`Permits`]: locking takes the permit, unlocking
+//! gives it back, straight to the oldest waiter if there is one (so the
+//! hand-off is FIFO). Whoever holds the permit, and only they, reaches the
+//! value in its `UnsafeCell`. Locking and unlocking with nobody waiting are
+//! one atomic operation each.
 
 use crate::error::TryLockError;
-use crate::waiters::{Handoff, Wait, WaitList, Waiters, WakeList};
-use parking_lot::Mutex;
+use crate::permits::Permits;
+use std::cell::UnsafeCell;
 use std::fmt;
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
@@ -23,8 +24,7 @@ use std::sync::Arc;
 /// may be dropped at any time; if the lock had already been handed to it, it
 /// passes the lock on to the next waiter.
 ///
-/// Use `Lock<()>` for asyncio's data-less lock. Moving the value in and out
-/// makes each acquisition copy `size_of::<T>()` bytes; box large values.
+/// Use `Lock<()>` for asyncio's data-less lock.
 ///
 /// # Examples
 ///
@@ -40,36 +40,19 @@ use std::sync::Arc;
 /// assert_eq!(lock.try_lock().unwrap().len(), 1);
 /// ```
 pub struct Lock<T> {
-    state: Mutex<LockState<T>>,
+    /// One permit: whoever holds it holds the lock.
+    permit: Permits,
+    value: UnsafeCell<T>,
 }
 
-struct LockState<T> {
-    /// `None` while a guard (or a granted waiter) has the value. Invariant:
-    /// `Some` only while no waiter waits.
-    value: Option<T>,
-    waiters: WaitList<T>,
-}
-
-impl<T> LockState<T> {
-    fn unlock(&mut self, value: T, wakers: &mut WakeList) {
-        if let Err(value) = self.waiters.grant_first(value, wakers) {
-            self.value = Some(value);
-        }
-    }
-}
-
-impl<T> Handoff<Waiters> for LockState<T> {
-    type Grant = T;
-
-    fn waiters(&mut self) -> &mut WaitList<T> {
-        &mut self.waiters
-    }
-
-    fn pass_on(&mut self, value: T, wakers: &mut WakeList) -> Option<T> {
-        self.unlock(value, wakers);
-        None
-    }
-}
+// SAFETY: the value is reached only through `&mut Lock` or by the holder of
+// the one permit, so by one thread at a time, and the permit's hand-over
+// orders each holder's accesses after the previous holder's (Release when
+// given back, Acquire when taken: see `permits.rs`). As with
+// `std::sync::Mutex`, sharing the lock moves the value between threads,
+// which `T: Send` allows; `T: Sync` is not needed, as no two threads reach it
+// at once.
+unsafe impl<T: Send> Sync for Lock<T> {}
 
 impl<T> Lock<T> {
     /// A new, unlocked lock holding `value`.
@@ -81,7 +64,7 @@ impl<T> Lock<T> {
     /// assert!(!lock.is_locked());
     /// ```
     pub const fn new(value: T) -> Lock<T> {
-        Lock { state: Mutex::new(LockState { value: Some(value), waiters: WaitList::new() }) }
+        Lock { permit: Permits::new(1), value: UnsafeCell::new(value) }
     }
 
     /// Waits for the lock, asyncio's `async with lock:` / `await lock.acquire()`.
@@ -97,7 +80,8 @@ impl<T> Lock<T> {
     /// });
     /// ```
     pub async fn lock(&self) -> LockGuard<'_, T> {
-        LockGuard { lock: self, value: Some(self.acquire().await) }
+        self.acquire().await;
+        LockGuard { lock: self, _value: PhantomData }
     }
 
     /// Waits for the lock and returns a guard that keeps the lock alive by
@@ -115,8 +99,8 @@ impl<T> Lock<T> {
     /// assert_eq!(*lock.try_lock().unwrap(), "written elsewhere");
     /// ```
     pub async fn lock_owned(self: Arc<Self>) -> OwnedLockGuard<T> {
-        let value = self.acquire().await;
-        OwnedLockGuard { lock: self, value: Some(value) }
+        self.acquire().await;
+        OwnedLockGuard { lock: self, _value: PhantomData }
     }
 
     /// Takes the lock if it is free and nobody waits for it, without waiting.
@@ -135,10 +119,10 @@ impl<T> Lock<T> {
     /// assert!(lock.try_lock().is_ok());
     /// ```
     pub fn try_lock(&self) -> Result<LockGuard<'_, T>, TryLockError> {
-        match self.state.lock().value.take() {
-            Some(value) => Ok(LockGuard { lock: self, value: Some(value) }),
-            None => Err(TryLockError),
+        if !self.permit.try_acquire() {
+            return Err(TryLockError);
         }
+        Ok(LockGuard { lock: self, _value: PhantomData })
     }
 
     /// Whether the lock is held, asyncio's `locked()`.
@@ -153,15 +137,11 @@ impl<T> Lock<T> {
     /// assert!(!lock.is_locked());
     /// ```
     pub fn is_locked(&self) -> bool {
-        self.state.lock().value.is_none()
+        self.permit.is_locked()
     }
 
-    /// The protected value, reached through exclusive access to the lock.
-    ///
-    /// # Panics
-    ///
-    /// If a guard of this lock was leaked with `std::mem::forget`: the value
-    /// went with it.
+    /// The protected value, reached through exclusive access to the lock
+    /// (no guard can be alive, so nothing is locked or waited for).
     ///
     /// # Examples
     ///
@@ -171,14 +151,10 @@ impl<T> Lock<T> {
     /// assert_eq!(lock.into_inner(), 6);
     /// ```
     pub fn get_mut(&mut self) -> &mut T {
-        self.state.get_mut().value.as_mut().expect("a guard of this lock was leaked")
+        self.value.get_mut()
     }
 
     /// Consumes the lock, returning the value.
-    ///
-    /// # Panics
-    ///
-    /// If a guard of this lock was leaked with `std::mem::forget`.
     ///
     /// # Examples
     ///
@@ -187,22 +163,20 @@ impl<T> Lock<T> {
     /// assert_eq!(lock.into_inner(), "value");
     /// ```
     pub fn into_inner(self) -> T {
-        self.state.into_inner().value.expect("a guard of this lock was leaked")
+        self.value.into_inner()
     }
 
-    /// Resolves to the value once the lock is ours.
-    pub(crate) async fn acquire(&self) -> T {
+    /// Resolves once the lock is ours; the caller makes the guard.
+    async fn acquire(&self) {
         // May complete without waiting: takes a unit of the cooperative
         // budget first (inactive outside a loopwork loop; see `loopwork_coop`).
         loopwork_coop::consume_budget().await;
-        Wait::<_, Waiters, _>::new(&self.state, |st: &mut LockState<T>, _: &mut WakeList| st.value.take()).await
+        self.permit.acquire().await;
     }
 
-    /// Gives the value back: to the oldest waiter, or to the lock.
-    pub(crate) fn release(&self, value: T) {
-        let mut wakers = WakeList::new();
-        self.state.lock().unlock(value, &mut wakers);
-        wakers.wake_all();
+    /// Unlocks: the lock goes to the oldest waiter, or becomes free.
+    fn release(&self) {
+        self.permit.release(1);
     }
 }
 
@@ -220,10 +194,9 @@ impl<T> From<T> for Lock<T> {
 
 impl<T> fmt::Debug for Lock<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.state.lock();
         f.debug_struct("Lock")
-            .field("locked", &state.value.is_none())
-            .field("waiters", &state.waiters.len())
+            .field("locked", &self.is_locked())
+            .field("waiters", &self.permit.waiting())
             .finish_non_exhaustive()
     }
 }
@@ -239,9 +212,11 @@ impl<T> fmt::Debug for Lock<T> {
 /// assert_eq!(*guard, [1, 2, 3]);
 /// ```
 pub struct LockGuard<'a, T> {
+    /// Held: this guard owns the lock's permit until it drops.
     lock: &'a Lock<T>,
-    /// Always `Some` until `drop` takes it back to the lock.
-    value: Option<T>,
+    /// Lends the guard the auto traits of `&mut T`: it is `Sync` only if `T`
+    /// is, as it hands out `&T`.
+    _value: PhantomData<&'a mut T>,
 }
 
 impl<'a, T> LockGuard<'a, T> {
@@ -256,21 +231,22 @@ impl<T> Deref for LockGuard<'_, T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        self.value.as_ref().expect("a live guard holds the value")
+        // SAFETY: this guard holds the permit (see `Lock`'s `Sync`).
+        unsafe { &*self.lock.value.get() }
     }
 }
 
 impl<T> DerefMut for LockGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        self.value.as_mut().expect("a live guard holds the value")
+        // SAFETY: this guard holds the permit (see `Lock`'s `Sync`), and
+        // `&mut self` makes this the only reference it lends.
+        unsafe { &mut *self.lock.value.get() }
     }
 }
 
 impl<T> Drop for LockGuard<'_, T> {
     fn drop(&mut self) {
-        if let Some(value) = self.value.take() {
-            self.lock.release(value);
-        }
+        self.lock.release();
     }
 }
 
@@ -296,8 +272,10 @@ impl<T: fmt::Debug> fmt::Debug for LockGuard<'_, T> {
 /// assert!(!lock.is_locked());
 /// ```
 pub struct OwnedLockGuard<T> {
+    /// Held: this guard owns the lock's permit until it drops.
     lock: Arc<Lock<T>>,
-    value: Option<T>,
+    /// As in [`LockGuard`]: `Sync` only if `T` is.
+    _value: PhantomData<T>,
 }
 
 impl<T> OwnedLockGuard<T> {
@@ -322,21 +300,22 @@ impl<T> Deref for OwnedLockGuard<T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        self.value.as_ref().expect("a live guard holds the value")
+        // SAFETY: this guard holds the permit (see `Lock`'s `Sync`).
+        unsafe { &*self.lock.value.get() }
     }
 }
 
 impl<T> DerefMut for OwnedLockGuard<T> {
     fn deref_mut(&mut self) -> &mut T {
-        self.value.as_mut().expect("a live guard holds the value")
+        // SAFETY: this guard holds the permit (see `Lock`'s `Sync`), and
+        // `&mut self` makes this the only reference it lends.
+        unsafe { &mut *self.lock.value.get() }
     }
 }
 
 impl<T> Drop for OwnedLockGuard<T> {
     fn drop(&mut self) {
-        if let Some(value) = self.value.take() {
-            self.lock.release(value);
-        }
+        self.lock.release();
     }
 }
 
@@ -398,6 +377,24 @@ mod tests {
         drop(first);
         drop(guard);
         assert!(!lock.is_locked());
+    }
+
+    #[test]
+    fn threads_taking_turns_see_each_others_writes() {
+        const THREADS: usize = 3;
+        const ROUNDS: usize = if cfg!(miri) { 20 } else { 2_000 };
+        // A plain integer: only the lock orders the threads' accesses to it.
+        let lock = Lock::new(0_usize);
+        std::thread::scope(|scope| {
+            for _ in 0..THREADS {
+                scope.spawn(|| {
+                    for _ in 0..ROUNDS {
+                        *futures_lite::future::block_on(lock.lock()) += 1;
+                    }
+                });
+            }
+        });
+        assert_eq!(lock.into_inner(), THREADS * ROUNDS);
     }
 
     #[test]

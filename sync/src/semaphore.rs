@@ -2,8 +2,7 @@
 //! permits as guards.
 
 use crate::error::{ReleaseError, TryAcquireError};
-use crate::waiters::{Handoff, Wait, WaitList, Waiters, WakeList};
-use parking_lot::Mutex;
+use crate::permits::Permits;
 use std::fmt;
 use std::sync::Arc;
 
@@ -41,39 +40,16 @@ use std::sync::Arc;
 /// assert_eq!(semaphore.available_permits(), 2);
 /// ```
 pub struct Semaphore {
-    state: Mutex<SemaphoreState>,
-}
-
-struct SemaphoreState {
-    /// Free permits. Invariant: non-zero only while no waiter waits.
-    permits: usize,
-    waiters: WaitList<()>,
-}
-
-impl SemaphoreState {
-    fn release(&mut self, mut n: usize, wakers: &mut WakeList) {
-        while n > 0 && self.waiters.grant_first((), wakers).is_ok() {
-            n -= 1;
-        }
-        self.permits = self.permits.checked_add(n).expect("semaphore permit count overflow");
-    }
-}
-
-impl Handoff<Waiters> for SemaphoreState {
-    type Grant = ();
-
-    fn waiters(&mut self) -> &mut WaitList<()> {
-        &mut self.waiters
-    }
-
-    fn pass_on(&mut self, _: (), wakers: &mut WakeList) -> Option<()> {
-        self.release(1, wakers);
-        None
-    }
+    /// The free permits and the line: see `permits.rs`.
+    permits: Permits,
 }
 
 impl Semaphore {
     /// A semaphore with `permits` free permits.
+    ///
+    /// # Panics
+    ///
+    /// If `permits` is over `usize::MAX / 2`.
     ///
     /// # Examples
     ///
@@ -82,7 +58,7 @@ impl Semaphore {
     /// assert_eq!(semaphore.available_permits(), 3);
     /// ```
     pub const fn new(permits: usize) -> Semaphore {
-        Semaphore { state: Mutex::new(SemaphoreState { permits, waiters: WaitList::new() }) }
+        Semaphore { permits: Permits::new(permits) }
     }
 
     /// Waits for a permit, asyncio's `async with semaphore:`. The permit
@@ -139,11 +115,9 @@ impl Semaphore {
     /// assert!(semaphore.try_acquire().is_ok());
     /// ```
     pub fn try_acquire(&self) -> Result<SemaphorePermit<'_>, TryAcquireError> {
-        let mut state = self.state.lock();
-        if state.permits == 0 {
+        if !self.permits.try_acquire() {
             return Err(TryAcquireError);
         }
-        state.permits -= 1;
         Ok(SemaphorePermit { semaphore: self })
     }
 
@@ -151,7 +125,7 @@ impl Semaphore {
     ///
     /// # Panics
     ///
-    /// If the number of free permits would overflow `usize`.
+    /// If the number of free permits would go over `usize::MAX / 2`.
     ///
     /// # Examples
     ///
@@ -161,9 +135,7 @@ impl Semaphore {
     /// assert_eq!(semaphore.available_permits(), 2);
     /// ```
     pub fn add_permits(&self, n: usize) {
-        let mut wakers = WakeList::new();
-        self.state.lock().release(n, &mut wakers);
-        wakers.wake_all();
+        self.permits.release(n);
     }
 
     /// Adds one permit, asyncio's `release()`; the counterpart of
@@ -171,7 +143,7 @@ impl Semaphore {
     ///
     /// # Panics
     ///
-    /// If the number of free permits would overflow `usize`.
+    /// If the number of free permits would go over `usize::MAX / 2`.
     ///
     /// # Examples
     ///
@@ -196,7 +168,7 @@ impl Semaphore {
     /// assert_eq!(semaphore.available_permits(), 1);
     /// ```
     pub fn available_permits(&self) -> usize {
-        self.state.lock().permits
+        self.permits.available()
     }
 
     /// Whether an `acquire` would have to wait, asyncio's `locked()`.
@@ -209,39 +181,33 @@ impl Semaphore {
     /// assert!(semaphore.is_locked());
     /// ```
     pub fn is_locked(&self) -> bool {
-        self.state.lock().permits == 0
+        self.permits.is_locked()
     }
 
     async fn acquire_raw(&self) {
         // May complete without waiting: takes a unit of the cooperative
         // budget first (inactive outside a loopwork loop; see `loopwork_coop`).
         loopwork_coop::consume_budget().await;
-        Wait::<_, Waiters, _>::new(&self.state, |st: &mut SemaphoreState, _: &mut WakeList| {
-            // Free permits imply an empty line, so taking one jumps nobody.
-            (st.permits > 0).then(|| st.permits -= 1)
-        })
-        .await;
+        self.permits.acquire().await;
     }
 
     /// Adds one permit unless that would exceed `bound` counting the
     /// permits already free or handed to a waiter that has not woken yet.
     fn release_bounded(&self, bound: usize) -> Result<(), ReleaseError> {
-        let mut wakers = WakeList::new();
-        let mut state = self.state.lock();
-        if state.permits + state.waiters.granted() >= bound {
-            return Err(ReleaseError);
+        if self.permits.release_bounded(bound) {
+            Ok(())
+        } else {
+            Err(ReleaseError)
         }
-        state.release(1, &mut wakers);
-        drop(state);
-        wakers.wake_all();
-        Ok(())
     }
 }
 
 impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.state.lock();
-        f.debug_struct("Semaphore").field("permits", &state.permits).field("waiters", &state.waiters.len()).finish()
+        f.debug_struct("Semaphore")
+            .field("permits", &self.permits.available())
+            .field("waiters", &self.permits.waiting())
+            .finish()
     }
 }
 
@@ -365,6 +331,10 @@ pub struct BoundedSemaphore {
 impl BoundedSemaphore {
     /// A bounded semaphore with `permits` free permits, which is also the
     /// most it can ever have.
+    ///
+    /// # Panics
+    ///
+    /// If `permits` is over `usize::MAX / 2`.
     ///
     /// # Examples
     ///

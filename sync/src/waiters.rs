@@ -3,9 +3,11 @@
 //!
 //! # Hand-off
 //!
-//! Each primitive keeps its whole state (a lock's value, a semaphore's free
-//! permits, a queue's items) together with one or more [`WaitList`]s behind a
-//! single `parking_lot::Mutex`. A waiter that cannot proceed appends a node
+//! Each primitive keeps its whole state (a queue's items, an event's flag)
+//! together with one or more [`WaitList`]s behind a single
+//! `parking_lot::Mutex`. `Lock` and `Semaphore` keep their free permits in an
+//! atomic word outside it instead, and their line in a `WaitList` behind it,
+//! with the same hand-off ([`permits`](crate::permits)). A waiter that cannot proceed appends a node
 //! to the list and sleeps. Whoever makes progress possible (unlocking,
 //! releasing a permit, putting an item) does not merely wake the first
 //! waiter: it *grants* it the resource, moving the lock's value, the permit

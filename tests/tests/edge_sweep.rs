@@ -77,8 +77,8 @@ impl Op {
             Op::MaxBlockingThreads(_) => Some("count"),
             Op::Channel(_) => Some("capacity"),
             Op::Barrier(_) => Some("parties"),
-            // `release` past `usize::MAX` permits.
-            Op::Semaphore(_) => Some("permit"),
+            // More than `usize::MAX / 2` permits, made or released.
+            Op::Semaphore(_) | Op::BoundedSemaphore(_) => Some("permit"),
             _ => None,
         }
     }
