@@ -5,14 +5,14 @@
 //!
 //! Each primitive keeps its whole state (a queue's items, an event's flag)
 //! together with one or more [`WaitList`]s behind a single
-//! `parking_lot::Mutex`. `Lock` and `Semaphore` keep their free permits in an
-//! atomic word outside it instead, and their line in a `WaitList` behind it,
-//! with the same hand-off ([`permits`](crate::permits)). A waiter that cannot proceed appends a node
-//! to the list and sleeps. Whoever makes progress possible (unlocking,
-//! releasing a permit, putting an item) does not merely wake the first
-//! waiter: it *grants* it the resource, moving the lock's value, the permit
-//! or the item into the waiter's node, and only then wakes it. The woken
-//! waiter finds the grant in its node and owns the resource from that moment.
+//! `parking_lot::Mutex`. (`Lock` and `Semaphore` keep their free permits in
+//! an atomic word outside it, and only their line behind it, with the same
+//! hand-off: see [`permits`](crate::permits).) A waiter that cannot proceed
+//! appends a node to the list and sleeps. Whoever makes progress possible
+//! (unlocking, releasing a permit, putting an item) does not merely wake the
+//! first waiter: it *grants* it the resource, moving the permit or the item
+//! into the waiter's node, and only then wakes it. The woken waiter finds the
+//! grant in its node and owns the resource from that moment.
 //!
 //! Because the resource changes hands under the mutex, a newcomer arriving
 //! between the wake-up and the waiter's next poll finds nothing to take:

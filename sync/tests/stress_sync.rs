@@ -5,7 +5,10 @@
 //! - a semaphore never has more holders than permits, and ends with all of
 //!   its permits (8 threads x 10,000 acquire/release);
 //! - a lock is never held twice, and ends unlocked;
-//! - a queue loses no item and duplicates none when getters are cancelled.
+//! - a queue loses no item and duplicates none when getters are cancelled;
+//! - a bounded mpsc channel delivers every value whose send completed, once
+//!   and in each sender's order, when sends are cancelled (7 senders, one
+//!   receiver).
 //!
 //! A lost permit or wake-up shows up as a hang, so each case runs under a
 //! watchdog that fails it instead.
@@ -14,7 +17,7 @@
 //! is tens of thousands of operations).
 
 use futures_lite::future::block_on;
-use loopwork_sync::{Lock, Queue, Semaphore};
+use loopwork_sync::{mpsc as channel, Lock, Queue, Semaphore};
 use proptest::prelude::*;
 use std::future::Future;
 use std::pin::Pin;
@@ -183,6 +186,54 @@ proptest! {
         }
         for (item, count) in seen.iter().enumerate() {
             prop_assert_eq!(count.load(Ordering::Relaxed), 1, "item {} was got that many times", item);
+        }
+    }
+
+    #[test]
+    fn a_channel_delivers_every_completed_send_once_and_in_order(capacity in 1usize..4, seed in any::<u64>()) {
+        const PER_SENDER: usize = 2_000;
+        /// Sent by each sender when it is done.
+        const DONE: usize = usize::MAX;
+        let senders = THREADS - 1;
+        let (tx, rx) = channel::channel::<usize>(capacity);
+        let rx = Arc::new(parking_lot::Mutex::new(Some(rx)));
+        let sent = Arc::new((0..senders * PER_SENDER).map(|_| AtomicUsize::new(0)).collect::<Vec<_>>());
+        let received = Arc::new((0..senders * PER_SENDER).map(|_| AtomicUsize::new(0)).collect::<Vec<_>>());
+        {
+            let (sent, received) = (Arc::clone(&sent), Arc::clone(&received));
+            run_threads(Duration::from_secs(60), move |index| {
+                if index == senders {
+                    let mut rx = rx.lock().take().expect("one receiver thread");
+                    let mut last = vec![None; senders];
+                    let mut done = 0;
+                    while done < senders {
+                        let value = rx.recv_blocking().expect("every sender says when it is done");
+                        if value == DONE {
+                            done += 1;
+                            continue;
+                        }
+                        let sender = value / PER_SENDER;
+                        assert!(last[sender] < Some(value), "sender {sender}'s values out of order");
+                        last[sender] = Some(value);
+                        received[value].fetch_add(1, Ordering::Relaxed);
+                    }
+                    return;
+                }
+                let mut rng = Rng::new(seed, index);
+                let tx = tx.clone();
+                for i in 0..PER_SENDER {
+                    let value = index * PER_SENDER + i;
+                    if let Some(result) = maybe_cancel(tx.send(value), &mut rng) {
+                        result.expect("the receiver lives");
+                        sent[value].store(1, Ordering::Relaxed);
+                    }
+                }
+                tx.send_blocking(DONE).expect("the receiver lives");
+            });
+        }
+        for (value, count) in received.iter().enumerate() {
+            let expected = sent[value].load(Ordering::Relaxed);
+            prop_assert_eq!(count.load(Ordering::Relaxed), expected, "value {} received that many times", value);
         }
     }
 }

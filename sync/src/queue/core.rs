@@ -15,11 +15,10 @@
 
 use super::store::Store;
 use crate::error::{PutError, QueueShutDown, TaskDoneError, TryGetError, TryPutError};
-use crate::waiters::{cancel_wait, poll_wait, Handoff, Wait, WaitList, WaiterKey, WakeList};
+use crate::waiters::{Handoff, Wait, WaitList, WakeList};
 use parking_lot::Mutex;
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::task::{Context, Poll};
 
 /// Marks a queue's list of tasks waiting to get an item.
 pub(crate) enum Getters {}
@@ -299,24 +298,6 @@ impl<T, S: Store<T>> QueueCore<T, S> {
         loopwork_coop::consume_budget().await;
         Wait::<_, Getters, _>::new(&self.state, |st: &mut QueueState<T, S>, wakers: &mut WakeList| st.try_take(wakers))
             .await
-    }
-
-    /// `get` for a caller that keeps its place in line in `key` between
-    /// polls (the channel receiver, which is a `Stream`).
-    pub(crate) fn poll_get(&self, key: &mut Option<WaiterKey>, cx: &mut Context<'_>) -> Poll<Result<T, QueueShutDown>> {
-        // As in `get` (see `loopwork_coop`), but polled again while it
-        // waits: a poll that waits gives its unit back.
-        std::task::ready!(loopwork_coop::poll_proceed(cx));
-        let poll = poll_wait::<_, Getters>(&self.state, key, cx, |st, wakers| st.try_take(wakers));
-        if poll.is_pending() {
-            loopwork_coop::refund();
-        }
-        poll
-    }
-
-    /// Gives up the place in line `poll_get` kept in `key`.
-    pub(crate) fn cancel_get(&self, key: &mut Option<WaiterKey>) {
-        cancel_wait::<_, Getters>(&self.state, key);
     }
 
     pub(crate) fn try_get(&self) -> Result<T, TryGetError> {

@@ -1,15 +1,15 @@
 //! Multi-producer, single-consumer channels, bounded and unbounded.
 //!
-//! A channel is a FIFO [`Queue`](crate::Queue) underneath, closed by
-//! shutting the queue down: the last sender to go shuts it down gently (the
+//! Senders queue values behind a mutex; the receiver takes the whole queue
+//! at once and receives from its own batch without a lock until the batch
+//! runs dry (`chan.rs`). The last sender to go closes the channel gently (the
 //! receiver drains what is left, then gets [`RecvError`]), and a receiver
-//! that goes shuts it down at once (queued values are dropped and sends fail,
+//! that goes closes it at once (queued values are dropped and sends fail,
 //! handing the value back).
 //!
 //! Senders waiting for room are served in arrival order, as queue putters
-//! are. The [`Receiver`] is a [`Stream`] and keeps its place in line between
-//! polls, so a dropped `recv()` future never loses a value: a value handed
-//! to the receiver is there for its next receive.
+//! are. The [`Receiver`] is a [`Stream`]; a value leaves the channel only
+//! when a receive returns it, so a dropped `recv()` future never loses one.
 //!
 //! # Examples
 //!
@@ -33,34 +33,29 @@
 //! producer.join().unwrap();
 //! ```
 
+mod chan;
+
 use crate::block_on::block_on;
-use crate::error::{QueueShutDown, RecvError, SendError, TryGetError, TryPutError, TryRecvError, TrySendError};
-use crate::queue::core::QueueCore;
-use crate::queue::store::Fifo;
-use crate::waiters::WaiterKey;
+use crate::error::{RecvError, SendError, TryPutError, TryRecvError, TrySendError};
+use chan::{Chan, Closed};
 use futures_core::Stream;
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-struct Chan<T> {
-    queue: QueueCore<T, Fifo<T>>,
-    /// Live senders of either kind; the last one to go closes the channel.
-    senders: AtomicUsize,
-}
-
 fn new_chan<T>(capacity: usize) -> (Arc<Chan<T>>, Receiver<T>) {
-    let chan = Arc::new(Chan { queue: QueueCore::new(capacity), senders: AtomicUsize::new(1) });
-    let receiver = Receiver { chan: Arc::clone(&chan), key: None };
+    let chan = Arc::new(Chan::new(capacity));
+    let receiver = Receiver { chan: Arc::clone(&chan), batch: VecDeque::new() };
     (chan, receiver)
 }
 
 fn add_sender<T>(chan: &Arc<Chan<T>>) -> Arc<Chan<T>> {
     // Relaxed is enough: the count only has to reach zero exactly once, and
-    // the queue's mutex orders the close against every send.
+    // the channel's mutex orders the close against every send.
     chan.senders.fetch_add(1, Ordering::Relaxed);
     Arc::clone(chan)
 }
@@ -69,7 +64,7 @@ fn drop_sender<T>(chan: &Chan<T>) {
     // Relaxed for the same reason as in `add_sender`: the decrement that
     // reaches zero is unique whatever the ordering.
     if chan.senders.fetch_sub(1, Ordering::Relaxed) == 1 {
-        chan.queue.shutdown(false);
+        chan.close(false);
     }
 }
 
@@ -152,7 +147,7 @@ impl<T> Sender<T> {
     /// });
     /// ```
     pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
-        self.chan.queue.put(value).await.map_err(|err| SendError(err.into_inner()))
+        self.chan.send(value).await.map_err(SendError)
     }
 
     /// Sends a value if there is room right now.
@@ -173,7 +168,7 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
     /// ```
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        self.chan.queue.try_put(value).map_err(try_send_error)
+        self.chan.try_send(value).map_err(try_send_error)
     }
 
     /// [`send`](Sender::send) for a thread outside any event loop: blocks
@@ -205,7 +200,7 @@ impl<T> Sender<T> {
     /// assert!(tx.is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
-        self.chan.queue.is_shutdown()
+        self.chan.is_closed()
     }
 }
 
@@ -223,7 +218,7 @@ impl<T> Drop for Sender<T> {
 
 impl<T> fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sender").field("queue", &self.chan.queue).finish()
+        f.debug_struct("Sender").field("len", &self.chan.len()).finish_non_exhaustive()
     }
 }
 
@@ -259,7 +254,7 @@ impl<T> UnboundedSender<T> {
     /// assert_eq!(tx.send(2).unwrap_err().into_inner(), 2);
     /// ```
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
-        self.chan.queue.try_put(value).map_err(|err| SendError(err.into_inner()))
+        self.chan.try_send(value).map_err(|err| SendError(err.into_inner()))
     }
 
     /// Whether the receiver is gone or closed the channel.
@@ -272,7 +267,7 @@ impl<T> UnboundedSender<T> {
     /// assert!(tx.is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
-        self.chan.queue.is_shutdown()
+        self.chan.is_closed()
     }
 }
 
@@ -290,7 +285,7 @@ impl<T> Drop for UnboundedSender<T> {
 
 impl<T> fmt::Debug for UnboundedSender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnboundedSender").field("queue", &self.chan.queue).finish()
+        f.debug_struct("UnboundedSender").field("len", &self.chan.len()).finish_non_exhaustive()
     }
 }
 
@@ -312,10 +307,9 @@ impl<T> fmt::Debug for UnboundedSender<T> {
 /// ```
 pub struct Receiver<T> {
     chan: Arc<Chan<T>>,
-    /// Our place in the getters' line while a receive is pending; kept
-    /// across polls (and dropped `recv` futures) so a value handed to us is
-    /// never lost.
-    key: Option<WaiterKey>,
+    /// Values taken from the channel's queue all at once, received from
+    /// here without a lock; they still count in the channel's length.
+    batch: VecDeque<T>,
 }
 
 impl<T> Receiver<T> {
@@ -362,11 +356,18 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Ok(1)));
     /// ```
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
-        self.chan.queue.poll_get(&mut self.key, cx).map_err(|QueueShutDown| RecvError)
+        // May complete without waiting: takes a unit of the cooperative
+        // budget first (inactive outside a loopwork loop; see
+        // `loopwork_coop`), and gives it back if it waits.
+        std::task::ready!(loopwork_coop::poll_proceed(cx));
+        let poll = self.chan.poll_recv(&mut self.batch, cx);
+        if poll.is_pending() {
+            loopwork_coop::refund();
+        }
+        poll.map_err(|Closed| RecvError)
     }
 
-    /// Receives a value if one is there right now. A value already handed
-    /// to this receiver by a pending [`recv`](Receiver::recv) counts.
+    /// Receives a value if one is there right now.
     ///
     /// # Errors
     ///
@@ -384,13 +385,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Ok(1));
     /// ```
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        // Leaving the line of a pending receive returns any value already
-        // handed to it to the front of the queue, where `try_get` finds it.
-        self.chan.queue.cancel_get(&mut self.key);
-        self.chan.queue.try_get().map_err(|err| match err {
-            TryGetError::Empty => TryRecvError::Empty,
-            TryGetError::ShutDown => TryRecvError::Closed,
-        })
+        self.chan.try_recv(&mut self.batch)
     }
 
     /// [`recv`](Receiver::recv) for a thread outside any event loop:
@@ -425,7 +420,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Ok(1));
     /// ```
     pub fn close(&mut self) {
-        self.chan.queue.shutdown(false);
+        self.chan.close(false);
     }
 
     /// Whether every sender is gone or the channel was closed (values may
@@ -439,10 +434,11 @@ impl<T> Receiver<T> {
     /// assert!(rx.is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
-        self.chan.queue.is_shutdown()
+        self.chan.is_closed()
     }
 
-    /// How many values are queued.
+    /// How many values are queued (counting those taken into this
+    /// receiver's batch and not received yet).
     ///
     /// # Examples
     ///
@@ -452,7 +448,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        self.chan.queue.len()
+        self.chan.len()
     }
 
     /// Whether no value is queued.
@@ -470,10 +466,15 @@ impl<T> Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.chan.queue.cancel_get(&mut self.key);
-        self.chan.queue.shutdown(true);
+        // The queued values are dropped here, after the channel's mutex is
+        // released (a value's `Drop` may use the channel); the batch with
+        // the receiver.
+        drop(self.chan.close(true));
     }
 }
+
+// The values are never pinned: a receive moves them out.
+impl<T> Unpin for Receiver<T> {}
 
 impl<T> Stream for Receiver<T> {
     type Item = T;
@@ -489,6 +490,95 @@ impl<T> Stream for Receiver<T> {
 
 impl<T> fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Receiver").field("queue", &self.chan.queue).finish()
+        f.debug_struct("Receiver").field("len", &self.len()).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::channel;
+    use crate::error::TrySendError;
+    use std::future::Future;
+    use std::pin::{pin, Pin};
+    use std::task::{Context, Poll, Waker};
+
+    fn poll_once<F: Future>(future: Pin<&mut F>) -> Poll<F::Output> {
+        future.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn room_goes_to_the_waiting_senders_in_order_before_any_newcomer() {
+        let (tx, mut rx) = channel(1);
+        tx.try_send(0).unwrap();
+        let mut first = pin!(tx.send(1));
+        let mut second = pin!(tx.send(2));
+        assert!(poll_once(first.as_mut()).is_pending());
+        assert!(poll_once(second.as_mut()).is_pending());
+        assert_eq!(rx.try_recv(), Ok(0));
+        // The room is reserved for `first`: neither a newcomer nor `second`
+        // takes it.
+        assert_eq!(tx.try_send(9), Err(TrySendError::Full(9)));
+        assert!(poll_once(second.as_mut()).is_pending());
+        assert_eq!(poll_once(first.as_mut()), Poll::Ready(Ok(())));
+        assert_eq!(rx.try_recv(), Ok(1));
+        assert_eq!(poll_once(second.as_mut()), Poll::Ready(Ok(())));
+        assert_eq!(rx.try_recv(), Ok(2));
+    }
+
+    #[test]
+    fn a_sender_dropped_with_room_reserved_passes_it_on() {
+        let (tx, mut rx) = channel(1);
+        tx.try_send(0).unwrap();
+        let mut first = Box::pin(tx.send(1));
+        let mut second = pin!(tx.send(2));
+        assert!(poll_once(first.as_mut()).is_pending());
+        assert!(poll_once(second.as_mut()).is_pending());
+        assert_eq!(rx.try_recv(), Ok(0));
+        drop(first);
+        assert_eq!(poll_once(second.as_mut()), Poll::Ready(Ok(())));
+        assert_eq!(rx.try_recv(), Ok(2));
+    }
+
+    #[test]
+    fn values_taken_into_the_receivers_batch_still_count_and_take_room() {
+        let (tx, mut rx) = channel(3);
+        for value in 0..3 {
+            tx.try_send(value).unwrap();
+        }
+        // The first receive takes all three into the batch.
+        assert_eq!(rx.try_recv(), Ok(0));
+        assert_eq!(rx.len(), 2);
+        tx.try_send(3).unwrap();
+        assert_eq!(tx.try_send(4), Err(TrySendError::Full(4)));
+        assert_eq!((rx.try_recv(), rx.try_recv(), rx.try_recv()), (Ok(1), Ok(2), Ok(3)));
+        assert!(rx.is_empty());
+    }
+
+    #[test]
+    fn closing_refuses_the_waiting_senders_and_leaves_the_rest_to_drain() {
+        let (tx, mut rx) = channel(1);
+        tx.try_send(0).unwrap();
+        let mut waiting = pin!(tx.send(1));
+        assert!(poll_once(waiting.as_mut()).is_pending());
+        rx.close();
+        let Poll::Ready(Err(refused)) = poll_once(waiting.as_mut()) else { panic!("a waiting sender is refused") };
+        assert_eq!(refused.into_inner(), 1);
+        assert_eq!(rx.try_recv(), Ok(0));
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn dropping_the_receiver_drops_the_queued_and_batched_values() {
+        let value = std::sync::Arc::new(());
+        let (tx, mut rx) = channel(4);
+        for _ in 0..3 {
+            tx.try_send(value.clone()).unwrap();
+        }
+        drop(rx.try_recv().unwrap()); // the other two wait in the batch
+        tx.try_send(value.clone()).unwrap(); // and one in the queue
+        drop(rx);
+        assert_eq!(std::sync::Arc::strong_count(&value), 1);
+        assert!(tx.is_closed());
+        assert!(tx.try_send(value.clone()).is_err());
     }
 }
