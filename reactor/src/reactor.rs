@@ -17,7 +17,7 @@ use slab::Slab;
 use crate::current::WakeCause;
 use crate::net::{Lookup, Resolver};
 use crate::source::{Direction, Source};
-use crate::timer::{TimerId, Timers};
+use crate::timer::{TimerId, TimerKey, Timers};
 
 /// How sources are registered with the poller.
 ///
@@ -412,7 +412,8 @@ impl Reactor {
         let _ = self.poller.notify();
     }
 
-    /// The earliest pending timer's deadline.
+    /// The earliest pending timer's deadline (one earlier than the reactor's creation, already
+    /// due, is given as that instant).
     ///
     /// # Examples
     ///
@@ -497,7 +498,8 @@ impl Reactor {
 
     /// Calls `f` with the deadline and waker of every pending timer, one timer shard locked at
     /// a time: for diagnostics (which task waits on which timer), not for a hot path. `f` runs
-    /// under the shard's lock, so it must not touch this reactor's timers.
+    /// under the shard's lock, so it must not touch this reactor's timers. A deadline earlier
+    /// than the reactor's creation (already due) is given as that instant.
     ///
     /// # Examples
     ///
@@ -583,8 +585,13 @@ impl Reactor {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn remove_timer(&self, id: TimerId) {
+        self.remove_timer_at(id.key());
+    }
+
+    /// [`remove_timer`](Reactor::remove_timer) by the timer's key.
+    pub(crate) fn remove_timer_at(&self, key: TimerKey) {
         // Dropped outside the lock: a waker's drop may run arbitrary code.
-        let waker = self.timers.remove(id);
+        let waker = self.timers.remove(key);
         drop(waker);
     }
 
@@ -611,20 +618,20 @@ impl Reactor {
     }
 
     /// Points a pending timer at a new waker; false if it already fired or was removed.
-    pub(crate) fn set_timer_waker(&self, id: TimerId, waker: &Waker) -> bool {
+    pub(crate) fn set_timer_waker(&self, key: TimerKey, waker: &Waker) -> bool {
         // The displaced waker drops here, after the shard's lock is released.
-        let replaced = self.timers.set_waker(id, waker);
+        let replaced = self.timers.set_waker(key, waker);
         replaced.is_ok()
     }
 
     /// Moves a pending timer to a new deadline, keeping its waker; `None` if it already fired.
-    pub(crate) fn reschedule_timer(&self, id: TimerId, when: Instant) -> Option<TimerId> {
-        let waker = self.timers.remove(id)?;
+    pub(crate) fn reschedule_timer(&self, key: TimerKey, when: Instant) -> Option<TimerKey> {
+        let waker = self.timers.remove(key)?;
         let (id, interrupt) = self.timers.insert(self.timer_shard(), when, waker);
         if interrupt {
             self.notify();
         }
-        Some(id)
+        Some(id.key())
     }
 
     #[cfg(test)]

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::{deadline_after, Reactor, TimerId};
+use crate::timer::TimerKey;
+use crate::{deadline_after, Reactor};
 
 /// Waits until `duration` has passed on the loop's clock.
 ///
@@ -108,7 +109,7 @@ pub struct Sleep {
     /// The reactor of the first poll; kept so that `reset` and later polls use the same one.
     reactor: Option<Arc<Reactor>>,
     /// Registered timer, if the deadline was still ahead at the last poll.
-    timer: Option<TimerId>,
+    timer: Option<TimerKey>,
 }
 
 impl Sleep {
@@ -175,7 +176,7 @@ impl Sleep {
         let (now, when) = match *deadline {
             Deadline::Ahead(when) => {
                 *deadline = Deadline::At(when);
-                *timer = Some(reactor.insert_timer(when, cx.waker()));
+                *timer = Some(reactor.insert_timer(when, cx.waker()).key());
                 return Poll::Pending;
             }
             Deadline::At(when) => (reactor.now(), when),
@@ -191,7 +192,7 @@ impl Sleep {
             // `loopwork_coop`), so that a loop over due timers lets the other tasks in.
             std::task::ready!(loopwork_coop::poll_proceed(cx));
             if let Some(id) = timer.take() {
-                reactor.remove_timer(id);
+                reactor.remove_timer_at(id);
             }
             return Poll::Ready(());
         }
@@ -199,7 +200,7 @@ impl Sleep {
             Some(id) if reactor.set_timer_waker(id, cx.waker()) => {}
             // Not yet registered, or fired early by a clock that moved backwards (possible
             // only with a virtual clock): register (again) for the deadline.
-            _ => *timer = Some(reactor.insert_timer(when, cx.waker())),
+            _ => *timer = Some(reactor.insert_timer(when, cx.waker()).key()),
         }
         Poll::Pending
     }
@@ -216,7 +217,7 @@ impl Future for Sleep {
 impl Drop for Sleep {
     fn drop(&mut self) {
         if let (Some(reactor), Some(id)) = (&self.reactor, self.timer) {
-            reactor.remove_timer(id);
+            reactor.remove_timer_at(id);
         }
     }
 }

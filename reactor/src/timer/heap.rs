@@ -12,7 +12,6 @@
 
 use slab::Slab;
 use std::task::Waker;
-use std::time::Instant;
 
 /// Children per node: a shallower tree than a binary heap's, whose four children sit in one
 /// or two cache lines, for a comparison or two more per level on the way down.
@@ -36,8 +35,6 @@ struct Slot {
 
 #[derive(Debug)]
 struct Entry {
-    /// The deadline as given, for diagnostics; `Key::when` orders.
-    when: Instant,
     waker: Waker,
     /// Where the timer's key is in `heap`.
     position: u32,
@@ -64,22 +61,17 @@ impl TimerHeap {
         self.heap.first().map(|slot| slot.key)
     }
 
-    /// The first timer's deadline as given.
-    pub(super) fn first_when(&self) -> Option<Instant> {
-        self.heap.first().map(|slot| self.entries[slot.entry as usize].when)
-    }
-
     /// Adds a timer; returns the index of its entry.
     ///
     /// # Panics
     ///
     /// If the shard already holds `u32::MAX` timers.
-    pub(super) fn insert(&mut self, key: Key, when: Instant, waker: Waker) -> u32 {
+    pub(super) fn insert(&mut self, key: Key, waker: Waker) -> u32 {
         let position = self.heap.len();
         let vacant = self.entries.vacant_entry();
         // Entries are reused before the slab grows, so there are no more of them than keys.
         let entry = u32::try_from(vacant.key()).expect("a timer shard holds at most u32::MAX timers");
-        vacant.insert(Entry { when, waker, position: position as u32 });
+        vacant.insert(Entry { waker, position: position as u32 });
         self.heap.push(Slot { key, entry });
         self.sift_up(position);
         entry
@@ -118,9 +110,9 @@ impl TimerHeap {
         self.entries.drain().map(|entry| entry.waker).collect()
     }
 
-    /// Every timer's deadline and waker, in no particular order.
-    pub(super) fn iter(&self) -> impl Iterator<Item = (Instant, &Waker)> {
-        self.entries.iter().map(|(_, entry)| (entry.when, &entry.waker))
+    /// Every timer's key and waker, in no particular order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (Key, &Waker)> {
+        self.heap.iter().map(|slot| (slot.key, &self.entries[slot.entry as usize].waker))
     }
 
     /// Takes the key at `position` out of the heap and frees its entry.
@@ -200,7 +192,6 @@ mod tests {
 
     #[test]
     fn pops_in_key_order_whatever_the_insertion_and_removal_order() {
-        let now = Instant::now();
         let mut heap = TimerHeap::new();
         let mut live = Vec::new();
         // A deterministic shuffle of deadlines, with repeats, and removals in between.
@@ -210,7 +201,7 @@ mod tests {
             state ^= state >> 7;
             state ^= state << 17;
             let when = state % 300;
-            let entry = heap.insert(key(when, seq), now, Waker::noop().clone());
+            let entry = heap.insert(key(when, seq), Waker::noop().clone());
             live.push((key(when, seq), entry));
             if state % 3 == 0 {
                 let (removed, entry) = live.swap_remove((state / 3 % live.len() as u64) as usize);
@@ -230,11 +221,10 @@ mod tests {
 
     #[test]
     fn a_reused_entry_does_not_answer_for_the_timer_that_left_it() {
-        let now = Instant::now();
         let mut heap = TimerHeap::new();
-        let first = heap.insert(key(5, 0), now, Waker::noop().clone());
+        let first = heap.insert(key(5, 0), Waker::noop().clone());
         assert!(heap.remove(first, 0).is_some());
-        let second = heap.insert(key(9, 1), now, Waker::noop().clone());
+        let second = heap.insert(key(9, 1), Waker::noop().clone());
         assert_eq!(first, second, "the freed entry is reused");
         assert!(heap.waker_mut(first, 0).is_none());
         assert!(heap.remove(first, 0).is_none());
@@ -245,10 +235,9 @@ mod tests {
 
     #[test]
     fn pop_if_stops_at_the_first_key_not_due() {
-        let now = Instant::now();
         let mut heap = TimerHeap::new();
         for (seq, when) in [30, 10, 20, 10].into_iter().enumerate() {
-            heap.insert(key(when, seq as u64), now, Waker::noop().clone());
+            heap.insert(key(when, seq as u64), Waker::noop().clone());
         }
         let mut due = Vec::new();
         while let Some((key, _)) = heap.pop_if(|key| key.when <= 20) {

@@ -19,6 +19,7 @@
 
 mod heap;
 
+use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -56,16 +57,29 @@ use heap::{Key, TimerHeap};
 pub struct TimerId {
     // Field order is the ordering: deadline first, then sequence number (FIFO among equals).
     when: Instant,
-    /// `number << SHARD_BITS | shard`: the number, unique and shared by all shards, decides
-    /// the order; the low bits say which shard holds the timer.
-    seq: u64,
+    key: TimerKey,
+}
+
+/// Where a timer is, without its deadline: what a [`Sleep`](crate::Sleep), which knows its
+/// deadline, keeps (16 bytes, and `None` costs nothing more).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct TimerKey {
+    /// `number << SHARD_BITS | shard`: the number, unique and shared by all shards (and never
+    /// 0), decides the order; the low bits say which shard holds the timer.
+    seq: NonZeroU64,
     /// The timer's entry in its shard's heap.
     entry: u32,
 }
 
-impl TimerId {
+impl TimerKey {
     fn shard(&self) -> usize {
-        (self.seq & (SHARDS as u64 - 1)) as usize
+        (self.seq.get() & (SHARDS as u64 - 1)) as usize
+    }
+}
+
+impl TimerId {
+    pub(crate) fn key(&self) -> TimerKey {
+        self.key
     }
 
     /// The deadline this timer was set for.
@@ -162,7 +176,8 @@ impl Timers {
                     len: AtomicUsize::new(0),
                 })
                 .collect(),
-            next_seq: AtomicU64::new(0),
+            // From 1, so that no sequence number is 0 (`TimerKey`'s niche).
+            next_seq: AtomicU64::new(1),
             next_shard: AtomicUsize::new(0),
             wait: AtomicU64::new(UNBLOCKED),
             base: Instant::now(),
@@ -202,7 +217,7 @@ impl Timers {
         let shard = &self.shards[shard];
         let (entry, became_first) = {
             let mut queue = shard.queue.lock();
-            let entry = queue.insert(key, when, waker);
+            let entry = queue.insert(key, waker);
             shard.update_len(&queue);
             let first = queue.first() == Some(key);
             if first {
@@ -212,7 +227,8 @@ impl Timers {
         };
         // A timer behind its shard's first cannot be earlier than the wait, which is no
         // later than that first (or was interrupted for it).
-        (TimerId { when, seq: key.seq, entry }, became_first && self.interrupts_wait(key.when))
+        let seq = NonZeroU64::new(key.seq).expect("sequence numbers start at 1");
+        (TimerId { when, key: TimerKey { seq, entry } }, became_first && self.interrupts_wait(key.when))
     }
 
     /// True if a new first timer at `when` must end the current wait: then this caller, and
@@ -237,11 +253,11 @@ impl Timers {
         }
     }
 
-    pub(crate) fn remove(&self, id: TimerId) -> Option<Waker> {
-        let shard = &self.shards[id.shard()];
+    pub(crate) fn remove(&self, key: TimerKey) -> Option<Waker> {
+        let shard = &self.shards[key.shard()];
         let mut queue = shard.queue.lock();
-        let was_first = queue.first().is_some_and(|first| first.seq == id.seq);
-        let waker = queue.remove(id.entry, id.seq)?;
+        let was_first = queue.first().is_some_and(|first| first.seq == key.seq.get());
+        let waker = queue.remove(key.entry, key.seq.get())?;
         shard.update_len(&queue);
         if was_first {
             shard.update_earliest(&queue);
@@ -252,9 +268,9 @@ impl Timers {
     /// Replaces the waker of a pending timer: `Err` if the timer already fired or was removed,
     /// else the replaced waker, for the caller to drop after unlocking (a waker's drop may run
     /// executor code that touches the queue).
-    pub(crate) fn set_waker(&self, id: TimerId, waker: &Waker) -> Result<Option<Waker>, Gone> {
-        let mut queue = self.shards[id.shard()].queue.lock();
-        match queue.waker_mut(id.entry, id.seq) {
+    pub(crate) fn set_waker(&self, key: TimerKey, waker: &Waker) -> Result<Option<Waker>, Gone> {
+        let mut queue = self.shards[key.shard()].queue.lock();
+        match queue.waker_mut(key.entry, key.seq.get()) {
             Some(current) if current.will_wake(waker) => Ok(None),
             Some(current) => Ok(Some(std::mem::replace(current, waker.clone()))),
             None => Err(Gone),
@@ -262,11 +278,8 @@ impl Timers {
     }
 
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        let firsts = self.shards.iter().filter_map(|shard| {
-            let queue = shard.queue.lock();
-            Some((queue.first()?, queue.first_when()?))
-        });
-        firsts.min_by_key(|(key, _)| *key).map(|(_, when)| when)
+        let first = self.shards.iter().filter_map(|shard| shard.queue.lock().first()).min()?;
+        Some(self.decode(first.when))
     }
 
     /// For the thread about to block in the poller at `now`: how long to wait, given the
@@ -362,8 +375,8 @@ impl Timers {
     /// Calls `f` with every pending timer, one shard locked at a time.
     pub(crate) fn for_each(&self, mut f: impl FnMut(Instant, &Waker)) {
         for shard in self.shards.iter() {
-            for (when, waker) in shard.queue.lock().iter() {
-                f(when, waker);
+            for (key, waker) in shard.queue.lock().iter() {
+                f(self.decode(key.when), waker);
             }
         }
     }
@@ -425,11 +438,11 @@ mod tests {
         let mut wakers = Vec::new();
         timers.fire(now, &mut wakers);
         assert_eq!(wakers.len(), 1);
-        assert!(timers.remove(soon).is_none(), "a fired timer is gone");
+        assert!(timers.remove(soon.key()).is_none(), "a fired timer is gone");
         assert_eq!(timers.next_deadline(), Some(late.when()));
-        assert!(timers.set_waker(late, Waker::noop()).is_ok());
-        assert!(timers.remove(late).is_some());
-        assert!(matches!(timers.set_waker(late, Waker::noop()), Err(Gone)));
+        assert!(timers.set_waker(late.key(), Waker::noop()).is_ok());
+        assert!(timers.remove(late.key()).is_some());
+        assert!(matches!(timers.set_waker(late.key(), Waker::noop()), Err(Gone)));
         assert_eq!(timers.next_deadline(), None);
     }
 
