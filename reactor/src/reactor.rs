@@ -412,8 +412,8 @@ impl Reactor {
         let _ = self.poller.notify();
     }
 
-    /// The earliest pending timer's deadline (one earlier than the reactor's creation, already
-    /// due, is given as that instant).
+    /// The earliest pending timer's deadline (one more than a day before the reactor was
+    /// created is given as that instant).
     ///
     /// # Examples
     ///
@@ -498,8 +498,8 @@ impl Reactor {
 
     /// Calls `f` with the deadline and waker of every pending timer, one timer shard locked at
     /// a time: for diagnostics (which task waits on which timer), not for a hot path. `f` runs
-    /// under the shard's lock, so it must not touch this reactor's timers. A deadline earlier
-    /// than the reactor's creation (already due) is given as that instant.
+    /// under the shard's lock, so it must not touch this reactor's timers. A deadline more than
+    /// a day before the reactor was created is given as that instant.
     ///
     /// # Examples
     ///

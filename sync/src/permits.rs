@@ -17,9 +17,10 @@
 //!
 //! - taking a permit (`try_acquire`) is a compare-exchange that requires a
 //!   free permit and `QUEUED` clear, so a newcomer never passes a waiter;
-//! - giving permits back (`release`) adds them with one `fetch_add`; if the
-//!   value it replaced had `QUEUED` set, the releaser then takes the mutex
-//!   and grants the free permits to the line, in order.
+//! - giving permits back (`release`) adds them with one compare-exchange
+//!   (checked against overflow); if the value it replaced had `QUEUED` set,
+//!   the releaser then takes the mutex and grants the free permits to the
+//!   line, in order.
 //!
 //! A waiter sets `QUEUED` with a compare-exchange from a value with no free
 //! permit. So of a release and a waiter joining, whichever comes second in
@@ -28,7 +29,7 @@
 //! `QUEUED` and serves the line, which it can only reach after the waiter,
 //! holding the mutex, has joined it. No wake-up is lost.
 //!
-//! Between a release's `fetch_add` and its grant under the mutex, permits
+//! Between a release's addition and its grant under the mutex, permits
 //! may be free while the line is not empty; the fast path does not take
 //! them (`QUEUED` is set), and the releaser hands them on.
 
@@ -44,7 +45,7 @@ const QUEUED: usize = 1;
 /// One free permit in the word.
 const ONE: usize = 2;
 /// The largest count the word holds.
-const MAX_PERMITS: usize = usize::MAX >> 1;
+pub(crate) const MAX_PERMITS: usize = usize::MAX >> 1;
 
 pub(crate) struct Permits {
     word: AtomicUsize,
@@ -106,18 +107,31 @@ impl Permits {
     ///
     /// If the free count would go over [`MAX_PERMITS`].
     pub(crate) fn release(&self, n: usize) {
-        assert!(
-            n <= (MAX_PERMITS - self.available()),
-            "semaphore permit count overflow: at most usize::MAX / 2 permits"
-        );
-        // Release: pairs with the Acquire of whoever takes these permits;
-        // Acquire: the line's state seen in `QUEUED` is that of the mutex's
-        // last holder, whose unlock the `serve` below synchronizes with anyway.
-        let before = self.word.fetch_add(n * ONE, Ordering::AcqRel);
-        if before & QUEUED != 0 {
+        if self.add_free(n) & QUEUED != 0 {
             let mut wakers = WakeList::new();
             self.serve(&mut self.line.lock(), &mut wakers);
             wakers.wake_all();
+        }
+    }
+
+    /// Adds `n` to the free count; returns the word it replaced.
+    ///
+    /// # Panics
+    ///
+    /// If the free count would go over [`MAX_PERMITS`]; the word is left
+    /// as it was.
+    fn add_free(&self, n: usize) -> usize {
+        // Relaxed: the compare-exchange below decides.
+        let mut word = self.word.load(Ordering::Relaxed);
+        loop {
+            assert!(n <= MAX_PERMITS - (word >> 1), "semaphore permit count overflow: at most usize::MAX / 2 permits");
+            // Release: pairs with the Acquire of whoever takes these
+            // permits. Acquire is not needed: a release that finds `QUEUED`
+            // synchronizes with the line through the mutex in `serve`.
+            match self.word.compare_exchange_weak(word, word + n * ONE, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => return word,
+                Err(current) => word = current,
+            }
         }
     }
 
@@ -135,8 +149,8 @@ impl Permits {
             if (word >> 1) + line.granted() >= bound {
                 return false;
             }
-            // AcqRel: as the `fetch_add` of `release`.
-            match self.word.compare_exchange_weak(word, word + ONE, Ordering::AcqRel, Ordering::Relaxed) {
+            // Release: as in `add_free`.
+            match self.word.compare_exchange_weak(word, word + ONE, Ordering::Release, Ordering::Relaxed) {
                 Ok(_) => break,
                 Err(current) => word = current,
             }
@@ -243,9 +257,9 @@ impl Drop for Acquire<'_> {
         let mut retired = None;
         let mut line = permits.line.lock();
         if line.cancel(key, &mut retired).is_some() {
-            // Granted but never taken: back to the next in line, or free.
-            // Release: as the `fetch_add` of `release`.
-            permits.word.fetch_add(ONE, Ordering::Release);
+            // Granted but never taken: back to the next in line (`serve`
+            // below), or free.
+            permits.add_free(1);
         }
         // Serves the line with what is free, and clears `QUEUED` if this
         // waiter was the last.
@@ -270,6 +284,14 @@ mod tests {
 
     fn queued(permits: &Permits) -> bool {
         permits.word.load(Ordering::Relaxed) & QUEUED != 0
+    }
+
+    #[test]
+    fn a_release_past_the_limit_panics_and_leaves_the_count() {
+        let permits = Permits::new(super::MAX_PERMITS);
+        let overflow = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| permits.release(1)));
+        assert!(overflow.is_err());
+        assert_eq!(permits.available(), super::MAX_PERMITS);
     }
 
     #[test]

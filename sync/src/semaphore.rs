@@ -45,6 +45,19 @@ pub struct Semaphore {
 }
 
 impl Semaphore {
+    /// The most permits a semaphore holds: `new`, `add_permits` and
+    /// `release` panic rather than go over it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use loopwork_sync::Semaphore;
+    ///
+    /// let semaphore = Semaphore::new(Semaphore::MAX_PERMITS);
+    /// assert_eq!(semaphore.available_permits(), usize::MAX / 2);
+    /// ```
+    pub const MAX_PERMITS: usize = crate::permits::MAX_PERMITS;
+
     /// A semaphore with `permits` free permits.
     ///
     /// # Panics

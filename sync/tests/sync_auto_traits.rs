@@ -35,6 +35,10 @@ fn primitives_and_guards_are_send_and_sync() {
     let (tx, rx) = oneshot::channel::<String>();
     send_sync(&tx);
     send_sync(&rx);
+    // `Send` but not `Sync` values: the channel's ends are still both.
+    let (tx, rx) = mpsc::channel::<std::cell::Cell<u8>>(1);
+    send_sync(&tx);
+    send_sync(&rx);
     let _: Option<(OwnedLockGuard<u8>, OwnedSemaphorePermit, LockGuard<'_, u8>, SemaphorePermit<'_>)> = None;
 }
 

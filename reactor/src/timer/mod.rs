@@ -33,7 +33,7 @@ use heap::{Key, TimerHeap};
 /// The id holds the timer's deadline, its sequence number and where its entry is, so
 /// [`Reactor::remove_timer`](crate::Reactor::remove_timer) finds the entry without a search.
 /// Ids are ordered the way the timers fire: by deadline, then by the order they were set
-/// (deadlines earlier than the reactor's creation are all due at once and count as equal).
+/// (deadlines more than a day before the reactor was created, all due, count as equal).
 ///
 /// # Examples
 ///
@@ -112,6 +112,11 @@ pub(crate) struct Gone;
 const SHARDS: usize = 1 << SHARD_BITS;
 const SHARD_BITS: u32 = 3;
 
+/// How far before the queue's creation its encoded clock starts, so that deadlines taken
+/// earlier (a program reads the clock, then makes its loop) keep their order: a day, of the
+/// 584 years a `u64` of nanoseconds spans.
+const BEFORE_CREATION: Duration = Duration::from_secs(86_400);
+
 /// `wait`: nobody is blocked in the poller, or the one who is has already been notified, so a
 /// new timer needs no wake-up (the next wait computes its timeout from the queue).
 const UNBLOCKED: u64 = 0;
@@ -153,7 +158,7 @@ pub(crate) struct Timers {
     next_shard: AtomicUsize,
     /// The blocked poller's deadline: `UNBLOCKED`, `NEVER`, or `encode` of an instant.
     wait: AtomicU64,
-    /// The origin of the encoded deadlines.
+    /// The origin of the encoded deadlines: [`BEFORE_CREATION`] before the queue was made.
     base: Instant,
 }
 
@@ -180,13 +185,16 @@ impl Timers {
             next_seq: AtomicU64::new(1),
             next_shard: AtomicUsize::new(0),
             wait: AtomicU64::new(UNBLOCKED),
-            base: Instant::now(),
+            base: {
+                let now = Instant::now();
+                now.checked_sub(BEFORE_CREATION).unwrap_or(now)
+            },
         }
     }
 
     /// A deadline as a number that compares like it, in `1..NEVER`: nanoseconds since `base`,
-    /// plus one. Deadlines before `base` (already due) share the smallest number, so the
-    /// queue orders them by sequence number alone.
+    /// plus one. Deadlines before `base` (long due) share the smallest number, so the queue
+    /// orders them by sequence number alone.
     fn encode(&self, when: Instant) -> u64 {
         let nanos = when.saturating_duration_since(self.base).as_nanos();
         u64::try_from(nanos).unwrap_or(u64::MAX).min(NEVER - 2) + 1
@@ -427,6 +435,21 @@ mod tests {
         expected.extend(0..10);
         assert_eq!(*log.lock().unwrap(), expected);
         assert_eq!(timers.len(), 0);
+    }
+
+    #[test]
+    fn deadlines_taken_before_the_queue_was_made_keep_their_order() {
+        let log = Arc::new(StdMutex::new(Vec::new()));
+        let Some(earlier) = Instant::now().checked_sub(Duration::from_millis(10)) else { return };
+        let later = earlier + Duration::from_millis(5);
+        let timers = Timers::new();
+        timers.insert(0, later, recorder(1, &log));
+        timers.insert(0, earlier, recorder(0, &log));
+        assert_eq!(timers.next_deadline(), Some(earlier));
+        let mut wakers = Vec::new();
+        timers.fire(Instant::now(), &mut wakers);
+        wakers.into_iter().for_each(Waker::wake);
+        assert_eq!(*log.lock().unwrap(), [0, 1]);
     }
 
     #[test]

@@ -218,49 +218,45 @@ impl<T> Chan<T> {
         }
     }
 
-    /// The receiver's next value: from its batch, or the whole queue taken
-    /// into the batch.
+    /// The receiver's next value, waiting for one with `cx`'s waker.
     pub(super) fn poll_recv(&self, batch: &mut VecDeque<T>, cx: &mut Context<'_>) -> Poll<Result<T, Closed>> {
-        if batch.is_empty() {
-            let mut retired = None;
-            let mut state = self.state.lock();
-            if state.queue.is_empty() {
-                let poll = if state.mode == Mode::Open {
-                    match &mut state.receiver {
-                        Some(waker) if waker.will_wake(cx.waker()) => {}
-                        receiver => retired = receiver.replace(cx.waker().clone()),
-                    }
-                    Poll::Pending
-                } else {
-                    Poll::Ready(Err(Closed))
-                };
-                drop(state);
-                // A replaced waker is dropped after unlocking: its `Drop`
-                // is foreign code and may come back to this channel.
-                drop(retired);
-                return poll;
-            }
-            std::mem::swap(&mut state.queue, batch);
+        match self.next(batch, Some(cx.waker())) {
+            Some(result) => Poll::Ready(result),
+            None => Poll::Pending,
         }
-        let value = batch.pop_front().expect("the batch is not empty");
-        self.took_one();
-        Poll::Ready(Ok(value))
     }
 
     pub(super) fn try_recv(&self, batch: &mut VecDeque<T>) -> Result<T, TryRecvError> {
-        match self.poll_recv_now(batch) {
+        match self.next(batch, None) {
             Some(Ok(value)) => Ok(value),
             Some(Err(Closed)) => Err(TryRecvError::Closed),
             None => Err(TryRecvError::Empty),
         }
     }
 
-    /// `poll_recv` without registering a waker.
-    fn poll_recv_now(&self, batch: &mut VecDeque<T>) -> Option<Result<T, Closed>> {
+    /// The receiver's next value: from its batch, or from the whole queue
+    /// taken into the batch; `None` if there is none yet, and then `waker`,
+    /// if given, is woken by the next value sent.
+    fn next(&self, batch: &mut VecDeque<T>, waker: Option<&Waker>) -> Option<Result<T, Closed>> {
         if batch.is_empty() {
+            let mut retired = None;
             let mut state = self.state.lock();
             if state.queue.is_empty() {
-                return (state.mode != Mode::Open).then_some(Err(Closed));
+                let next = if state.mode != Mode::Open {
+                    Some(Err(Closed))
+                } else {
+                    match (&mut state.receiver, waker) {
+                        (Some(stored), Some(waker)) if stored.will_wake(waker) => {}
+                        (receiver, Some(waker)) => retired = receiver.replace(waker.clone()),
+                        (_, None) => {}
+                    }
+                    None
+                };
+                drop(state);
+                // A replaced waker is dropped after unlocking: its `Drop`
+                // is foreign code and may come back to this channel.
+                drop(retired);
+                return next;
             }
             std::mem::swap(&mut state.queue, batch);
         }
@@ -279,6 +275,9 @@ impl<T> Chan<T> {
         if immediate {
             state.mode = Mode::Closed;
             dropped = std::mem::take(&mut state.queue);
+            // The receiver is gone, with its batch: nothing is left. SeqCst:
+            // as every access to `count`.
+            self.count.store(0, Ordering::SeqCst);
         } else if state.mode == Mode::Open {
             state.mode = Mode::Draining;
         }

@@ -476,6 +476,13 @@ impl<T> Drop for Receiver<T> {
 // The values are never pinned: a receive moves them out.
 impl<T> Unpin for Receiver<T> {}
 
+// SAFETY: the batch, the only field that holds values, is reached only
+// through `&mut self` (receives, `close`, `Drop`); through `&self` a
+// receiver reads the channel's count and mode only. So sharing `&Receiver`
+// between threads never shares a `T`, and the receiver is `Sync` whenever
+// it is `Send`, as it was when its values sat behind the channel's mutex.
+unsafe impl<T: Send> Sync for Receiver<T> {}
+
 impl<T> Stream for Receiver<T> {
     type Item = T;
 
