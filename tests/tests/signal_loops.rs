@@ -1,8 +1,10 @@
 //! Several loops in one process, each listening for the same signal, each
 //! see it. The signal is sent to this test process only while a listener
-//! holds it, so its default action (ending the process) never runs.
+//! holds it, so its default action (ending the process) never runs. The
+//! tests run at once in this one process, so each sends a signal of its
+//! own: a test counting its handler's calls must not see another's.
 
-use loopwork::signal::{Signals, SIGUSR2};
+use loopwork::signal::{Signals, SIGUSR1, SIGUSR2};
 use loopwork::EventLoop;
 use loopwork_tests::with_watchdog;
 use std::time::Duration;
@@ -65,11 +67,11 @@ fn newer_handler_replaces_older() {
     let old = std::sync::Mutex::new(old);
     let new = std::sync::Mutex::new(new);
     let elsewhere = std::sync::Mutex::new(elsewhere);
-    handle.add_signal_handler(SIGUSR2, move || old.lock().unwrap().send("old").unwrap()).unwrap();
-    handle.add_signal_handler(SIGUSR2, move || new.lock().unwrap().send("new").unwrap()).unwrap();
-    other.handle().add_signal_handler(SIGUSR2, move || elsewhere.lock().unwrap().send("other").unwrap()).unwrap();
+    handle.add_signal_handler(SIGUSR1, move || old.lock().unwrap().send("old").unwrap()).unwrap();
+    handle.add_signal_handler(SIGUSR1, move || new.lock().unwrap().send("new").unwrap()).unwrap();
+    other.handle().add_signal_handler(SIGUSR1, move || elsewhere.lock().unwrap().send("other").unwrap()).unwrap();
 
-    send_to_self(SIGUSR2);
+    send_to_self(SIGUSR1);
     // Strict mode: the other loop's callback runs inside its `run_forever`.
     let stopper = other.handle();
     other.handle().call_later(Duration::from_millis(1), move || stopper.stop()).unwrap();
@@ -82,9 +84,9 @@ fn newer_handler_replaces_older() {
     }
     seen.sort_unstable();
     assert_eq!(seen, ["new", "other"]);
-    assert!(handle.remove_signal_handler(SIGUSR2));
-    assert!(!handle.remove_signal_handler(SIGUSR2));
-    // `other` still listens, so this process still survives SIGUSR2.
+    assert!(handle.remove_signal_handler(SIGUSR1));
+    assert!(!handle.remove_signal_handler(SIGUSR1));
+    // `other` still listens, so this process still survives SIGUSR1.
     event_loop.close();
     other.close();
 }
