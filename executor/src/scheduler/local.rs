@@ -36,11 +36,13 @@ use std::sync::OnceLock;
 /// at most.
 const KEPT_CAPACITY: usize = 16 * 1024;
 
-/// An owner's queue and task list, emptied when it closed, kept by its
-/// thread for the next owner the thread makes.
+/// An owner's two queues (the one tasks are pushed to, and the one a round
+/// runs from) and task list, emptied when it closed, kept by its thread for
+/// the next owner the thread makes.
 #[derive(Default)]
 struct Buffers {
     queue: VecDeque<Notified>,
+    spare: VecDeque<Notified>,
     tasks: Slab<TaskRef>,
 }
 
@@ -125,7 +127,7 @@ impl LocalOwner {
         Arc::new(LocalOwner {
             shared: shared.clone(),
             waiter,
-            queue: Mutex::new(Queue { entries: VecDeque::new(), spare: buffers.queue, closed: false }),
+            queue: Mutex::new(Queue { entries: buffers.queue, spare: buffers.spare, closed: false }),
             queued: AtomicUsize::new(0),
             tasks: Mutex::new(Tasks { slab: buffers.tasks, closed: false }),
             poll_slot: OnceLock::new(),
@@ -295,14 +297,16 @@ impl LocalOwner {
             task.shutdown();
         }
         entries.clear();
-        // The emptied buffers stay with this thread for its next owner; the
-        // larger queue of the two, and neither beyond `KEPT_CAPACITY`.
-        let mut queue = if entries.capacity() >= spare.capacity() { entries } else { spare };
-        queue.shrink_to(KEPT_CAPACITY);
+        // The emptied buffers stay with this thread for its next owner, none
+        // beyond `KEPT_CAPACITY`: both queues, or a round of many tasks
+        // would grow one of them again by doubling, every time.
+        let mut spare = spare;
+        entries.shrink_to(KEPT_CAPACITY);
+        spare.shrink_to(KEPT_CAPACITY);
         if slab.capacity() > KEPT_CAPACITY {
             slab = Slab::new();
         }
-        LEFT_BEHIND.set(Some(Buffers { queue, tasks: slab }));
+        LEFT_BEHIND.set(Some(Buffers { queue: entries, spare, tasks: slab }));
     }
 }
 
