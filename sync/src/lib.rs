@@ -104,6 +104,20 @@ mod queue;
 mod semaphore;
 mod waiters;
 
+/// What the unit tests share.
+#[cfg(test)]
+mod test_support {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+
+    /// Polls `future` once with a waker that does nothing: a test steps a
+    /// primitive's futures by hand and wakes them by polling again.
+    pub(crate) fn poll_once<F: Future>(future: Pin<&mut F>) -> Poll<F::Output> {
+        future.poll(&mut Context::from_waker(Waker::noop()))
+    }
+}
+
 pub mod error;
 pub mod mpsc;
 pub mod oneshot;

@@ -328,13 +328,9 @@ impl<T: fmt::Debug> fmt::Debug for OwnedLockGuard<T> {
 #[cfg(test)]
 mod tests {
     use super::Lock;
-    use std::future::Future;
+    use crate::test_support::poll_once;
     use std::pin::pin;
-    use std::task::{Context, Poll, Waker};
-
-    fn poll_once<F: Future>(future: std::pin::Pin<&mut F>) -> Poll<F::Output> {
-        future.poll(&mut Context::from_waker(Waker::noop()))
-    }
+    use std::task::Poll;
 
     #[test]
     fn unlocking_hands_the_lock_to_the_oldest_waiter() {

@@ -121,15 +121,23 @@ impl Permits {
     /// If the free count would go over [`MAX_PERMITS`]; the word is left
     /// as it was.
     fn add_free(&self, n: usize) -> usize {
+        self.add_free_within(n, MAX_PERMITS).expect("semaphore permit count overflow: at most usize::MAX / 2 permits")
+    }
+
+    /// Adds `n` to the free count unless it would then be over `limit`;
+    /// returns the word it replaced, or `None` (and changes nothing).
+    fn add_free_within(&self, n: usize, limit: usize) -> Option<usize> {
         // Relaxed: the compare-exchange below decides.
         let mut word = self.word.load(Ordering::Relaxed);
         loop {
-            assert!(n <= MAX_PERMITS - (word >> 1), "semaphore permit count overflow: at most usize::MAX / 2 permits");
+            if (word >> 1).checked_add(n).is_none_or(|free| free > limit) {
+                return None;
+            }
             // Release: pairs with the Acquire of whoever takes these
             // permits. Acquire is not needed: a release that finds `QUEUED`
             // synchronizes with the line through the mutex in `serve`.
             match self.word.compare_exchange_weak(word, word + n * ONE, Ordering::Release, Ordering::Relaxed) {
-                Ok(_) => return word,
+                Ok(_) => return Some(word),
                 Err(current) => word = current,
             }
         }
@@ -143,18 +151,9 @@ impl Permits {
         // free count may still fall (a fast acquire), which only makes
         // room.
         let mut line = self.line.lock();
-        // Relaxed: the compare-exchange below decides.
-        let mut word = self.word.load(Ordering::Relaxed);
-        loop {
-            if (word >> 1) + line.granted() >= bound {
-                return false;
-            }
-            // Release: as in `add_free`.
-            match self.word.compare_exchange_weak(word, word + ONE, Ordering::Release, Ordering::Relaxed) {
-                Ok(_) => break,
-                Err(current) => word = current,
-            }
-        }
+        let Some(word) = self.add_free_within(1, bound.saturating_sub(line.granted())) else {
+            return false;
+        };
         if word & QUEUED != 0 {
             self.serve(&mut line, &mut wakers);
         }
@@ -273,14 +272,9 @@ impl Drop for Acquire<'_> {
 #[cfg(test)]
 mod tests {
     use super::{Permits, QUEUED};
-    use std::future::Future;
+    use crate::test_support::poll_once;
     use std::pin::pin;
     use std::sync::atomic::Ordering;
-    use std::task::{Context, Poll, Waker};
-
-    fn poll_once<F: Future>(future: std::pin::Pin<&mut F>) -> Poll<F::Output> {
-        future.poll(&mut Context::from_waker(Waker::noop()))
-    }
 
     fn queued(permits: &Permits) -> bool {
         permits.word.load(Ordering::Relaxed) & QUEUED != 0

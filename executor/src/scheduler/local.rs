@@ -279,7 +279,7 @@ impl LocalOwner {
         if let Some(slot) = self.poll_slot.get() {
             self.shared.monitor.unregister(slot);
         }
-        let (mut entries, spare) = {
+        let (mut entries, mut spare) = {
             let mut queue = self.queue.lock();
             queue.closed = true;
             // Relaxed: as in `enqueue`.
@@ -300,7 +300,6 @@ impl LocalOwner {
         // The emptied buffers stay with this thread for its next owner, none
         // beyond `KEPT_CAPACITY`: both queues, or a round of many tasks
         // would grow one of them again by doubling, every time.
-        let mut spare = spare;
         entries.shrink_to(KEPT_CAPACITY);
         spare.shrink_to(KEPT_CAPACITY);
         if slab.capacity() > KEPT_CAPACITY {

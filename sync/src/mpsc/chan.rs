@@ -226,6 +226,7 @@ impl<T> Chan<T> {
         }
     }
 
+    /// The receiver's next value if there is one now.
     pub(super) fn try_recv(&self, batch: &mut VecDeque<T>) -> Result<T, TryRecvError> {
         match self.next(batch, None) {
             Some(Ok(value)) => Ok(value),

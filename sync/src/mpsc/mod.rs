@@ -505,13 +505,9 @@ impl<T> fmt::Debug for Receiver<T> {
 mod tests {
     use super::channel;
     use crate::error::TrySendError;
-    use std::future::Future;
-    use std::pin::{pin, Pin};
-    use std::task::{Context, Poll, Waker};
-
-    fn poll_once<F: Future>(future: Pin<&mut F>) -> Poll<F::Output> {
-        future.poll(&mut Context::from_waker(Waker::noop()))
-    }
+    use crate::test_support::poll_once;
+    use std::pin::pin;
+    use std::task::Poll;
 
     #[test]
     fn room_goes_to_the_waiting_senders_in_order_before_any_newcomer() {

@@ -1,12 +1,8 @@
 use super::{LifoQueue, PriorityQueue, Queue};
 use crate::error::{QueueShutDown, TryGetError, TryPutError};
-use std::future::Future;
-use std::pin::{pin, Pin};
-use std::task::{Context, Poll, Waker};
-
-fn poll<F: Future>(future: Pin<&mut F>) -> Poll<F::Output> {
-    future.poll(&mut Context::from_waker(Waker::noop()))
-}
+use crate::test_support::poll_once as poll;
+use std::pin::pin;
+use std::task::Poll;
 
 #[test]
 fn each_queue_hands_items_out_in_its_own_order() {
