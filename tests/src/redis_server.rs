@@ -2,6 +2,7 @@
 //! persistence off and its files in a directory of its own, stopped when
 //! dropped.
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -57,15 +58,20 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    /// Waits for the port to accept a connection; false if the server exited
+    /// Waits until our own server answers on the port; false if it exited
     /// (its port was taken) or never came up.
+    ///
+    /// An accepted connection alone proves nothing: another test's server
+    /// can hold the port ours failed to bind (and stop when that test ends),
+    /// and a connect to an ephemeral port nobody listens on can connect the
+    /// socket to itself. So the server must name our child's pid.
     fn wait_until_ready(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
                 return false;
             }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if server_pid(self.port) == Some(self.child.id()) {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -86,4 +92,48 @@ fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The `process_id` that the server on `port` reports in `INFO server`, if
+/// a Redis server answers there within a second.
+fn server_pid(port: u16) -> Option<u32> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    stream.write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n").ok()?;
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 4096];
+    // The reply is one bulk string; `process_id` sits in its first part.
+    while reply.len() < 64 * 1024 {
+        let read = stream.read(&mut chunk).ok()?;
+        if read == 0 {
+            break;
+        }
+        reply.extend_from_slice(&chunk[..read]);
+        let text = String::from_utf8_lossy(&reply);
+        let field = text.split_once("process_id:").and_then(|(_, rest)| rest.split_once("\r\n"));
+        if let Some((pid, _)) = field {
+            return pid.parse().ok();
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_started_server_is_known_by_its_pid() {
+        let server = RedisServer::start();
+        assert_eq!(server_pid(server.port), Some(server.child.id()));
+    }
+
+    #[test]
+    fn a_listener_that_is_not_redis_has_no_pid() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let closer = std::thread::spawn(move || drop(listener.accept()));
+        assert_eq!(server_pid(port), None);
+        closer.join().unwrap();
+    }
 }
