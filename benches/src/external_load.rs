@@ -175,6 +175,40 @@ impl<R: Runtime> Sampler for ExternalLoadSampler<R> {
 }
 
 /// The number of cores this process may run on.
+/// The floor the kernel sets under the oversubscribed round trips: one
+/// sample of the same round trips, for `budget`, between the calling thread
+/// and a plain thread answering over `std::sync::mpsc` channels (no runtime
+/// at all), with the same 2 × cores spinners. Returns the sample's p50,
+/// p99, p99.9 and max, in `Quantile` order.
+///
+/// # Errors
+///
+/// If a spinner or the answering thread cannot be started.
+pub fn thread_round_trip_floor(budget: Duration) -> io::Result<[Duration; 4]> {
+    let (request_tx, request_rx) = std::sync::mpsc::channel::<u64>();
+    let (reply_tx, reply_rx) = std::sync::mpsc::channel::<u64>();
+    let answerer = std::thread::Builder::new().name("floor-answerer".to_owned()).spawn(move || {
+        for request in request_rx {
+            if reply_tx.send(request + 1).is_err() {
+                return;
+            }
+        }
+    })?;
+    let spinners = Spinners::start(2 * cores())?;
+    let mut round_trips = Vec::new();
+    let start = Instant::now();
+    while start.elapsed() < budget {
+        let sent = Instant::now();
+        request_tx.send(1).expect("the answerer runs until the request channel closes");
+        reply_rx.recv().expect("the answerer replies to every request");
+        round_trips.push(sent.elapsed());
+    }
+    spinners.stop();
+    drop(request_tx);
+    answerer.join().expect("the answerer does not panic");
+    Ok([Quantile::P50, Quantile::P99, Quantile::P999, Quantile::Max].map(|quantile| quantile.of(&mut round_trips)))
+}
+
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
