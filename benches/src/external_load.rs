@@ -234,7 +234,8 @@ fn trickle<S: Spawner>(spawner: &S, window: Duration, period: Duration) -> usize
 /// Plain threads spinning on the CPU until stopped; dropping them stops
 /// and joins them too, so no spinner outlives its sample even when the
 /// sample fails.
-pub(crate) struct Spinners {
+#[derive(Debug)]
+pub struct Spinners {
     running: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -245,7 +246,7 @@ impl Spinners {
     /// # Errors
     ///
     /// If a thread cannot be started (those started so far are stopped).
-    pub(crate) fn start(count: usize) -> io::Result<Spinners> {
+    pub fn start(count: usize) -> io::Result<Spinners> {
         let mut spinners = Spinners { running: Arc::new(AtomicBool::new(true)), threads: Vec::with_capacity(count) };
         for index in 0..count {
             let running = spinners.running.clone();
@@ -262,7 +263,7 @@ impl Spinners {
     }
 
     /// Stops every spinner and waits for it to end.
-    pub(crate) fn stop(self) {
+    pub fn stop(self) {
         drop(self);
     }
 }

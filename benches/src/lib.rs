@@ -62,7 +62,7 @@ mod workloads_loop;
 mod workloads_sync;
 
 pub use alloc::CountingAllocator;
-pub use external_load::{thread_round_trip_floor, ExternalLoadRow, Quantile};
+pub use external_load::{thread_round_trip_floor, ExternalLoadRow, Quantile, Spinners};
 pub use harness::{measure, Contender, Options, Row, RowResult, Stats, Unit};
 pub use latency::LatencyWorkload;
 pub use net::{AsyncIoNet, LoopworkNet, Net, TokioNet};

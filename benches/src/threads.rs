@@ -5,6 +5,7 @@
 
 use std::fs;
 use std::ops::{Add, Sub};
+use std::path::Path;
 
 /// Counters of a group of threads, summed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -21,7 +22,7 @@ pub struct ThreadCounters {
 impl ThreadCounters {
     /// The counters of this process's threads whose name starts with one of
     /// `prefixes`. Threads that cannot be read (they just exited) count as 0.
-    pub(crate) fn of_threads_named(prefixes: &[&str]) -> ThreadCounters {
+    pub fn of_threads_named(prefixes: &[&str]) -> ThreadCounters {
         let mut total = ThreadCounters::default();
         let Ok(tasks) = fs::read_dir("/proc/self/task") else {
             return total;
@@ -33,19 +34,28 @@ impl ThreadCounters {
             if !named {
                 continue;
             }
-            let cpu_ns = fs::read_to_string(dir.join("schedstat"))
-                .ok()
-                .and_then(|stat| stat.split_whitespace().next().and_then(|ns| ns.parse().ok()))
-                .unwrap_or(0);
-            let status = fs::read_to_string(dir.join("status")).unwrap_or_default();
-            total = total
-                + ThreadCounters {
-                    cpu_ns,
-                    voluntary_switches: status_field(&status, "voluntary_ctxt_switches:"),
-                    involuntary_switches: status_field(&status, "nonvoluntary_ctxt_switches:"),
-                };
+            total = total + ThreadCounters::of_thread_at(&dir);
         }
         total
+    }
+
+    /// The counters of the calling thread.
+    pub fn of_current_thread() -> ThreadCounters {
+        ThreadCounters::of_thread_at(Path::new("/proc/thread-self"))
+    }
+
+    /// The counters of the thread whose `/proc` directory is `dir`.
+    fn of_thread_at(dir: &Path) -> ThreadCounters {
+        let cpu_ns = fs::read_to_string(dir.join("schedstat"))
+            .ok()
+            .and_then(|stat| stat.split_whitespace().next().and_then(|ns| ns.parse().ok()))
+            .unwrap_or(0);
+        let status = fs::read_to_string(dir.join("status")).unwrap_or_default();
+        ThreadCounters {
+            cpu_ns,
+            voluntary_switches: status_field(&status, "voluntary_ctxt_switches:"),
+            involuntary_switches: status_field(&status, "nonvoluntary_ctxt_switches:"),
+        }
     }
 }
 
