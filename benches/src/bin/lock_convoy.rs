@@ -12,7 +12,8 @@
 //! of 128 operations a poll), and about 8,000 once a waiter is queued: `Lock` is FIFO, as asyncio's is, so a task that releases it to
 //! a waiter and asks again waits behind the others, and every acquisition
 //! from then on is a hand-off to the next task in line (a convoy). Prints
-//! the iterations in quartiles of their poll count, with their times.
+//! the iterations in quartiles of their poll count, with the tasks the
+//! workers stole from each other and the times.
 
 use loopwork::sync::Lock;
 use std::process::ExitCode;
@@ -36,12 +37,21 @@ fn main() -> ExitCode {
     }
     let event_loop = loopwork::EventLoop::builder().workers(2).build().expect("start the loop");
     let handle = event_loop.handle();
-    let polls = || handle.metrics().worker_metrics().iter().map(|worker| worker.polls()).sum::<u64>();
+    // Polls and stolen tasks, summed over the workers.
+    let counts = || {
+        let metrics = handle.metrics();
+        let workers = metrics.worker_metrics();
+        (
+            workers.iter().map(|worker| worker.polls()).sum::<u64>(),
+            workers.iter().map(|w| w.stolen_tasks()).sum::<u64>(),
+        )
+    };
     let (done_tx, done_rx) = mpsc::sync_channel(TASKS);
-    let mut runs: Vec<(u64, Duration)> = Vec::with_capacity(iterations);
+    // (polls, stolen tasks, time) of each iteration.
+    let mut runs: Vec<(u64, u64, Duration)> = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let lock = Arc::new(Lock::new(0_u64));
-        let (before, start) = (polls(), Instant::now());
+        let (before, start) = (counts(), Instant::now());
         for _ in 0..TASKS {
             let (lock, done) = (lock.clone(), done_tx.clone());
             drop(handle.spawn(async move {
@@ -54,17 +64,19 @@ fn main() -> ExitCode {
         for _ in 0..TASKS {
             done_rx.recv().expect("every task reports");
         }
-        runs.push((polls() - before, start.elapsed()));
+        let after = counts();
+        runs.push((after.0 - before.0, after.1 - before.1, start.elapsed()));
     }
     event_loop.close();
     runs.sort_unstable();
-    println!("| quartile by polls | polls per iteration | median time |");
-    println!("|---|---:|---:|");
+    println!("| quartile by polls | polls per iteration | tasks stolen per iteration | median time |");
+    println!("|---|---:|---:|---:|");
     for (index, quartile) in runs.chunks(iterations / 4).take(4).enumerate() {
-        let mut times: Vec<Duration> = quartile.iter().map(|&(_, time)| time).collect();
+        let mut times: Vec<Duration> = quartile.iter().map(|&(_, _, time)| time).collect();
         times.sort_unstable();
         let (fewest, most) = (quartile[0].0, quartile[quartile.len() - 1].0);
-        println!("| {} | {fewest}–{most} | {:.0?} |", index + 1, times[times.len() / 2]);
+        let stolen = quartile.iter().map(|&(_, stolen, _)| stolen).sum::<u64>() as f64 / quartile.len() as f64;
+        println!("| {} | {fewest}–{most} | {stolen:.1} | {:.0?} |", index + 1, times[times.len() / 2]);
     }
     ExitCode::SUCCESS
 }
