@@ -111,7 +111,7 @@ impl Backoff {
         loop {
             if ready() {
                 if yielded {
-                    self.reset();
+                    self.reset(Instant::now());
                     self.paid();
                 }
                 return true;
@@ -119,7 +119,7 @@ impl Backoff {
             let before_yield = Instant::now();
             if before_yield - start >= limit {
                 if yielded {
-                    self.reset();
+                    self.reset(before_yield);
                 }
                 self.ran_out();
                 return false;
@@ -170,12 +170,20 @@ impl Backoff {
         }
     }
 
-    /// A spin whose yields all came back quickly: a core was free, so the
-    /// next long yield starts from the shortest backoff again.
-    fn reset(&self) {
+    /// A spin whose yields all came back quickly, at `now`. If spinning has
+    /// been back on for [`BACKOFF_MAX`] without a long yield, a core has
+    /// been free all that time, and the next long yield starts from the
+    /// shortest backoff again. Sooner, one quick spin proves little: with
+    /// every core taken, the kernel still hands a yielding thread its core
+    /// back at once now and then, and forgetting the backoff on that made
+    /// spinning come back every 10 ms, each time at the price of a time
+    /// slice given away (a round trip's worst case went from one slice to
+    /// two under `compare`'s oversubscribed rows).
+    fn reset(&self, now: Instant) {
         // Read first: the word stays shared (not written) while it is 0,
         // as it is whenever a core is free.
-        if self.next_ns.load(Relaxed) != 0 {
+        let backoff = self.next_ns.load(Relaxed);
+        if backoff != 0 && since_epoch(now) >= self.off_until.load(Relaxed) + BACKOFF_MAX.as_nanos() as u64 {
             self.next_ns.store(0, Relaxed);
         }
     }
@@ -232,8 +240,10 @@ mod tests {
             backoff.engage(later);
         }
         assert_eq!(backoff.next_ns.load(Relaxed), BACKOFF_MAX.as_nanos() as u64, "the backoff is capped");
-        backoff.reset();
-        assert_eq!(backoff.next_ns.load(Relaxed), 0);
+        backoff.reset(later + BACKOFF_MAX);
+        assert_eq!(backoff.next_ns.load(Relaxed), BACKOFF_MAX.as_nanos() as u64, "spinning came back too recently");
+        backoff.reset(later + BACKOFF_MAX * 2);
+        assert_eq!(backoff.next_ns.load(Relaxed), 0, "a backoff's worth of calm after spinning came back");
     }
 
     #[test]
