@@ -37,7 +37,8 @@ pub enum Quantile {
 }
 
 impl Quantile {
-    fn name(self) -> &'static str {
+    /// The statistic's name in a row's name: `p50`, `p99`, `p99.9`, `max`.
+    pub fn name(self) -> &'static str {
         match self {
             Quantile::P50 => "p50",
             Quantile::P99 => "p99",
@@ -174,17 +175,18 @@ impl<R: Runtime> Sampler for ExternalLoadSampler<R> {
     }
 }
 
-/// The number of cores this process may run on.
-/// The floor the kernel sets under the oversubscribed round trips: one
-/// sample of the same round trips, for `budget`, between the calling thread
-/// and a plain thread answering over `std::sync::mpsc` channels (no runtime
-/// at all), with the same 2 × cores spinners. Returns the sample's p50,
-/// p99, p99.9 and max, in `Quantile` order.
+/// The oversubscribed round trips without any runtime: one sample of the
+/// same round trips, for `budget` (at least one), between the calling
+/// thread and a plain thread answering over `std::sync::mpsc` channels,
+/// with the same 2 × cores spinners. Neither side spins before it sleeps,
+/// so every wait costs what the kernel's scheduler makes a sleeping thread
+/// wait while no core is free. Returns the sample's p50, p99, p99.9 and
+/// max.
 ///
 /// # Errors
 ///
 /// If a spinner or the answering thread cannot be started.
-pub fn thread_round_trip_floor(budget: Duration) -> io::Result<[Duration; 4]> {
+pub fn thread_round_trip_floor(budget: Duration) -> io::Result<[(Quantile, Duration); 4]> {
     let (request_tx, request_rx) = std::sync::mpsc::channel::<u64>();
     let (reply_tx, reply_rx) = std::sync::mpsc::channel::<u64>();
     let answerer = std::thread::Builder::new().name("floor-answerer".to_owned()).spawn(move || {
@@ -197,19 +199,25 @@ pub fn thread_round_trip_floor(budget: Duration) -> io::Result<[Duration; 4]> {
     let spinners = Spinners::start(2 * cores())?;
     let mut round_trips = Vec::new();
     let start = Instant::now();
-    while start.elapsed() < budget {
+    loop {
         let sent = Instant::now();
         request_tx.send(1).expect("the answerer runs until the request channel closes");
         reply_rx.recv().expect("the answerer replies to every request");
         round_trips.push(sent.elapsed());
+        if start.elapsed() >= budget {
+            break;
+        }
     }
     spinners.stop();
     drop(request_tx);
     answerer.join().expect("the answerer does not panic");
-    Ok([Quantile::P50, Quantile::P99, Quantile::P999, Quantile::Max].map(|quantile| quantile.of(&mut round_trips)))
+    Ok([Quantile::P50, Quantile::P99, Quantile::P999, Quantile::Max]
+        .map(|quantile| (quantile, quantile.of(&mut round_trips))))
 }
 
-fn cores() -> usize {
+/// The number of cores this process may run on: every runtime's default
+/// worker count, and the unit of the spinners' load.
+pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 

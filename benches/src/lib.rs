@@ -62,7 +62,7 @@ mod workloads_loop;
 mod workloads_sync;
 
 pub use alloc::CountingAllocator;
-pub use external_load::{thread_round_trip_floor, ExternalLoadRow, Quantile, Spinners};
+pub use external_load::{cores, thread_round_trip_floor, ExternalLoadRow, Quantile, Spinners};
 pub use harness::{measure, Contender, Options, Row, RowResult, Stats, Unit};
 pub use latency::LatencyWorkload;
 pub use net::{AsyncIoNet, LoopworkNet, Net, TokioNet};
@@ -74,7 +74,7 @@ pub use runtime::{AsyncExecutor, Loopwork, Runtime, Spawner, Tokio, Unwrapped};
 pub use scaling::{NamedChart, ScalingWorkload};
 pub use svg::{Chart, Series};
 pub use threads::ThreadCounters;
-pub use workloads::Workload;
+pub use workloads::{spawn_remote_and_await, Workload, NUM_SPAWN};
 pub use workloads_foreign::ForeignWorkload;
 pub use workloads_local::LocalTasks;
 pub use workloads_sync::SyncWorkload;

@@ -39,7 +39,7 @@ impl Environment {
     pub fn capture(command: String) -> Environment {
         Environment {
             date: utc_now(),
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cores: crate::external_load::cores(),
             cpu: cpu_model(),
             load_before: load_average(),
             load_after: String::new(),

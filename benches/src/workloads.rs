@@ -21,7 +21,7 @@ use std::sync::{mpsc, Arc, Barrier};
 use std::time::{Duration, Instant};
 
 /// Tasks spawned per iteration by the `spawn_many_*` workloads.
-const NUM_SPAWN: usize = 10_000;
+pub const NUM_SPAWN: usize = 10_000;
 /// `spawn_many_remote_busy2` spawns fewer: its background load is heavier.
 const NUM_SPAWN_BUSY2: usize = 1_000;
 /// Ping-pong pairs per `ping_pong` iteration.
@@ -368,7 +368,11 @@ fn spawn_many_from_task<R: Runtime>(runtime: &R, budget: Duration) -> Timing {
 
 /// Spawns `count` empty tasks from this (foreign) thread, then awaits them
 /// all in `block_on`. `handles` is reused across iterations.
-fn spawn_remote_and_await<R: Runtime>(runtime: &R, count: usize, handles: &mut Vec<<R::Spawner as Spawner>::Join<()>>) {
+pub fn spawn_remote_and_await<R: Runtime>(
+    runtime: &R,
+    count: usize,
+    handles: &mut Vec<<R::Spawner as Spawner>::Join<()>>,
+) {
     let spawner = runtime.spawner();
     for _ in 0..count {
         handles.push(spawner.spawn(async {}));

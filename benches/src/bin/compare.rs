@@ -38,11 +38,7 @@ struct Args {
 fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut parsed = Args {
         filters: Vec::new(),
-        options: Options {
-            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            runs: 10,
-            sample_time: Duration::from_millis(100),
-        },
+        options: Options { workers: loopwork_benches::cores(), runs: 10, sample_time: Duration::from_millis(100) },
         write_docs: false,
         samples: false,
         list: false,

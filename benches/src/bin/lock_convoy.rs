@@ -9,9 +9,10 @@
 //!
 //! 8,000 acquisitions take 64 polls when each task runs its loop to the end
 //! before the next one asks for the lock (8 a task: the cooperative budget
-//! of 128 operations a poll), and about 8,000 once a waiter is queued: `Lock` is FIFO, as asyncio's is, so a task that releases it to
-//! a waiter and asks again waits behind the others, and every acquisition
-//! from then on is a hand-off to the next task in line (a convoy). Prints
+//! of 128 operations a poll), and about 8,000 once a waiter is queued:
+//! `Lock` is FIFO, as asyncio's is, so a task that releases it to a waiter
+//! and asks again waits behind the others, and every acquisition from then
+//! on is a hand-off to the next task in line (a convoy). Prints
 //! the iterations in quartiles of their poll count, with the tasks the
 //! workers stole from each other and the times.
 
@@ -35,7 +36,8 @@ fn main() -> ExitCode {
             }
         }
     }
-    let event_loop = loopwork::EventLoop::builder().workers(2).build().expect("start the loop");
+    // A worker a core, as `compare` runs the row.
+    let event_loop = loopwork::EventLoop::builder().workers(loopwork_benches::cores()).build().expect("start the loop");
     let handle = event_loop.handle();
     // Polls and stolen tasks, summed over the workers.
     let counts = || {
@@ -71,12 +73,14 @@ fn main() -> ExitCode {
     runs.sort_unstable();
     println!("| quartile by polls | polls per iteration | tasks stolen per iteration | median time |");
     println!("|---|---:|---:|---:|");
-    for (index, quartile) in runs.chunks(iterations / 4).take(4).enumerate() {
+    for index in 0..4 {
+        let quartile = &runs[index * iterations / 4..(index + 1) * iterations / 4];
         let mut times: Vec<Duration> = quartile.iter().map(|&(_, _, time)| time).collect();
         times.sort_unstable();
         let (fewest, most) = (quartile[0].0, quartile[quartile.len() - 1].0);
         let stolen = quartile.iter().map(|&(_, stolen, _)| stolen).sum::<u64>() as f64 / quartile.len() as f64;
-        println!("| {} | {fewest}–{most} | {stolen:.1} | {:.0?} |", index + 1, times[times.len() / 2]);
+        let median = times[times.len() / 2].as_secs_f64() * 1e6;
+        println!("| {} | {fewest}–{most} | {stolen:.1} | {median:.0} µs |", index + 1);
     }
     ExitCode::SUCCESS
 }

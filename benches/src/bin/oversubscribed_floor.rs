@@ -1,8 +1,10 @@
-//! The floor under the `run_coroutine_threadsafe_oversubscribed` rows: the
+//! A baseline for the `run_coroutine_threadsafe_oversubscribed` rows: the
 //! same round trips between two plain threads over std channels, with no
-//! runtime at all, under the same 2 × cores spinning threads. What the
-//! kernel's scheduler alone costs a thread that sleeps and is woken while
-//! every core is taken; a runtime's p99.9 and max cannot go below it.
+//! runtime at all, under the same 2 × cores spinning threads. Neither
+//! thread spins before it sleeps, so each wait costs what the kernel's
+//! scheduler makes a woken thread wait while every core is taken: the tail
+//! a runtime has when it adds nothing of its own. (A runtime that spins
+//! before it sleeps avoids some of those waits and can do better.)
 //!
 //! ```text
 //! cargo run --release -p loopwork-benches --bin oversubscribed_floor [-- --runs N]
@@ -11,7 +13,7 @@
 //! Prints the median over the runs of each sample's p50, p99, p99.9 and
 //! max, as `compare` does for its rows (one sample of 100 ms a run).
 
-use loopwork_benches::thread_round_trip_floor;
+use loopwork_benches::{thread_round_trip_floor, Quantile};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -41,11 +43,12 @@ fn main() -> ExitCode {
     }
     println!("| round trip, plain threads, 2 × cores spinners | median | fastest | slowest |");
     println!("|---|---:|---:|---:|");
-    for (index, name) in ["p50", "p99", "p99.9", "max"].into_iter().enumerate() {
-        let mut values: Vec<Duration> = samples.iter().map(|sample| sample[index]).collect();
+    for index in 0..4 {
+        let quantile: Quantile = samples[0][index].0;
+        let mut values: Vec<Duration> = samples.iter().map(|sample| sample[index].1).collect();
         values.sort_unstable();
         let (median, fastest, slowest) = (values[values.len() / 2], values[0], values[values.len() - 1]);
-        println!("| {name} | {median:.2?} | {fastest:.2?} | {slowest:.2?} |");
+        println!("| {} | {median:.2?} | {fastest:.2?} | {slowest:.2?} |", quantile.name());
     }
     ExitCode::SUCCESS
 }

@@ -12,11 +12,11 @@
 //! time, so its CPU per spawn, more than the workers', sets the row's wall
 //! time (`spawn_many_remote_oversubscribed`).
 
-use loopwork_benches::{AsyncExecutor, Loopwork, Runtime, Spawner, Spinners, ThreadCounters, Tokio};
+use loopwork_benches::{
+    cores, spawn_remote_and_await, AsyncExecutor, Loopwork, Runtime, Spinners, ThreadCounters, Tokio, NUM_SPAWN,
+};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-
-const SPAWNS: usize = 10_000;
 
 fn main() -> ExitCode {
     let mut iterations = 300usize;
@@ -30,7 +30,10 @@ fn main() -> ExitCode {
             }
         }
     }
-    println!("| runtime | load | median wall per iteration | spawning thread CPU per spawn | runtime threads CPU per spawn |");
+    println!(
+        "| runtime | load | median wall per iteration | spawning thread CPU per spawn \
+         | runtime threads CPU per spawn |"
+    );
     println!("|---|---|---:|---:|---:|");
     for spinners in [false, true] {
         let rows = [
@@ -51,29 +54,24 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// One table line: `iterations` of the workload on a fresh `R`.
+/// One table line: `iterations` of the workload on a fresh `R` with a
+/// worker a core, as `compare` runs it.
 fn measure<R: Runtime>(iterations: usize, with_spinners: bool) -> std::io::Result<String> {
-    let runtime = R::start(2)?;
-    let spawner = runtime.spawner();
-    let mut handles = Vec::with_capacity(SPAWNS);
+    let runtime = R::start(cores())?;
+    let mut handles = Vec::with_capacity(NUM_SPAWN);
     let mut walls = Vec::with_capacity(iterations);
     let spinners = if with_spinners { Some(Spinners::start(2 * cores())?) } else { None };
     let (spawning, workers) = (ThreadCounters::of_current_thread(), runtime_threads::<R>());
     for _ in 0..iterations {
         let start = Instant::now();
-        handles.extend((0..SPAWNS).map(|_| spawner.spawn(async {})));
-        runtime.block_on(async {
-            for handle in handles.drain(..) {
-                handle.await;
-            }
-        });
+        spawn_remote_and_await(&runtime, NUM_SPAWN, &mut handles);
         walls.push(start.elapsed());
     }
     let (spawning, workers) = (ThreadCounters::of_current_thread() - spawning, runtime_threads::<R>() - workers);
     drop(spinners);
     runtime.shutdown();
     walls.sort_unstable();
-    let per_spawn = |counters: ThreadCounters| Duration::from_nanos(counters.cpu_ns / (iterations * SPAWNS) as u64);
+    let per_spawn = |counters: ThreadCounters| Duration::from_nanos(counters.cpu_ns / (iterations * NUM_SPAWN) as u64);
     Ok(format!(
         "| {} | {} | {:.2?} | {:.1?} | {:.1?} |",
         R::NAME,
@@ -86,8 +84,4 @@ fn measure<R: Runtime>(iterations: usize, with_spinners: bool) -> std::io::Resul
 
 fn runtime_threads<R: Runtime>() -> ThreadCounters {
     ThreadCounters::of_threads_named(R::THREADS)
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
