@@ -17,18 +17,22 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts `redis-server` and waits until it accepts connections.
+    /// Starts `redis-server` and waits until it answers as itself (see
+    /// `wait_until_ready`).
     ///
     /// # Panics
     ///
     /// If `redis-server` is not installed (the message names the command
-    /// that installs it), or it does not start within ten seconds.
+    /// that installs it), or it does not come up on any of ten ports, ten
+    /// seconds at most each.
     pub fn start() -> RedisServer {
-        let dir = std::env::temp_dir().join(format!("loopwork-redis-{}-{}", std::process::id(), unique()));
-        std::fs::create_dir_all(&dir).expect("create the server's directory");
         // Another process can take the port between this probe and the
-        // server's bind; the server then exits, and the next port is tried.
+        // server's bind; the server then exits, and the next port is tried,
+        // with a directory of its own: a failed attempt's drop removes its.
+        let mut why = String::new();
         for _ in 0..10 {
+            let dir = std::env::temp_dir().join(format!("loopwork-redis-{}-{}", std::process::id(), unique()));
+            std::fs::create_dir_all(&dir).expect("create the server's directory");
             let port =
                 TcpListener::bind("127.0.0.1:0").and_then(|probe| probe.local_addr()).expect("a free port").port();
             let spawned = Command::new("redis-server")
@@ -45,12 +49,13 @@ impl RedisServer {
                 ),
                 Err(err) => panic!("cannot start redis-server: {err}"),
             };
-            let mut server = RedisServer { child, port, dir: dir.clone() };
-            if server.wait_until_ready() {
-                return server;
+            let mut server = RedisServer { child, port, dir };
+            match server.wait_until_ready() {
+                Ok(()) => return server,
+                Err(failed) => why = failed,
             }
         }
-        panic!("redis-server did not start on any of ten ports")
+        panic!("redis-server did not start on any of ten ports; on the last one, {why}")
     }
 
     /// The server's `redis://` URL.
@@ -58,25 +63,31 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    /// Waits until our own server answers on the port; false if it exited
-    /// (its port was taken) or never came up.
+    /// Waits until our own server answers on the port; otherwise says what
+    /// happened instead: it exited (its port was taken), or within ten
+    /// seconds nothing, or another process, answered.
     ///
     /// An accepted connection alone proves nothing: another test's server
     /// can hold the port ours failed to bind (and stop when that test ends),
     /// and a connect to an ephemeral port nobody listens on can connect the
     /// socket to itself. So the server must name our child's pid.
-    fn wait_until_ready(&mut self) -> bool {
+    fn wait_until_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(10);
+        let mut answered = None;
         while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return false;
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("the server exited ({status})"));
             }
-            if server_pid(self.port) == Some(self.child.id()) {
-                return true;
+            answered = server_pid(self.port);
+            if answered == Some(self.child.id()) {
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        false
+        Err(match answered {
+            Some(pid) => format!("the port answered as process {pid}, not as the server started ({})", self.child.id()),
+            None => "no Redis server answered within ten seconds".to_owned(),
+        })
     }
 }
 
@@ -102,15 +113,21 @@ fn server_pid(port: u16) -> Option<u32> {
     stream.write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n").ok()?;
     let mut reply = Vec::new();
     let mut chunk = [0u8; 4096];
-    // The reply is one bulk string; `process_id` sits in its first part.
+    // The reply is one bulk string (`$` and its length); anything else (an
+    // error such as `-LOADING`, or our own request echoed back by a socket
+    // connected to itself) is not a server that is ready. `process_id` sits
+    // in the bulk string's first part.
     while reply.len() < 64 * 1024 {
         let read = stream.read(&mut chunk).ok()?;
         if read == 0 {
             break;
         }
         reply.extend_from_slice(&chunk[..read]);
+        if reply[0] != b'$' {
+            return None;
+        }
         let text = String::from_utf8_lossy(&reply);
-        let field = text.split_once("process_id:").and_then(|(_, rest)| rest.split_once("\r\n"));
+        let field = text.split_once("\r\nprocess_id:").and_then(|(_, rest)| rest.split_once("\r\n"));
         if let Some((pid, _)) = field {
             return pid.parse().ok();
         }
@@ -126,6 +143,26 @@ mod tests {
     fn a_started_server_is_known_by_its_pid() {
         let server = RedisServer::start();
         assert_eq!(server_pid(server.port), Some(server.child.id()));
+    }
+
+    /// The failure this check exists for: a server started on a port that
+    /// another server holds exits, and the other server's answers are not
+    /// taken for its own.
+    #[test]
+    fn a_server_on_a_taken_port_is_not_ready_though_the_port_answers() {
+        let holder = RedisServer::start();
+        let dir = std::env::temp_dir().join(format!("loopwork-redis-{}-{}", std::process::id(), unique()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &holder.port.to_string(), "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut loser = RedisServer { child, port: holder.port, dir };
+        let failed = loser.wait_until_ready().unwrap_err();
+        assert!(failed.contains("exited") || failed.contains("answered as process"), "{failed}");
     }
 
     #[test]
