@@ -111,7 +111,7 @@ impl Backoff {
         loop {
             if ready() {
                 if yielded {
-                    self.reset(Instant::now());
+                    self.reset();
                     self.paid();
                 }
                 return true;
@@ -119,7 +119,7 @@ impl Backoff {
             let before_yield = Instant::now();
             if before_yield - start >= limit {
                 if yielded {
-                    self.reset(before_yield);
+                    self.reset();
                 }
                 self.ran_out();
                 return false;
@@ -170,20 +170,27 @@ impl Backoff {
         }
     }
 
-    /// A spin whose yields all came back quickly, at `now`. If spinning has
-    /// been back on for [`BACKOFF_MAX`] without a long yield, a core has
-    /// been free all that time, and the next long yield starts from the
-    /// shortest backoff again. Sooner, one quick spin proves little: with
-    /// every core taken, the kernel still hands a yielding thread its core
-    /// back at once now and then, and forgetting the backoff on that made
-    /// spinning come back every 10 ms, each time at the price of a time
-    /// slice given away (a round trip's worst case went from one slice to
-    /// two under `compare`'s oversubscribed rows).
-    fn reset(&self, now: Instant) {
-        // Read first: the word stays shared (not written) while it is 0,
-        // as it is whenever a core is free.
+    /// A spin whose yields all came back quickly: see `forget_if_calm`.
+    fn reset(&self) {
+        // Read first: the word stays shared (not written), and the clock
+        // unread, while it is 0, as it is whenever a core is free.
         let backoff = self.next_ns.load(Relaxed);
-        if backoff != 0 && since_epoch(now) >= self.off_until.load(Relaxed) + BACKOFF_MAX.as_nanos() as u64 {
+        if backoff != 0 {
+            self.forget_if_calm(backoff, Instant::now());
+        }
+    }
+
+    /// If spinning has been back on, without a long yield, for as long as
+    /// the next backoff (`backoff`) would keep it off, a core has been free
+    /// all that time: the next long yield starts from the shortest backoff
+    /// again. Sooner, one quick spin proves little: with every core taken,
+    /// the kernel still hands a yielding thread its core back at once now
+    /// and then, and forgetting the backoff on that made spinning come back
+    /// every 10 ms, each time at the price of a time slice given away (a
+    /// round trip's worst case went from one slice to two under `compare`'s
+    /// oversubscribed rows).
+    fn forget_if_calm(&self, backoff: u64, now: Instant) {
+        if since_epoch(now) >= self.off_until.load(Relaxed) + backoff {
             self.next_ns.store(0, Relaxed);
         }
     }
@@ -240,9 +247,12 @@ mod tests {
             backoff.engage(later);
         }
         assert_eq!(backoff.next_ns.load(Relaxed), BACKOFF_MAX.as_nanos() as u64, "the backoff is capped");
-        backoff.reset(later + BACKOFF_MAX);
-        assert_eq!(backoff.next_ns.load(Relaxed), BACKOFF_MAX.as_nanos() as u64, "spinning came back too recently");
-        backoff.reset(later + BACKOFF_MAX * 2);
+        // Spinning comes back at `later + BACKOFF_MAX`; it has to stay calm
+        // for the next backoff (the cap) before that is forgotten.
+        let cap = BACKOFF_MAX.as_nanos() as u64;
+        backoff.forget_if_calm(cap, later + BACKOFF_MAX + BACKOFF_MAX / 2);
+        assert_eq!(backoff.next_ns.load(Relaxed), cap, "spinning came back too recently");
+        backoff.forget_if_calm(cap, later + BACKOFF_MAX * 2);
         assert_eq!(backoff.next_ns.load(Relaxed), 0, "a backoff's worth of calm after spinning came back");
     }
 
