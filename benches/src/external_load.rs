@@ -186,10 +186,10 @@ impl<R: Runtime> Sampler for ExternalLoadSampler<R> {
 /// # Errors
 ///
 /// If a spinner or the answering thread cannot be started.
-pub fn thread_round_trip_floor(budget: Duration) -> io::Result<[(Quantile, Duration); 4]> {
+pub fn thread_round_trip_baseline(budget: Duration) -> io::Result<[(Quantile, Duration); 4]> {
     let (request_tx, request_rx) = std::sync::mpsc::channel::<u64>();
     let (reply_tx, reply_rx) = std::sync::mpsc::channel::<u64>();
-    let answerer = std::thread::Builder::new().name("floor-answerer".to_owned()).spawn(move || {
+    let answerer = std::thread::Builder::new().name("baseline-answerer".to_owned()).spawn(move || {
         for request in request_rx {
             if reply_tx.send(request + 1).is_err() {
                 return;

@@ -517,6 +517,22 @@ pub(crate) fn group_thousands(n: u64) -> String {
     out
 }
 
+/// The value of a program's one count option, `--<flag> N` (the only
+/// argument the measurement programs beside `compare` take): `default`
+/// without it; an error naming the usage when the arguments are anything
+/// else or N is below `min`.
+pub fn count_option(program: &str, flag: &str, default: usize, min: usize) -> Result<usize, String> {
+    let usage = || format!("usage: {program} [--{flag} N]   (N >= {min}, default {default})");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.as_slice() {
+        [] => Ok(default),
+        [given, value] if given.strip_prefix("--") == Some(flag) => {
+            value.parse().ok().filter(|&count| count >= min).ok_or_else(usage)
+        }
+        _ => Err(usage()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -190,6 +190,8 @@ impl Backoff {
     /// round trip's worst case went from one slice to two under `compare`'s
     /// oversubscribed rows).
     fn forget_if_calm(&self, backoff: u64, now: Instant) {
+        // Relaxed: a hint, as every word here; a stale `off_until` only
+        // forgets the backoff a little early or late.
         if since_epoch(now) >= self.off_until.load(Relaxed) + backoff {
             self.next_ns.store(0, Relaxed);
         }

@@ -27,35 +27,40 @@ impl RedisServer {
     /// seconds at most each.
     pub fn start() -> RedisServer {
         // Another process can take the port between this probe and the
-        // server's bind; the server then exits, and the next port is tried,
-        // with a directory of its own: a failed attempt's drop removes its.
+        // server's bind; the server then exits, and the next port is tried.
         let mut why = String::new();
         for _ in 0..10 {
-            let dir = std::env::temp_dir().join(format!("loopwork-redis-{}-{}", std::process::id(), unique()));
-            std::fs::create_dir_all(&dir).expect("create the server's directory");
             let port =
                 TcpListener::bind("127.0.0.1:0").and_then(|probe| probe.local_addr()).expect("a free port").port();
-            let spawned = Command::new("redis-server")
-                .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
-                .arg("--dir")
-                .arg(&dir)
-                .stdout(Stdio::null())
-                .spawn();
-            let child = match spawned {
-                Ok(child) => child,
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => panic!(
-                    "redis-server is not installed; install it with `apt-get install redis-server` \
-                     (or your system's package manager) and run the tests again"
-                ),
-                Err(err) => panic!("cannot start redis-server: {err}"),
-            };
-            let mut server = RedisServer { child, port, dir };
+            let mut server = RedisServer::spawn_on(port);
             match server.wait_until_ready() {
                 Ok(()) => return server,
                 Err(failed) => why = failed,
             }
         }
         panic!("redis-server did not start on any of ten ports; on the last one, {why}")
+    }
+
+    /// Starts `redis-server` on `port`, in a directory of its own (the drop
+    /// of a failed attempt removes its directory), without waiting for it.
+    fn spawn_on(port: u16) -> RedisServer {
+        let dir = std::env::temp_dir().join(format!("loopwork-redis-{}-{}", std::process::id(), unique()));
+        std::fs::create_dir_all(&dir).expect("create the server's directory");
+        let spawned = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .spawn();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => panic!(
+                "redis-server is not installed; install it with `apt-get install redis-server` \
+                 (or your system's package manager) and run the tests again"
+            ),
+            Err(err) => panic!("cannot start redis-server: {err}"),
+        };
+        RedisServer { child, port, dir }
     }
 
     /// The server's `redis://` URL.
@@ -151,16 +156,7 @@ mod tests {
     #[test]
     fn a_server_on_a_taken_port_is_not_ready_though_the_port_answers() {
         let holder = RedisServer::start();
-        let dir = std::env::temp_dir().join(format!("loopwork-redis-{}-{}", std::process::id(), unique()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &holder.port.to_string(), "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut loser = RedisServer { child, port: holder.port, dir };
+        let mut loser = RedisServer::spawn_on(holder.port);
         let failed = loser.wait_until_ready().unwrap_err();
         assert!(failed.contains("exited") || failed.contains("answered as process"), "{failed}");
     }

@@ -25,17 +25,13 @@ const TASKS: usize = 8;
 const ROUNDS: usize = 1_000;
 
 fn main() -> ExitCode {
-    let mut iterations = 1_000usize;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next().map(|value| value.parse::<usize>())) {
-            ("--iterations", Some(Ok(value))) if value >= 4 => iterations = value,
-            _ => {
-                eprintln!("usage: lock_convoy [--iterations N]   (N >= 4, default 1000)");
-                return ExitCode::FAILURE;
-            }
+    let iterations = match loopwork_benches::count_option("lock_convoy", "iterations", 1_000, 4) {
+        Ok(iterations) => iterations,
+        Err(usage) => {
+            eprintln!("{usage}");
+            return ExitCode::FAILURE;
         }
-    }
+    };
     // A worker a core, as `compare` runs the row.
     let event_loop = loopwork::EventLoop::builder().workers(loopwork_benches::cores()).build().expect("start the loop");
     let handle = event_loop.handle();
@@ -45,7 +41,7 @@ fn main() -> ExitCode {
         let workers = metrics.worker_metrics();
         (
             workers.iter().map(|worker| worker.polls()).sum::<u64>(),
-            workers.iter().map(|w| w.stolen_tasks()).sum::<u64>(),
+            workers.iter().map(|worker| worker.stolen_tasks()).sum::<u64>(),
         )
     };
     let (done_tx, done_rx) = mpsc::sync_channel(TASKS);

@@ -19,17 +19,13 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 fn main() -> ExitCode {
-    let mut iterations = 300usize;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next().map(|value| value.parse::<usize>())) {
-            ("--iterations", Some(Ok(value))) if value > 0 => iterations = value,
-            _ => {
-                eprintln!("usage: spawn_remote_cost [--iterations N]   (N > 0, default 300)");
-                return ExitCode::FAILURE;
-            }
+    let iterations = match loopwork_benches::count_option("spawn_remote_cost", "iterations", 300, 1) {
+        Ok(iterations) => iterations,
+        Err(usage) => {
+            eprintln!("{usage}");
+            return ExitCode::FAILURE;
         }
-    }
+    };
     println!(
         "| runtime | load | median wall per iteration | spawning thread CPU per spawn \
          | runtime threads CPU per spawn |"

@@ -7,36 +7,32 @@
 //! before it sleeps avoids some of those waits and can do better.)
 //!
 //! ```text
-//! cargo run --release -p loopwork-benches --bin oversubscribed_floor [-- --runs N]
+//! cargo run --release -p loopwork-benches --bin oversubscribed_baseline [-- --runs N]
 //! ```
 //!
 //! Prints the median over the runs of each sample's p50, p99, p99.9 and
 //! max, as `compare` does for its rows (one sample of 100 ms a run).
 
-use loopwork_benches::{thread_round_trip_floor, Quantile};
+use loopwork_benches::{thread_round_trip_baseline, Quantile};
 use std::process::ExitCode;
 use std::time::Duration;
 
 const SAMPLE: Duration = Duration::from_millis(100);
 
 fn main() -> ExitCode {
-    let mut runs = 10usize;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next().map(|value| value.parse::<usize>())) {
-            ("--runs", Some(Ok(value))) if value > 0 => runs = value,
-            _ => {
-                eprintln!("usage: oversubscribed_floor [--runs N]   (N > 0, default 10)");
-                return ExitCode::FAILURE;
-            }
+    let runs = match loopwork_benches::count_option("oversubscribed_baseline", "runs", 10, 1) {
+        Ok(runs) => runs,
+        Err(usage) => {
+            eprintln!("{usage}");
+            return ExitCode::FAILURE;
         }
-    }
+    };
     let mut samples = Vec::with_capacity(runs);
     for _ in 0..runs {
-        match thread_round_trip_floor(SAMPLE) {
+        match thread_round_trip_baseline(SAMPLE) {
             Ok(sample) => samples.push(sample),
             Err(err) => {
-                eprintln!("oversubscribed_floor: {err}");
+                eprintln!("oversubscribed_baseline: {err}");
                 return ExitCode::FAILURE;
             }
         }
