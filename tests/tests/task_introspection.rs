@@ -73,3 +73,35 @@ fn finished_tasks_leave_all_tasks() {
     });
     assert!(handle.all_tasks().is_empty());
 }
+
+/// A worker unlinks the tasks it completed in batches; until then they are
+/// still in the loop's lists. A task whose result was read is gone from
+/// `num_tasks` and `all_tasks` all the same, at once, among pending tasks
+/// in the same lists.
+#[test]
+fn a_finished_task_leaves_the_count_and_the_listing_the_moment_it_is_awaited() {
+    const PENDING: usize = 40;
+    let event_loop = EventLoop::builder().workers(2).build().unwrap();
+    let handle = event_loop.handle();
+    let pending: Vec<_> = (0..PENDING).map(|_| handle.spawn(std::future::pending::<()>()).unwrap()).collect();
+    // `block_on`'s future counts as a task of the loop too.
+    let unfinished = PENDING + 1;
+    event_loop.block_on(async {
+        for round in 0..20 {
+            // Fewer than a batch, so that some finish and stay linked.
+            let tasks: Vec<_> = (0..7).map(|i| handle.spawn(async move { round * 7 + i }).unwrap()).collect();
+            for task in tasks {
+                let id = task.id();
+                task.await.unwrap();
+                assert!(handle.num_tasks() < unfinished + 7, "round {round}: {} tasks", handle.num_tasks());
+                assert!(
+                    handle.all_tasks().iter().all(|info| info.id != id),
+                    "round {round}: task {id} is listed after its result was read"
+                );
+            }
+            assert_eq!(handle.num_tasks(), unfinished, "round {round}");
+            assert_eq!(handle.all_tasks().len(), unfinished, "round {round}");
+        }
+    });
+    drop(pending);
+}
