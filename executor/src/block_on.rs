@@ -151,7 +151,7 @@ impl MainTask<'_> {
 impl Drop for MainTask<'_> {
     fn drop(&mut self) {
         // Leaves `all_tasks`; the handle and the claim free the cell after.
-        drop(self.shared.release(self.claim.task_ref()));
+        drop(self.shared.release(self.claim.header()));
     }
 }
 

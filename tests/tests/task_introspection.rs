@@ -74,10 +74,9 @@ fn finished_tasks_leave_all_tasks() {
     assert!(handle.all_tasks().is_empty());
 }
 
-/// A worker unlinks the tasks it completed in batches; until then they are
-/// still in the loop's lists. A task whose result was read is gone from
-/// `num_tasks` and `all_tasks` all the same, at once, among pending tasks
-/// in the same lists.
+/// A task whose result was read is gone from `num_tasks` and `all_tasks`
+/// at once, whichever worker completed it, among pending tasks in the same
+/// registry lists.
 #[test]
 fn a_finished_task_leaves_the_count_and_the_listing_the_moment_it_is_awaited() {
     const PENDING: usize = 40;
@@ -88,7 +87,6 @@ fn a_finished_task_leaves_the_count_and_the_listing_the_moment_it_is_awaited() {
     let unfinished = PENDING + 1;
     event_loop.block_on(async {
         for round in 0..20 {
-            // Fewer than a batch, so that some finish and stay linked.
             let tasks: Vec<_> = (0..7).map(|i| handle.spawn(async move { round * 7 + i }).unwrap()).collect();
             for task in tasks {
                 let id = task.id();

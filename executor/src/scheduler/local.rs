@@ -415,7 +415,7 @@ impl Schedule for LocalSchedule {
         self.owner.push_own(task, Origin::Yield);
     }
 
-    fn release(&self, task: &TaskRef) -> Option<TaskRef> {
+    fn release(&self, task: &Header) -> Option<TaskRef> {
         // Completion runs on the owner thread, with the future dropped: the
         // owner's reference can go. The caller holds another one, so this
         // is never the last. The key is checked against the header, since a
@@ -423,7 +423,7 @@ impl Schedule for LocalSchedule {
         let owned = {
             let mut tasks = self.owner.tasks.lock();
             match tasks.slab.get(self.key) {
-                Some(owned) if std::ptr::eq(owned.header(), task.header()) => Some(tasks.slab.remove(self.key)),
+                Some(owned) if std::ptr::eq(owned.header(), task) => Some(tasks.slab.remove(self.key)),
                 _ => None,
             }
         };

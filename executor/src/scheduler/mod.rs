@@ -33,7 +33,7 @@ pub(crate) use worker::{run_worker, WorkerCore};
 use crate::blocking::ThreadPool;
 use crate::callback::{CallbackQueue, Runnable};
 use crate::context::WithContext;
-use crate::current::{self, Context};
+use crate::current;
 use crate::error::{Closed, ExceptionContext, ExceptionKind, Source};
 use crate::metrics::{self, Counters, LoopGauges, RuntimeMetrics};
 use crate::task::{self, DoneCallback, Header, Notified, Schedule, Task, TaskId, TaskName, TaskRef};
@@ -910,15 +910,8 @@ impl Schedule for Arc<Shared> {
         let _ = self.push_callback(queued);
     }
 
-    fn release(&self, task: &TaskRef) -> Option<TaskRef> {
-        current::with_current(|cx| match cx {
-            // A worker of this loop unlinks its completed tasks in batches.
-            Some(Context { shared, worker: Some(core), .. }) if Arc::ptr_eq(shared, self) => {
-                core.retire(self, task.clone());
-                None
-            }
-            _ => self.registry.remove(task.header()),
-        })
+    fn release(&self, task: &Header) -> Option<TaskRef> {
+        self.registry.remove(task)
     }
 
     #[inline]

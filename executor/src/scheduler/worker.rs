@@ -3,9 +3,9 @@
 
 use super::{retry_steal, Chaos, LocalOwner, Origin, Shared};
 use crate::current::{self, Context};
-use crate::task::{Notified, TaskRef};
+use crate::task::Notified;
 use crossbeam_deque::Worker;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::sync::Arc;
 
 /// How often a worker looks at the injector before its own queue. 61, as in
@@ -39,9 +39,6 @@ pub(crate) struct WorkerCore {
     /// pinned task, which no other worker can take, waits for at most one
     /// task of this worker's own.
     pinned_first: Cell<bool>,
-    /// The tasks this worker completed and has not unlinked from the
-    /// registry yet (`Registry::retire`).
-    retired: RefCell<Vec<TaskRef>>,
 }
 
 /// How long a searcher keeps looking before it parks. A request that
@@ -86,11 +83,9 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize, local: Worker<Notifi
         } else if let Some(task) = core.steal_work(&shared) {
             core.run_task(&shared, task);
         } else if !core.spin_for_work(&shared) {
-            core.unlink_retired(&shared);
             core.park(&shared);
         }
     }
-    core.unlink_retired(&shared);
     core.drain();
     // Still inside this worker's context, so the local tasks' futures are
     // dropped here, on the only thread that ever polled them.
@@ -111,22 +106,6 @@ impl WorkerCore {
             chaos,
             pinned,
             pinned_first: Cell::new(false),
-            retired: RefCell::new(Vec::with_capacity(super::registry::UNLINK_BATCH)),
-        }
-    }
-
-    /// A task this worker ran completed: `task`, a reference of the
-    /// batch's own, waits in the batch to leave the registry.
-    pub(crate) fn retire(&self, shared: &Shared, task: TaskRef) {
-        shared.registry.retire(self.index, &mut self.retired.borrow_mut(), task);
-    }
-
-    /// Unlinks the tasks this worker completed, before it parks or leaves:
-    /// an idle worker holds no finished task's memory.
-    fn unlink_retired(&self, shared: &Shared) {
-        let mut retired = self.retired.borrow_mut();
-        if !retired.is_empty() {
-            shared.registry.unlink_retired(&mut retired);
         }
     }
 

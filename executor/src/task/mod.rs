@@ -153,12 +153,9 @@ pub(crate) trait Schedule: Send + Sync + Sized + 'static {
     fn schedule(&self, task: Notified);
     /// Pushes a task that woke itself while running to the back of the queue.
     fn yield_now(&self, task: Notified);
-    /// The task completed (`task` is a reference to it the caller holds):
-    /// removes it from the registry's count, and from the registry itself
-    /// now or later, returning the registry's reference if it is removed now
-    /// (None if shutdown already took it, or if the scheduler kept a
-    /// reference of its own to unlink it later, with other tasks).
-    fn release(&self, task: &TaskRef) -> Option<TaskRef>;
+    /// The task completed: removes it from the registry, returning the
+    /// registry's reference (None if shutdown already took it).
+    fn release(&self, task: &Header) -> Option<TaskRef>;
     /// A panic nobody will observe: the task's handle is gone.
     fn unhandled_panic(&self, task: &Header, payload: Box<dyn Any + Send>);
     /// The waker of whoever awaits the task panicked when the task
@@ -244,14 +241,6 @@ impl TaskRef {
     }
 }
 
-impl Clone for TaskRef {
-    /// Another counted reference to the same task.
-    fn clone(&self) -> TaskRef {
-        self.header().state.ref_inc();
-        TaskRef::from_raw(self.ptr)
-    }
-}
-
 impl Drop for TaskRef {
     fn drop(&mut self) {
         raw::drop_reference(self.ptr);
@@ -286,11 +275,6 @@ impl Notified {
 
     pub(crate) fn header(&self) -> &Header {
         self.0.header()
-    }
-
-    /// The reference this entry holds.
-    pub(crate) fn task_ref(&self) -> &TaskRef {
-        &self.0
     }
 
     /// A waker of this task (one more reference).

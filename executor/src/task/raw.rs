@@ -196,7 +196,7 @@ where
     match cell.header.state.transition_to_running() {
         TransitionToRunning::Poll => {}
         TransitionToRunning::Cancel => {
-            cancel_and_complete(cell, &entry);
+            cancel_and_complete(cell);
             // Dropped here, not inside `cancel_and_complete`: it may be the
             // last reference, and freeing the cell while a function still
             // holds `&Cell` as an argument is undefined behaviour.
@@ -224,9 +224,9 @@ where
     }
     match polled {
         Ok(Poll::Ready(output)) => match drop_future(cell) {
-            Ok(()) => complete(cell, &entry, Ok(output)),
+            Ok(()) => complete(cell, Ok(output)),
             // Its `Drop` panicked: that is how the task ended.
-            Err(payload) => complete(cell, &entry, Err(TaskError::Panicked(payload))),
+            Err(payload) => complete(cell, Err(TaskError::Panicked(payload))),
         },
         Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
             // The transition released the queue entry's reference already.
@@ -241,7 +241,7 @@ where
                 drop(entry);
             }
             TransitionToIdle::Cancel => {
-                cancel_and_complete(cell, &entry);
+                cancel_and_complete(cell);
                 drop(entry);
             }
         },
@@ -251,7 +251,7 @@ where
                 Ok(()) => Err(TaskError::Panicked(payload)),
                 Err(drop_payload) => Err(TaskError::Panicked(drop_payload)),
             };
-            complete(cell, &entry, output);
+            complete(cell, output);
             drop(entry);
         }
     }
@@ -272,31 +272,30 @@ fn drop_future<F: Future, S>(cell: &Cell<F, S>) -> std::thread::Result<()> {
 /// The caller owns the future (RUNNING is set) and cancellation won: drop the
 /// future and complete the task as cancelled.
 ///
-/// The caller's reference (`task`) keeps the cell alive across the call;
-/// the caller releases it afterwards, once no `&Cell` argument is live.
-fn cancel_and_complete<F, S>(cell: &Cell<F, S>, task: &TaskRef)
+/// The caller's reference keeps the cell alive across the call; the caller
+/// releases it afterwards, once no `&Cell` argument is live.
+fn cancel_and_complete<F, S>(cell: &Cell<F, S>)
 where
     F: Future,
     S: Schedule,
 {
     match drop_future(cell) {
-        Ok(()) => complete(cell, task, Err(TaskError::Cancelled)),
-        Err(payload) => complete(cell, task, Err(TaskError::Panicked(payload))),
+        Ok(()) => complete(cell, Err(TaskError::Cancelled)),
+        Err(payload) => complete(cell, Err(TaskError::Panicked(payload))),
     }
 }
 
 /// Stores the output, publishes COMPLETE, hands the output to whoever owns
-/// it now, and releases the registry's reference. `task` is the caller's
-/// reference to this cell.
-fn complete<F, S>(cell: &Cell<F, S>, task: &TaskRef, output: Result<F::Output, TaskError>)
+/// it now, and releases the registry's reference.
+fn complete<F, S>(cell: &Cell<F, S>, output: Result<F::Output, TaskError>)
 where
     F: Future,
     S: Schedule,
 {
-    // Leave the registry's count first, so that whoever sees the task
-    // complete also sees it gone from `Handle::num_tasks`. The caller's own
-    // reference keeps the cell alive.
-    if let Some(registered) = cell.scheduler.release(task) {
+    // Leave the registry first, so that whoever sees the task complete also
+    // sees it gone from `Handle::num_tasks`. The caller's own reference keeps
+    // the cell alive.
+    if let Some(registered) = cell.scheduler.release(&cell.header) {
         drop(registered);
     }
     let outcome = match &output {
@@ -658,7 +657,7 @@ where
         return drop(registered);
     }
     if cell.header.state.transition_to_shutdown() {
-        cancel_and_complete(cell, &registered);
+        cancel_and_complete(cell);
     }
     // Possibly the last reference: released here, as in `run`.
     drop(registered);

@@ -39,7 +39,7 @@ impl Schedule for Queue {
         self.schedule(task);
     }
 
-    fn release(&self, _task: &TaskRef) -> Option<TaskRef> {
+    fn release(&self, _task: &Header) -> Option<TaskRef> {
         self.0.registry.lock().take()
     }
 
