@@ -8,7 +8,7 @@
 //! The spinners run only while their runtime's sample is taken, and are
 //! stopped and joined before the next runtime's sample starts.
 
-use crate::harness::{group_thousands, Sample, Sampler, Unit, IDLE_WINDOW};
+use crate::harness::{cores, group_thousands, Sample, Sampler, Unit, IDLE_WINDOW};
 use crate::latency::{per_mille, LatencyWorkload};
 use crate::runtime::{Runtime, Spawner};
 use crate::threads::ThreadCounters;
@@ -213,12 +213,6 @@ pub fn thread_round_trip_baseline(budget: Duration) -> io::Result<[(Quantile, Du
     answerer.join().expect("the answerer does not panic");
     Ok([Quantile::P50, Quantile::P99, Quantile::P999, Quantile::Max]
         .map(|quantile| (quantile, quantile.of(&mut round_trips))))
-}
-
-/// The number of cores this process may run on: every runtime's default
-/// worker count, and the unit of the spinners' load.
-pub fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Spawns and detaches one empty task every `period` for `window`, on a

@@ -517,20 +517,27 @@ pub(crate) fn group_thousands(n: u64) -> String {
     out
 }
 
+/// The number of cores this process may run on: every runtime's default
+/// worker count, and the unit of the oversubscribed rows' spinners.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// The value of a program's one count option, `--<flag> N` (the only
 /// argument the measurement programs beside `compare` take): `default`
-/// without it; an error naming the usage when the arguments are anything
-/// else or N is below `min`.
-pub fn count_option(program: &str, flag: &str, default: usize, min: usize) -> Result<usize, String> {
-    let usage = || format!("usage: {program} [--{flag} N]   (N >= {min}, default {default})");
+/// without it. When the arguments are anything else, or N is below `min`,
+/// prints the usage and exits with status 2.
+pub fn count_option(program: &str, flag: &str, default: usize, min: usize) -> usize {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.as_slice() {
-        [] => Ok(default),
-        [given, value] if given.strip_prefix("--") == Some(flag) => {
-            value.parse().ok().filter(|&count| count >= min).ok_or_else(usage)
-        }
-        _ => Err(usage()),
-    }
+    let count = match args.as_slice() {
+        [] => Some(default),
+        [given, value] if given.strip_prefix("--") == Some(flag) => value.parse().ok().filter(|&count| count >= min),
+        _ => None,
+    };
+    count.unwrap_or_else(|| {
+        eprintln!("usage: {program} [--{flag} N]   (N >= {min}, default {default})");
+        std::process::exit(2)
+    })
 }
 
 #[cfg(test)]

@@ -62,8 +62,8 @@ mod workloads_loop;
 mod workloads_sync;
 
 pub use alloc::CountingAllocator;
-pub use external_load::{cores, thread_round_trip_baseline, ExternalLoadRow, Quantile, Spinners};
-pub use harness::{count_option, measure, Contender, Options, Row, RowResult, Stats, Unit};
+pub use external_load::{thread_round_trip_baseline, ExternalLoadRow, Quantile, Spinners};
+pub use harness::{cores, count_option, measure, Contender, Options, Row, RowResult, Stats, Unit};
 pub use latency::LatencyWorkload;
 pub use net::{AsyncIoNet, LoopworkNet, Net, TokioNet};
 pub use process::{AsyncProcess, LoopworkProcess, Process, TokioProcess};

@@ -39,7 +39,7 @@ impl Environment {
     pub fn capture(command: String) -> Environment {
         Environment {
             date: utc_now(),
-            cores: crate::external_load::cores(),
+            cores: crate::harness::cores(),
             cpu: cpu_model(),
             load_before: load_average(),
             load_after: String::new(),

@@ -169,7 +169,7 @@ impl Visitor for Measure {
     type Output = io::Result<Vec<Vec<(f64, f64)>>>;
 
     fn visit<R: Runtime>(self) -> Self::Output {
-        let cores = crate::external_load::cores();
+        let cores = crate::harness::cores();
         Ok(match self.0 {
             ScalingWorkload::SpawnMany => {
                 let runtime = R::start(cores)?;

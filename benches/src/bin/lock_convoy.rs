@@ -25,13 +25,7 @@ const TASKS: usize = 8;
 const ROUNDS: usize = 1_000;
 
 fn main() -> ExitCode {
-    let iterations = match loopwork_benches::count_option("lock_convoy", "iterations", 1_000, 4) {
-        Ok(iterations) => iterations,
-        Err(usage) => {
-            eprintln!("{usage}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let iterations = loopwork_benches::count_option("lock_convoy", "iterations", 1_000, 4);
     // A worker a core, as `compare` runs the row.
     let event_loop = loopwork::EventLoop::builder().workers(loopwork_benches::cores()).build().expect("start the loop");
     let handle = event_loop.handle();

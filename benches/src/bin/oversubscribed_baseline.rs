@@ -20,13 +20,7 @@ use std::time::Duration;
 const SAMPLE: Duration = Duration::from_millis(100);
 
 fn main() -> ExitCode {
-    let runs = match loopwork_benches::count_option("oversubscribed_baseline", "runs", 10, 1) {
-        Ok(runs) => runs,
-        Err(usage) => {
-            eprintln!("{usage}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let runs = loopwork_benches::count_option("oversubscribed_baseline", "runs", 10, 1);
     let mut samples = Vec::with_capacity(runs);
     for _ in 0..runs {
         match thread_round_trip_baseline(SAMPLE) {

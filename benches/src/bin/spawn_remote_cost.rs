@@ -19,13 +19,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 fn main() -> ExitCode {
-    let iterations = match loopwork_benches::count_option("spawn_remote_cost", "iterations", 300, 1) {
-        Ok(iterations) => iterations,
-        Err(usage) => {
-            eprintln!("{usage}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let iterations = loopwork_benches::count_option("spawn_remote_cost", "iterations", 300, 1);
     println!(
         "| runtime | load | median wall per iteration | spawning thread CPU per spawn \
          | runtime threads CPU per spawn |"
