@@ -496,6 +496,73 @@ fn local_tasks_appear_in_all_tasks_and_current_task() {
     }
 }
 
+/// Local tasks are listed by their owner, not the loop's registry: the
+/// loop's count, metrics and listing must find them there, from any thread,
+/// and stop counting them once their owner has left.
+#[test]
+fn local_tasks_are_counted_and_listed_from_another_thread() {
+    with_watchdog(WATCHDOG, "counted_from_another_thread", || {
+        let event_loop = EventLoop::builder().workers(2).build().unwrap();
+        let handle = event_loop.handle();
+        let observer = handle.clone();
+        let (pending_ids, (counted, alive, listed)) = event_loop.block_on(async move {
+            let pending: Vec<_> = (0..30).map(|_| loopwork::spawn_local(std::future::pending::<()>())).collect();
+            for value in 0..10 {
+                assert_eq!(loopwork::spawn_local(async move { value }).await.unwrap(), value);
+            }
+            let pending_ids: Vec<u64> = pending.iter().map(|task| task.id()).collect();
+            let seen = thread::spawn(move || {
+                let listed: Vec<u64> = observer.all_tasks().into_iter().map(|info| info.id).collect();
+                (observer.num_tasks(), observer.metrics().alive_tasks(), listed)
+            })
+            .join()
+            .unwrap();
+            (pending_ids, seen)
+        });
+        // The 30 pending local tasks and `block_on`'s own task; the 10 that
+        // finished are gone.
+        assert_eq!((counted, alive, listed.len()), (31, 31, 31));
+        assert!(pending_ids.iter().all(|id| listed.contains(id)), "every pending local task is listed");
+        // Leaving `block_on` cancelled them.
+        assert_eq!((handle.num_tasks(), handle.metrics().alive_tasks()), (0, 0));
+        assert!(handle.all_tasks().is_empty());
+    });
+}
+
+/// A worker task blocked while the loop closes, then spawning a local task:
+/// the spawn must come back cancelled, its future dropped at once on the
+/// worker, not left to run on a closed loop.
+#[test]
+fn a_local_task_spawned_after_the_loop_closed_comes_back_cancelled() {
+    with_watchdog(WATCHDOG, "spawn_after_close", || {
+        let event_loop = EventLoop::builder().workers(2).build().unwrap();
+        let dropped_on = Arc::new(Mutex::new(Vec::new()));
+        let probe = DropProbe { dropped_on: dropped_on.clone() };
+        let (home_tx, home_rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let (cancelled_tx, cancelled_rx) = std::sync::mpsc::channel();
+        let spawner = {
+            let dropped_on = dropped_on.clone();
+            async move {
+                home_tx.send(thread::current().id()).unwrap();
+                // Blocks this worker on purpose, until the loop is closed.
+                go_rx.recv().unwrap();
+                let task = loopwork::spawn_local(async move {
+                    let _probe = Rc::new(probe);
+                });
+                let dropped_already = dropped_on.lock().unwrap().len() == 1;
+                cancelled_tx.send((task.is_cancelled(), dropped_already)).unwrap();
+            }
+        };
+        drop(event_loop.handle().spawn(spawner).unwrap());
+        let home = home_rx.recv().unwrap();
+        assert!(event_loop.shutdown(Duration::from_millis(20)).is_err(), "the worker is still stuck");
+        go_tx.send(()).unwrap();
+        assert_eq!(cancelled_rx.recv().unwrap(), (true, true), "cancelled, and its future dropped, at the spawn");
+        assert_eq!(*dropped_on.lock().unwrap(), [home]);
+    });
+}
+
 #[test]
 fn spawn_local_outside_a_loop_panics_saying_what_to_do() {
     let message = panic_message(|| {

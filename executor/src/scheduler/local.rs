@@ -3,8 +3,9 @@
 //!
 //! Every thread that runs a loop's code — a worker, or a thread inside
 //! `block_on` / `run_forever` — has one [`LocalOwner`] for as long as it
-//! does. The owner keeps a reference to each of its unfinished local tasks
-//! and a queue of those that were woken. Anyone may push to that queue (a
+//! does. The owner lists its unfinished local tasks in a registry of its
+//! own (the loop's registry holds the others; the loop finds the owners'
+//! through its list of owners) and keeps a queue of those that were woken. Anyone may push to that queue (a
 //! waker can be anywhere); only the owner thread pops it, and a push from
 //! another thread unparks that thread, never another. In strict mode the
 //! loop's one FIFO queue is already drained by one thread only, the driver,
@@ -17,11 +18,11 @@
 //! threads.
 
 use super::monitor::ThreadSlot;
+use super::registry::Registry;
 use super::{Origin, Parker, Shared};
 use crate::current;
 use crate::task::{self, DoneCallback, Header, Notified, Schedule, Task, TaskId, TaskRef};
 use parking_lot::Mutex;
-use slab::Slab;
 use std::any::Any;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -37,19 +38,18 @@ use std::sync::OnceLock;
 const KEPT_CAPACITY: usize = 16 * 1024;
 
 /// An owner's two queues (the one tasks are pushed to, and the one a round
-/// runs from) and task list, emptied when it closed, kept by its thread for
-/// the next owner the thread makes.
+/// runs from), emptied when it closed, kept by its thread for the next
+/// owner the thread makes.
 #[derive(Default)]
 struct Buffers {
     queue: VecDeque<Notified>,
     spare: VecDeque<Notified>,
-    tasks: Slab<TaskRef>,
 }
 
 thread_local! {
     /// What this thread's last owner left behind (`LocalOwner::close`): a
     /// thread that calls `block_on` again and again does not grow its local
-    /// queue and task list from nothing every time.
+    /// queue from nothing every time.
     static LEFT_BEHIND: std::cell::Cell<Option<Buffers>> = const { std::cell::Cell::new(None) };
 }
 
@@ -65,8 +65,10 @@ pub(crate) struct LocalOwner {
     /// `queue`'s length, read by the owner without taking the lock.
     queued: AtomicUsize,
     /// The owner's reference to each unfinished local task: what keeps a
-    /// cell alive until its future has been dropped on this thread.
-    tasks: Mutex<Tasks>,
+    /// cell alive until its future has been dropped on this thread, and
+    /// what `all_tasks`, the dump and the loop's close find it by. Closed
+    /// when the owner leaves: later spawns are refused.
+    tasks: Registry,
     /// A thread inside `block_on` / `run_forever` with workers: its slot in
     /// the slow-poll monitor, registered at its first round of local tasks
     /// (inside the scope whose end calls `close`, which unregisters it).
@@ -95,18 +97,9 @@ struct Queue {
     closed: bool,
 }
 
-#[derive(Default)]
-struct Tasks {
-    slab: Slab<TaskRef>,
-    /// Set when the owner leaves: later spawns are refused.
-    closed: bool,
-}
-
-/// The scheduler of one local task: its owner, and its slot in the
-/// owner's list.
+/// The scheduler of one local task: its owner.
 pub(crate) struct LocalSchedule {
     owner: Arc<LocalOwner>,
-    key: usize,
 }
 
 impl LocalOwner {
@@ -124,14 +117,21 @@ impl LocalOwner {
     }
 
     fn new(shared: &Arc<Shared>, waiter: Option<Waiter>, buffers: Buffers) -> Arc<LocalOwner> {
-        Arc::new(LocalOwner {
+        let owner = Arc::new(LocalOwner {
             shared: shared.clone(),
             waiter,
             queue: Mutex::new(Queue { entries: buffers.queue, spare: buffers.spare, closed: false }),
             queued: AtomicUsize::new(0),
-            tasks: Mutex::new(Tasks { slab: buffers.tasks, closed: false }),
+            tasks: Registry::single(),
             poll_slot: OnceLock::new(),
-        })
+        });
+        shared.owners.lock().push(Arc::downgrade(&owner));
+        owner
+    }
+
+    /// The owner's unfinished local tasks, for the loop's introspection.
+    pub(crate) fn tasks(&self) -> &Registry {
+        &self.tasks
     }
 
     /// True if the calling thread is this owner's (inside its scope).
@@ -287,25 +287,18 @@ impl LocalOwner {
             (std::mem::take(&mut queue.entries), std::mem::take(&mut queue.spare))
         };
         self.shared.uncount_pinned(entries.len());
-        let (unfinished, mut slab): (Vec<TaskRef>, _) = {
-            let mut tasks = self.tasks.lock();
-            tasks.closed = true;
-            (tasks.slab.drain().collect(), std::mem::take(&mut tasks.slab))
-        };
-        for task in unfinished {
+        for task in self.tasks.close() {
             // This thread is the owner, so `shutdown` drops the future here.
             task.shutdown();
         }
+        self.shared.forget_owner(self);
         entries.clear();
         // The emptied buffers stay with this thread for its next owner, none
         // beyond `KEPT_CAPACITY`: both queues, or a round of many tasks
         // would grow one of them again by doubling, every time.
         entries.shrink_to(KEPT_CAPACITY);
         spare.shrink_to(KEPT_CAPACITY);
-        if slab.capacity() > KEPT_CAPACITY {
-            slab = Slab::new();
-        }
-        LEFT_BEHIND.set(Some(Buffers { queue: entries, spare, tasks: slab }));
+        LEFT_BEHIND.set(Some(Buffers { queue: entries, spare }));
     }
 }
 
@@ -346,37 +339,34 @@ impl Shared {
         let future = crate::context::WithContext::new(crate::context::capture(), future);
         #[cfg(feature = "tracing")]
         let (future, traced) = crate::tracing::instrument(future, id.0, &format!("Task-{}", id.0), location);
-        let mut tasks = owner.tasks.lock();
-        let scheduler = LocalSchedule { owner: owner.clone(), key: tasks.slab.vacant_key() };
+        let scheduler = LocalSchedule { owner: owner.clone() };
         // SAFETY: `LocalSchedule` queues the task only to its owner (the
         // owner's queue, or in strict mode the run queue only the driver
         // runs, which is the owner while it is in the loop), refuses
         // `may_drop_future_here` on other threads, and the owner keeps
-        // `owned` in its list until the task is complete.
-        let (registered, owned, handle, notified) =
+        // `owned` in its registry until the task is complete.
+        let (owned, handle, notified) =
             unsafe { task::new_local_task(future, scheduler, id, self.details_for(None, location)) };
         #[cfg(feature = "tracing")]
-        traced.allocated_in(registered.header());
-        let refused = if tasks.closed {
-            Some(owned)
-        } else {
-            tasks.slab.insert(owned);
-            None
-        };
-        drop(tasks);
-        if let Some(owned) = refused {
+        traced.allocated_in(owned.header());
+        if let Err(owned) = owner.tasks.insert(owned) {
             // The owner is leaving (a future's `Drop` spawned): the task
             // never runs; its future is dropped here, on its own thread.
-            drop((registered, notified));
+            drop(notified);
             owned.shutdown();
             return handle;
         }
-        if let Err(registered) = self.registry.insert(registered) {
-            // The loop is closed: the same, and `shutdown` also takes the
-            // task out of the owner's list.
-            drop(notified);
-            registered.shutdown();
-            return handle;
+        // After the insert: the loop's close stores `closed` before it walks
+        // the owners' registries, each under its lock. Either that walk
+        // comes after the insert and cancels the task, or it came before,
+        // and the lock orders the store before this load.
+        if self.is_closed() {
+            if let Some(owned) = owner.tasks.remove(handle.header()) {
+                // The same as a refusal: the task never runs.
+                drop(notified);
+                owned.shutdown();
+                return handle;
+            }
         }
         owner.push_own(notified, Origin::Spawn);
         handle
@@ -417,18 +407,8 @@ impl Schedule for LocalSchedule {
 
     fn release(&self, task: &Header) -> Option<TaskRef> {
         // Completion runs on the owner thread, with the future dropped: the
-        // owner's reference can go. The caller holds another one, so this
-        // is never the last. The key is checked against the header, since a
-        // closing owner drained its list and may have reused the key.
-        let owned = {
-            let mut tasks = self.owner.tasks.lock();
-            match tasks.slab.get(self.key) {
-                Some(owned) if std::ptr::eq(owned.header(), task) => Some(tasks.slab.remove(self.key)),
-                _ => None,
-            }
-        };
-        drop(owned);
-        self.owner.shared.release(task)
+        // owner's reference can go. None if the owner's close took it.
+        self.owner.tasks.remove(task)
     }
 
     fn unhandled_panic(&self, task: &Header, payload: Box<dyn Any + Send>) {

@@ -83,7 +83,13 @@ pub(crate) struct Shared {
     pub(crate) reactor: Arc<Reactor>,
     parkers: Box<[Parker]>,
     idle: Idle,
+    /// Every unfinished task but the local ones, which their owners list.
     registry: Registry,
+    /// The threads running this loop's code now, each with its local tasks
+    /// (`local.rs`): where `all_tasks`, the dump, `num_tasks` and `close`
+    /// find those. Weak, so that an owner is freed with its thread's scope
+    /// even if it never got to say goodbye.
+    owners: Mutex<Vec<std::sync::Weak<LocalOwner>>>,
     closed: AtomicBool,
     next_task_id: AtomicU64,
     strict: StrictDriver,
@@ -164,6 +170,7 @@ impl Shared {
             stealers: stealers.into_boxed_slice(),
             idle: Idle::new(num_workers),
             registry: Registry::new(num_workers),
+            owners: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
             next_task_id: AtomicU64::new(1),
             strict: StrictDriver::default(),
@@ -378,17 +385,32 @@ impl Shared {
         self.report(ExceptionContext::unhandled_panic(Source::Callback, payload));
     }
 
+    /// The owners of local tasks that are still in the loop.
+    fn live_owners(&self) -> Vec<Arc<LocalOwner>> {
+        self.owners.lock().iter().filter_map(std::sync::Weak::upgrade).collect()
+    }
+
+    /// Takes a closing owner off the list (`LocalOwner::close`).
+    pub(crate) fn forget_owner(&self, owner: &LocalOwner) {
+        self.owners.lock().retain(|listed| !std::ptr::eq(listed.as_ptr(), owner));
+    }
+
     /// A snapshot of every unfinished task.
     pub(crate) fn all_tasks(&self) -> Vec<crate::task::TaskInfo> {
-        self.registry.all_tasks()
+        let mut all = self.registry.all_tasks();
+        for owner in self.live_owners() {
+            all.extend(owner.tasks().all_tasks());
+        }
+        all
     }
 
     /// A snapshot of the loop's metrics. Loads counters and gauges; the
-    /// only lock it takes is the blocking pool's, for two loads.
+    /// only locks it takes are the blocking pool's, for two loads, and the
+    /// list of local-task owners', to count their tasks.
     pub(crate) fn metrics(&self) -> RuntimeMetrics {
         let (blocking_threads, blocking_threads_idle) = self.blocking.get().map_or((0, 0), ThreadPool::thread_counts);
         let gauges = LoopGauges {
-            alive_tasks: self.registry.len(),
+            alive_tasks: self.num_tasks(),
             // Relaxed: a statistic; ids are handed out from 1.
             spawned_tasks: self.next_task_id.load(Ordering::Relaxed) - 1,
             injector_depth: self.injector.len(),
@@ -402,13 +424,16 @@ impl Shared {
     }
 
     /// Calls `f` with every unfinished task.
-    pub(crate) fn registry_for_each(&self, f: impl FnMut(&Header)) {
-        self.registry.for_each(f);
+    pub(crate) fn registry_for_each(&self, mut f: impl FnMut(&Header)) {
+        self.registry.for_each(&mut f);
+        for owner in self.live_owners() {
+            owner.tasks().for_each(&mut f);
+        }
     }
 
     /// The name of an unfinished task, for reports.
     pub(crate) fn task_name(&self, id: u64) -> Option<String> {
-        self.registry.task_name(id)
+        self.registry.task_name(id).or_else(|| self.live_owners().iter().find_map(|owner| owner.tasks().task_name(id)))
     }
 
     /// Hands what nobody else will see (a panic, a slow poll) to the
@@ -495,7 +520,11 @@ impl Shared {
         if self.debug {
             crate::dump::report_pending_at_close(self);
         }
-        for task in self.registry.close() {
+        // The local tasks of threads still in the loop are cancelled here
+        // and dropped by their owners (`TaskRef::shutdown`); those spawned
+        // from now on see the loop closed (`spawn_local`).
+        let local = self.live_owners().iter().flat_map(|owner| owner.tasks().refs()).collect::<Vec<_>>();
+        for task in self.registry.close().into_iter().chain(local) {
             if task.header().state.load().is_running() {
                 still_running.push((task.header().id.0, task.header().name()));
             }
@@ -575,7 +604,7 @@ impl Shared {
 
     /// The number of unfinished tasks.
     pub(crate) fn num_tasks(&self) -> usize {
-        self.registry.len()
+        self.registry.len() + self.live_owners().iter().map(|owner| owner.tasks().len()).sum::<usize>()
     }
 
     /// The loop's blocking pool (`run_in_executor`).

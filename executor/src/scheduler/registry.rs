@@ -7,8 +7,10 @@
 //! task allocates nothing, and costs its cell two words, where a slab entry
 //! cost a third more plus the slab's spare capacity.
 //!
-//! Sharded by task id so that workers spawning and completing tasks at the
-//! same time rarely meet on one lock.
+//! The loop's registry is sharded by task id so that workers spawning and
+//! completing tasks at the same time rarely meet on one lock. A local
+//! owner's (`local.rs`) is one list: only its own thread spawns and
+//! completes its tasks. A task is in exactly one of them.
 
 use crate::task::{Header, TaskRef};
 use parking_lot::Mutex;
@@ -42,23 +44,39 @@ struct Shard {
 unsafe impl Send for Shard {}
 
 impl Shard {
-    /// The registered tasks, newest first.
-    fn tasks(&self) -> impl Iterator<Item = &Header> + '_ {
+    /// The registered tasks as the list holds them, newest first: pointers
+    /// whose provenance covers the whole cell.
+    fn nodes(&self) -> impl Iterator<Item = NonNull<Header>> + '_ {
         std::iter::successors(self.head, |node| {
             // SAFETY: a node is kept alive by the reference the list holds,
             // and its links are ours while `&self` (the lock) lasts.
             unsafe { node.as_ref().next() }
         })
-        // SAFETY: as above.
-        .map(|node| unsafe { node.as_ref() })
+    }
+
+    /// The registered tasks, newest first.
+    fn tasks(&self) -> impl Iterator<Item = &Header> + '_ {
+        // SAFETY: as in `nodes`.
+        self.nodes().map(|node| unsafe { node.as_ref() })
     }
 }
 
 impl Registry {
+    /// The loop's registry.
     pub(crate) fn new(num_workers: usize) -> Registry {
         // Four shards a worker: enough that concurrent spawns and completions
         // rarely contend, few enough that closing walks them quickly.
-        let count = (4 * num_workers.max(1)).next_power_of_two();
+        Registry::with_shards((4 * num_workers.max(1)).next_power_of_two())
+    }
+
+    /// A registry of one list, for tasks that one thread alone spawns and
+    /// completes (a local owner's).
+    pub(crate) fn single() -> Registry {
+        Registry::with_shards(1)
+    }
+
+    fn with_shards(count: usize) -> Registry {
+        debug_assert!(count.is_power_of_two());
         Registry {
             shards: (0..count).map(|_| Mutex::new(Shard::default())).collect(),
             lens: (0..count).map(|_| AtomicUsize::new(0)).collect(),
@@ -154,6 +172,18 @@ impl Registry {
         all
     }
 
+    /// A counted reference to every registered task, taken one shard lock
+    /// at a time, for the caller to act on outside the locks.
+    pub(crate) fn refs(&self) -> Vec<TaskRef> {
+        let mut refs = Vec::with_capacity(self.len());
+        for shard in self.shards.iter() {
+            // SAFETY: each node is alive while the lock is held (the list's
+            // reference), and `counted` adds a reference of its own.
+            refs.extend(shard.lock().nodes().map(|node| unsafe { TaskRef::counted(node) }));
+        }
+        refs
+    }
+
     /// The name of the unfinished task `id`, if it is still registered.
     /// Scans one shard: for reports, not hot paths.
     pub(crate) fn task_name(&self, id: u64) -> Option<String> {
@@ -244,6 +274,12 @@ mod tests {
         drop(registry.remove(header(0)).expect("1 was registered"));
         assert!(registry.remove(header(1)).is_none(), "5 left already");
         assert_eq!(ids(&registry), [2, 9]);
+        // Handed-out references are counted: dropping them leaves the
+        // tasks listed and alive.
+        let mut handed_out: Vec<u64> = registry.refs().iter().map(|task| task.header().id.0).collect();
+        handed_out.sort_unstable();
+        assert_eq!(handed_out, [2, 9]);
+        assert_eq!(ids(&registry), [2, 9]);
         assert_eq!(registry.task_name(9).as_deref(), Some("Task-9"));
         assert!(registry.task_name(5).is_none());
         let rest: Vec<u64> = registry.close().iter().map(|task| task.header().id.0).collect();
@@ -253,5 +289,24 @@ mod tests {
         let (registered, _task, _notified) =
             new_task(std::future::pending::<()>(), Inert, TaskId(3), DetailsSlot::location(Location::caller()));
         assert!(registry.insert(registered).is_err(), "a closed registry takes no task");
+    }
+
+    /// A local owner's registry: one list, whatever the ids.
+    #[test]
+    fn a_single_list_registry_holds_every_id() {
+        let registry = Registry::single();
+        let mut kept = Vec::new();
+        for id in [1, 2, 3, 8] {
+            let (registered, task, notified) =
+                new_task(std::future::pending::<()>(), Inert, TaskId(id), DetailsSlot::location(Location::caller()));
+            let header = std::ptr::NonNull::from(registered.header());
+            registry.insert(registered).expect("the registry is open");
+            kept.push((header, task, notified));
+        }
+        assert_eq!(ids(&registry), [1, 2, 3, 8]);
+        // SAFETY: the task's handle, in `kept`, holds a reference.
+        drop(registry.remove(unsafe { kept[2].0.as_ref() }).expect("3 was registered"));
+        assert_eq!(registry.len(), 3);
+        assert_eq!(registry.close().len(), 3);
     }
 }

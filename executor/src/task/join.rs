@@ -58,7 +58,7 @@ impl<T> Task<T> {
         Task { ptr, _output: PhantomData }
     }
 
-    fn header(&self) -> &Header {
+    pub(crate) fn header(&self) -> &Header {
         // SAFETY: the handle's reference keeps the cell alive.
         unsafe { self.ptr.as_ref() }
     }

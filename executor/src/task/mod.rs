@@ -153,8 +153,9 @@ pub(crate) trait Schedule: Send + Sync + Sized + 'static {
     fn schedule(&self, task: Notified);
     /// Pushes a task that woke itself while running to the back of the queue.
     fn yield_now(&self, task: Notified);
-    /// The task completed: removes it from the registry, returning the
-    /// registry's reference (None if shutdown already took it).
+    /// The task completed: removes it from the registry that lists it (the
+    /// loop's, or a local task's owner's), returning that registry's
+    /// reference (None if shutdown already took it).
     fn release(&self, task: &Header) -> Option<TaskRef>;
     /// A panic nobody will observe: the task's handle is gone.
     fn unhandled_panic(&self, task: &Header, payload: Box<dyn Any + Send>);
@@ -217,6 +218,20 @@ impl TaskRef {
         let ptr = self.ptr;
         std::mem::forget(self);
         ptr
+    }
+
+    /// A new counted reference to a task another reference keeps alive:
+    /// an intrusive list's node, handed out.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` points to a live cell for the length of the call, with the
+    /// provenance of the reference that keeps it alive (the one
+    /// `into_raw` gave), not a `&Header`'s.
+    pub(crate) unsafe fn counted(ptr: NonNull<Header>) -> TaskRef {
+        // SAFETY: the caller guarantees the cell is alive.
+        unsafe { ptr.as_ref() }.state.ref_inc();
+        TaskRef { ptr }
     }
 
     /// Takes back a reference that `into_raw` gave up.
@@ -309,15 +324,15 @@ where
 }
 
 /// Allocates a task whose future and output need not be `Send`, for
-/// `spawn_local`. Returns the registry's reference, the owner's reference,
-/// the handle and the first queue entry.
+/// `spawn_local`. Returns the owner's reference, the handle and the first
+/// queue entry.
 ///
 /// # Safety
 ///
 /// The task must be polled and its future dropped on one thread only, its
 /// owner: `scheduler` queues its entries only where the owner alone runs
 /// them, answers `may_drop_future_here` with false on every other thread,
-/// and the owner keeps the second reference until the task is complete
+/// and the owner keeps the first reference until the task is complete
 /// (its future dropped). The handle's output type may not be `Send`; the
 /// handle is then `!Send` and stays on the owner thread.
 pub(crate) unsafe fn new_local_task<F, S>(
@@ -325,14 +340,12 @@ pub(crate) unsafe fn new_local_task<F, S>(
     scheduler: S,
     id: TaskId,
     details: DetailsSlot,
-) -> (TaskRef, TaskRef, Task<F::Output>, Notified)
+) -> (TaskRef, Task<F::Output>, Notified)
 where
     F: Future + 'static,
     F::Output: 'static,
     S: Schedule,
 {
     let ptr = raw::allocate(future, scheduler, id, details);
-    // SAFETY: `allocate` returned a live cell holding the initial references.
-    unsafe { ptr.as_ref() }.state.ref_inc();
-    (TaskRef::from_raw(ptr), TaskRef::from_raw(ptr), Task::from_raw(ptr), Notified(TaskRef::from_raw(ptr)))
+    (TaskRef::from_raw(ptr), Task::from_raw(ptr), Notified(TaskRef::from_raw(ptr)))
 }
