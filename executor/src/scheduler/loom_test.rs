@@ -367,3 +367,49 @@ fn a_worker_in_a_long_poll_hands_the_reactor_to_an_idle_one() {
         assert_eq!(model.started.load(Ordering::SeqCst), 2);
     });
 }
+
+/// The Dekker pair between a remote push and `close`, as
+/// `Shared::push_remote` and `Shared::close` make it, with the real `Idle`:
+/// the pusher publishes its task (a `Release` store, no stronger than the
+/// injector's push), runs the post-work protocol, then looks at `closed`;
+/// the closer stores `closed`, makes `order_after_close` (if
+/// `close_orders`), then looks at the queue, as its drain does. One of them
+/// must see the other's write, or the task stays queued in a dead loop.
+fn a_push_racing_close(close_orders: bool) {
+    loom::model(move || {
+        let idle = Arc::new(Idle::new(1));
+        let pushed = Arc::new(AtomicBool::new(false));
+        let closed = Arc::new(AtomicBool::new(false));
+        let pusher = {
+            let (idle, pushed, closed) = (idle.clone(), pushed.clone(), closed.clone());
+            thread::spawn(move || {
+                pushed.store(true, Ordering::Release);
+                // Nobody is parked, so no one is woken: only the word's
+                // read-modify-write matters here.
+                assert_eq!(idle.worker_to_notify(), None);
+                closed.load(Ordering::Relaxed)
+            })
+        };
+        closed.store(true, Ordering::SeqCst);
+        if close_orders {
+            idle.order_after_close();
+        }
+        let closer_saw_task = pushed.load(Ordering::Acquire);
+        let pusher_saw_closed = pusher.join().unwrap();
+        assert!(pusher_saw_closed || closer_saw_task, "the task was left in a closed loop's queue");
+    });
+}
+
+#[test]
+fn a_task_pushed_as_the_loop_closes_is_drained_by_one_side() {
+    a_push_racing_close(true);
+}
+
+/// The model can fail: without the closer's read-modify-write, nothing
+/// orders the two sides, and loom finds the run where neither sees the
+/// other.
+#[test]
+#[should_panic(expected = "left in a closed loop's queue")]
+fn without_order_after_close_a_task_can_be_left_behind() {
+    a_push_racing_close(false);
+}

@@ -304,28 +304,42 @@ impl Shared {
             return;
         }
         if self.num_workers() == 0 {
-            // Counted before the push, so the count is never behind the
-            // queue's length. Relaxed is enough: the count places the main
-            // future among the tasks the driver thread itself pushed (same
-            // thread, program order); a push from another thread has no
-            // order relative to a wake to keep.
-            self.strict.pushed.fetch_add(1, Ordering::Relaxed);
+            return self.push_strict(task);
         }
         self.injector.push(task);
-        // SeqCst fence, the Dekker pattern with `close`: either `close`'s
-        // drain (after its own fence) sees this push, or this load sees
-        // `closed` and we drain it ourselves. Either way the entry does not
-        // linger in a dead loop's queue, keeping the task alive forever.
+        // The Dekker pattern with `close`, without a fence of its own: the
+        // post-work protocol's SeqCst read-modify-write of the idle word
+        // (always done, first thing in `worker_to_notify`) pairs with the
+        // one `close` makes after storing `closed` (`Idle::order_after_close`).
+        // Either `close`'s drain, after that, sees this push, or this load
+        // sees `closed` and we drain it ourselves. Either way the entry does
+        // not linger in a dead loop's queue, keeping the task alive forever.
+        // (Waking a worker of a loop that is closing costs nothing: it
+        // leaves.)
+        self.notify_parked();
+        if self.closed.load(Ordering::Relaxed) {
+            self.drain_injector();
+        }
+    }
+
+    /// `push_remote` in strict mode: the driver thread runs the queue.
+    fn push_strict(&self, task: Notified) {
+        // Counted before the push, so the count is never behind the queue's
+        // length. Relaxed is enough: the count places the main future among
+        // the tasks the driver thread itself pushed (same thread, program
+        // order); a push from another thread has no order relative to a wake
+        // to keep.
+        self.strict.pushed.fetch_add(1, Ordering::Relaxed);
+        self.injector.push(task);
+        // SeqCst fence, the Dekker pattern with `close` (with `close`'s
+        // fence: strict mode has no idle word to order them) and with
+        // `strict_park` (see `StrictDriver::notify`).
         fence(Ordering::SeqCst);
         if self.closed.load(Ordering::Relaxed) {
             self.drain_injector();
             return;
         }
-        if self.num_workers() == 0 {
-            self.strict.notify();
-        } else {
-            self.notify_parked();
-        }
+        self.strict.notify();
     }
 
     /// Wakes one parked worker if nobody is searching (see `Idle`).
@@ -371,7 +385,8 @@ impl Shared {
             return Ok(());
         }
         self.callbacks.push(callback);
-        // The same Dekker pair with `close` as `push_remote`.
+        // The Dekker pair with `close`'s fence (`push_strict` has the same),
+        // and with the drainer's in `CallbackQueue::run_batch`.
         fence(Ordering::SeqCst);
         if self.closed.load(Ordering::Relaxed) {
             self.callbacks.clear();
@@ -500,8 +515,10 @@ impl Shared {
     /// Marks the loop closed and wakes every sleeping thread so it can leave.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
-        // Pairs with the fence in `push_remote`.
+        // Pairs with the fences in `push_strict` and `push_callback`, and
+        // with the idle word's read-modify-write in `push_remote`.
         fence(Ordering::SeqCst);
+        self.idle.order_after_close();
         for parker in self.parkers.iter() {
             parker.unpark();
         }
@@ -719,7 +736,7 @@ impl StrictDriver {
     }
 
     fn notify(&self) {
-        // Relaxed is enough after the SeqCst fence in `push_remote`: it pairs
+        // Relaxed is enough after the SeqCst fence in `push_strict`: it pairs
         // with the driver's SeqCst store + fence in `strict_park` (Dekker).
         if self.sleeping.load(Ordering::Relaxed) {
             if let Some(parker) = self.parker.lock().as_ref() {
@@ -878,7 +895,7 @@ impl Shared {
 
     /// Strict mode: how many tasks were ever queued.
     pub(crate) fn strict_pushed(&self) -> u64 {
-        // Relaxed: see the increment in `push_remote`.
+        // Relaxed: see the increment in `push_strict`.
         self.strict.pushed.load(Ordering::Relaxed)
     }
 
@@ -890,7 +907,7 @@ impl Shared {
     /// Strict mode: parks the driver unless work (or `ready`) appeared.
     pub(crate) fn strict_park(&self, parker: &Parker, ready: impl Fn() -> bool) {
         self.strict.sleeping.store(true, Ordering::SeqCst);
-        // Pairs with the fence in `push_remote` (see `StrictDriver::notify`).
+        // Pairs with the fence in `push_strict` (see `StrictDriver::notify`).
         fence(Ordering::SeqCst);
         // A closed loop parks too: it runs nothing more, but the main future
         // can still be woken (its tasks complete as cancelled).
