@@ -61,15 +61,16 @@ impl Idle {
         state & SEARCHING_MASK == 0 && state >> UNPARKED_SHIFT < self.num_workers
     }
 
-    /// A read-modify-write of the word that changes nothing, for `close`,
-    /// after it stored `closed`: the other half of a Dekker pair with a
-    /// remote push, whose `worker_to_notify` reads the word the same way
-    /// before it looks at `closed` (`Shared::push_remote`). Every update of
-    /// the word is a read-modify-write, so the two are ordered in the word's
-    /// modification order, and the later one reads from (a release sequence
-    /// of) the earlier: either the push comes later and sees `closed`, or
-    /// the close does and sees the pushed task.
-    pub(crate) fn order_after_close(&self) {
+    /// A read-modify-write of the word that changes nothing, for a thread
+    /// that has seen the loop closed and is about to drain the injector:
+    /// the other half of a Dekker pair with a remote push, whose
+    /// `worker_to_notify` reads the word the same way before it looks at
+    /// `closed` (`Shared::push_remote`). Every update of the word is a
+    /// read-modify-write, so the two are ordered in the word's modification
+    /// order, and the later one reads from (a release sequence of) the
+    /// earlier: either the push comes later and sees `closed` (which the
+    /// drainer saw before its own), or the drain does and sees the task.
+    pub(crate) fn order_drain_after_pushes(&self) {
         // SeqCst (AcqRel would do for the pair; SeqCst as every update of
         // the word, README).
         self.state.fetch_add(0, Ordering::SeqCst);

@@ -5,9 +5,10 @@
 //! `block_on` / `run_forever` — has one [`LocalOwner`] for as long as it
 //! does. The owner lists its unfinished local tasks in a registry of its
 //! own (the loop's registry holds the others; the loop finds the owners'
-//! through its list of owners) and keeps a queue of those that were woken. Anyone may push to that queue (a
-//! waker can be anywhere); only the owner thread pops it, and a push from
-//! another thread unparks that thread, never another. In strict mode the
+//! through its list of owners) and keeps a queue of those that were woken.
+//! Anyone may push to that queue (a waker can be anywhere); only the owner
+//! thread pops it, and a push from another thread unparks that thread,
+//! never another. In strict mode the
 //! loop's one FIFO queue is already drained by one thread only, the driver,
 //! so local tasks share it and keep asyncio's order with the others.
 //!
@@ -125,7 +126,7 @@ impl LocalOwner {
             tasks: Registry::single(),
             poll_slot: OnceLock::new(),
         });
-        shared.owners.lock().push(Arc::downgrade(&owner));
+        shared.add_owner(&owner);
         owner
     }
 
@@ -349,24 +350,29 @@ impl Shared {
             unsafe { task::new_local_task(future, scheduler, id, self.details_for(None, location)) };
         #[cfg(feature = "tracing")]
         traced.allocated_in(owned.header());
-        if let Err(owned) = owner.tasks.insert(owned) {
-            // The owner is leaving (a future's `Drop` spawned): the task
-            // never runs; its future is dropped here, on its own thread.
+        // Refused if the owner is leaving (a future's `Drop` spawned), or if
+        // the loop is closed, which is looked at after the insert: the
+        // loop's close stores `closed` before it walks the owners'
+        // registries, each under its lock, so either that walk comes after
+        // the insert and cancels the task, or it came before, and the lock
+        // orders the store before this load.
+        let refused = match owner.tasks.insert(owned) {
+            Err(owned) => Some(owned),
+            Ok(()) if self.is_closed() => {
+                // Only the owner's own close takes a task out of its list,
+                // and that is not running: we are on the owner thread.
+                let owned = owner.tasks.remove(handle.header());
+                debug_assert!(owned.is_some(), "a local task left its owner's list before its first poll");
+                owned
+            }
+            Ok(()) => None,
+        };
+        if let Some(owned) = refused {
+            // The task never runs; its future is dropped here, on its own
+            // thread.
             drop(notified);
             owned.shutdown();
             return handle;
-        }
-        // After the insert: the loop's close stores `closed` before it walks
-        // the owners' registries, each under its lock. Either that walk
-        // comes after the insert and cancels the task, or it came before,
-        // and the lock orders the store before this load.
-        if self.is_closed() {
-            if let Some(owned) = owner.tasks.remove(handle.header()) {
-                // The same as a refusal: the task never runs.
-                drop(notified);
-                owned.shutdown();
-                return handle;
-            }
         }
         owner.push_own(notified, Origin::Spawn);
         handle

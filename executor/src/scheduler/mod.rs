@@ -87,8 +87,9 @@ pub(crate) struct Shared {
     registry: Registry,
     /// The threads running this loop's code now, each with its local tasks
     /// (`local.rs`): where `all_tasks`, the dump, `num_tasks` and `close`
-    /// find those. Weak, so that an owner is freed with its thread's scope
-    /// even if it never got to say goodbye.
+    /// find those. Weak: an owner that never closed (its thread died inside
+    /// the loop) is still freed with its thread's context, not kept alive
+    /// by the loop, which it references in turn.
     owners: Mutex<Vec<std::sync::Weak<LocalOwner>>>,
     closed: AtomicBool,
     next_task_id: AtomicU64,
@@ -193,8 +194,9 @@ impl Shared {
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        // Acquire pairs with the SeqCst store in `close`; only a hint here
-        // (the registry and the injector re-check under their own ordering).
+        // Acquire pairs with the SeqCst store in `close`. A hint on most
+        // paths (the registry and the injector re-check under their own
+        // ordering); `spawn_local` relies on it after a lock (see there).
         self.closed.load(Ordering::Acquire)
     }
 
@@ -307,15 +309,16 @@ impl Shared {
             return self.push_strict(task);
         }
         self.injector.push(task);
-        // The Dekker pattern with `close`, without a fence of its own: the
-        // post-work protocol's SeqCst read-modify-write of the idle word
-        // (always done, first thing in `worker_to_notify`) pairs with the
-        // one `close` makes after storing `closed` (`Idle::order_after_close`).
-        // Either `close`'s drain, after that, sees this push, or this load
-        // sees `closed` and we drain it ourselves. Either way the entry does
-        // not linger in a dead loop's queue, keeping the task alive forever.
-        // (Waking a worker of a loop that is closing costs nothing: it
-        // leaves.)
+        // The Dekker pattern with the drain of a closed loop, without a
+        // fence of its own: the post-work protocol's SeqCst
+        // read-modify-write of the idle word (always done, first thing in
+        // `worker_to_notify`) pairs with the one the drainer makes after it
+        // saw `closed` (`Idle::order_drain_after_pushes`, in
+        // `drop_unfinished_tasks`). Either that drain sees this push, or
+        // this load sees `closed` and we drain it ourselves. Either way the
+        // entry does not linger in a dead loop's queue, keeping the task
+        // alive forever. (Waking a worker of a loop that is closing costs
+        // nothing: it leaves.)
         self.notify_parked();
         if self.closed.load(Ordering::Relaxed) {
             self.drain_injector();
@@ -400,9 +403,23 @@ impl Shared {
         self.report(ExceptionContext::unhandled_panic(Source::Callback, payload));
     }
 
-    /// The owners of local tasks that are still in the loop.
-    fn live_owners(&self) -> Vec<Arc<LocalOwner>> {
-        self.owners.lock().iter().filter_map(std::sync::Weak::upgrade).collect()
+    /// Calls `f` with each owner of local tasks still in the loop, under
+    /// the list's lock (`f` may take an owner's registry lock: nothing
+    /// takes the two the other way round).
+    fn for_each_owner(&self, mut f: impl FnMut(&LocalOwner)) {
+        for owner in self.owners.lock().iter().filter_map(std::sync::Weak::upgrade) {
+            f(&owner);
+        }
+    }
+
+    /// Lists a new owner (`LocalOwner::new`).
+    pub(crate) fn add_owner(&self, owner: &Arc<LocalOwner>) {
+        let mut owners = self.owners.lock();
+        // An owner always closes, which takes it off. One whose thread died
+        // inside the loop without closing it stays listed while its tasks
+        // (which reference it) live, and is pruned here once freed.
+        owners.retain(|listed| listed.strong_count() > 0);
+        owners.push(Arc::downgrade(owner));
     }
 
     /// Takes a closing owner off the list (`LocalOwner::close`).
@@ -413,9 +430,7 @@ impl Shared {
     /// A snapshot of every unfinished task.
     pub(crate) fn all_tasks(&self) -> Vec<crate::task::TaskInfo> {
         let mut all = self.registry.all_tasks();
-        for owner in self.live_owners() {
-            all.extend(owner.tasks().all_tasks());
-        }
+        self.for_each_owner(|owner| all.extend(owner.tasks().all_tasks()));
         all
     }
 
@@ -441,14 +456,18 @@ impl Shared {
     /// Calls `f` with every unfinished task.
     pub(crate) fn registry_for_each(&self, mut f: impl FnMut(&Header)) {
         self.registry.for_each(&mut f);
-        for owner in self.live_owners() {
-            owner.tasks().for_each(&mut f);
-        }
+        self.for_each_owner(|owner| owner.tasks().for_each(&mut f));
     }
 
     /// The name of an unfinished task, for reports.
     pub(crate) fn task_name(&self, id: u64) -> Option<String> {
-        self.registry.task_name(id).or_else(|| self.live_owners().iter().find_map(|owner| owner.tasks().task_name(id)))
+        let mut name = self.registry.task_name(id);
+        self.for_each_owner(|owner| {
+            if name.is_none() {
+                name = owner.tasks().task_name(id);
+            }
+        });
+        name
     }
 
     /// Hands what nobody else will see (a panic, a slow poll) to the
@@ -515,10 +534,10 @@ impl Shared {
     /// Marks the loop closed and wakes every sleeping thread so it can leave.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
-        // Pairs with the fences in `push_strict` and `push_callback`, and
-        // with the idle word's read-modify-write in `push_remote`.
+        // Pairs with the fences in `push_strict` and `push_callback` (a
+        // push with workers pairs with the drain instead: see
+        // `drop_unfinished_tasks`).
         fence(Ordering::SeqCst);
-        self.idle.order_after_close();
         for parker in self.parkers.iter() {
             parker.unpark();
         }
@@ -537,10 +556,15 @@ impl Shared {
         if self.debug {
             crate::dump::report_pending_at_close(self);
         }
+        // The caller saw the loop closed (it closed it, or it is the last
+        // worker out): this orders the drain below after every remote push
+        // that did not see `closed` (see `push_remote`).
+        self.idle.order_drain_after_pushes();
         // The local tasks of threads still in the loop are cancelled here
         // and dropped by their owners (`TaskRef::shutdown`); those spawned
         // from now on see the loop closed (`spawn_local`).
-        let local = self.live_owners().iter().flat_map(|owner| owner.tasks().refs()).collect::<Vec<_>>();
+        let mut local = Vec::new();
+        self.for_each_owner(|owner| local.extend(owner.tasks().refs()));
         for task in self.registry.close().into_iter().chain(local) {
             if task.header().state.load().is_running() {
                 still_running.push((task.header().id.0, task.header().name()));
@@ -621,7 +645,9 @@ impl Shared {
 
     /// The number of unfinished tasks.
     pub(crate) fn num_tasks(&self) -> usize {
-        self.registry.len() + self.live_owners().iter().map(|owner| owner.tasks().len()).sum::<usize>()
+        let mut count = self.registry.len();
+        self.for_each_owner(|owner| count += owner.tasks().len());
+        count
     }
 
     /// The loop's blocking pool (`run_in_executor`).

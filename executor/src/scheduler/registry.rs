@@ -95,7 +95,7 @@ impl Registry {
     }
 
     /// Takes the registry's reference to a new task. Gives it back if the
-    /// loop is closed.
+    /// registry is closed (the loop's closed, or a local owner left).
     pub(crate) fn insert(&self, task: TaskRef) -> Result<(), TaskRef> {
         let index = self.index(task.header());
         let mut shard = self.shards[index].lock();

@@ -189,8 +189,8 @@ pub(crate) struct TaskRef {
 // future and output are only touched by the thread the state machine makes
 // their owner, and `new_task` requires `F: Send` and `F::Output: Send`. A
 // local task (`new_local_task`) is neither, and its references cross threads
-// all the same (a waker, a queue entry pushed by a foreign wake, the
-// registry's at close): its future is only ever polled or dropped on its
+// all the same (a waker, a queue entry pushed by a foreign wake, one handed
+// to the closing thread): its future is only ever polled or dropped on its
 // owner thread (`run` runs only from queues that thread alone pops;
 // `shutdown` elsewhere only requests cancellation, per
 // `Schedule::may_drop_future_here`), and the owner holds a reference until

@@ -639,14 +639,14 @@ where
 /// # Safety
 ///
 /// `ptr` comes from `allocate::<F, S>`, and the caller hands over one
-/// reference (the registry's).
+/// reference (the registry's, or one its owner's registry handed out).
 unsafe fn shutdown<F, S>(ptr: NonNull<Header>)
 where
     F: Future + 'static,
     S: Schedule,
 {
-    // SAFETY: the vtable was built for these types; the registry's
-    // reference, which the caller hands over, keeps the cell alive.
+    // SAFETY: the vtable was built for these types; the reference the
+    // caller hands over keeps the cell alive.
     let cell = unsafe { cell::<F, S>(ptr) };
     let registered = TaskRef::from_raw(ptr);
     if !cell.scheduler.may_drop_future_here() {
