@@ -529,6 +529,56 @@ fn local_tasks_are_counted_and_listed_from_another_thread() {
     });
 }
 
+/// The loop's introspection walks the owners' lists while workers and the
+/// `block_on` thread spawn and finish local tasks in them: every snapshot
+/// is consistent (no task listed twice, never more than could be alive),
+/// and nothing is left once they are done.
+#[test]
+fn introspection_from_another_thread_while_local_tasks_come_and_go() {
+    with_watchdog(WATCHDOG, "introspection_while_spawning", || {
+        let event_loop = EventLoop::builder().workers(2).build().unwrap();
+        let handle = event_loop.handle();
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let observer = {
+            let (handle, done) = (handle.clone(), done.clone());
+            thread::spawn(move || loop {
+                let finished = done.load(std::sync::atomic::Ordering::Acquire);
+                {
+                    let mut ids: Vec<u64> = handle.all_tasks().into_iter().map(|info| info.id).collect();
+                    let listed = ids.len();
+                    ids.sort_unstable();
+                    ids.dedup();
+                    assert_eq!(ids.len(), listed, "a task listed twice");
+                    // 8 spawners with 50 local tasks each, those of the
+                    // `block_on` thread, and `block_on`'s own task.
+                    assert!(listed <= 8 + 8 * 50 + 50 + 1, "{listed} tasks listed");
+                    assert!(handle.num_tasks() <= 8 + 8 * 50 + 50 + 1);
+                    let _ = handle.dump();
+                }
+                if finished {
+                    return;
+                }
+            })
+        };
+        for _ in 0..20 {
+            let on_workers = local_tasks_from_worker_tasks(&handle, &event_loop);
+            let on_block_on = event_loop.block_on(async {
+                let locals: Vec<_> = (0..50).map(|value| loopwork::spawn_local(async move { value })).collect();
+                let mut sum = 0;
+                for local in locals {
+                    sum += local.await.unwrap();
+                }
+                sum
+            });
+            assert_eq!((on_workers, on_block_on), (8 * 50, (0..50).sum()));
+        }
+        done.store(true, std::sync::atomic::Ordering::Release);
+        observer.join().unwrap();
+        assert_eq!(handle.num_tasks(), 0);
+        assert!(handle.all_tasks().is_empty());
+    });
+}
+
 /// A worker task blocked while the loop closes, then spawning a local task:
 /// the spawn must come back cancelled, its future dropped at once on the
 /// worker, not left to run on a closed loop.
