@@ -3,8 +3,8 @@
 //!
 //! - [`Io`] adapts any futures-io stream (a [`TcpStream`](crate::net::TcpStream),
 //!   a TLS stream) to hyper's [`Read`](hyper::rt::Read) /
-//!   [`Write`](hyper::rt::Write). Reads land straight in hyper's buffer; no
-//!   bytes are copied through a buffer of the adapter's own.
+//!   [`Write`](hyper::rt::Write). A small read is copied into hyper's
+//!   buffer from one the thread keeps; a large one lands there directly.
 //! - [`Executor`] spawns hyper's background tasks (HTTP/2 streams,
 //!   connection drivers) on a loop.
 //! - [`Timer`] gives hyper loopwork's timers (`header_read_timeout`, HTTP/2
@@ -55,10 +55,27 @@ use std::time::{Duration, Instant};
 
 /// The most of hyper's unfilled buffer one read offers the stream. hyper
 /// hands over fresh, uninitialized capacity on every read, which must be
-/// zeroed before a `&mut [u8]` can point at it; capping it bounds that cost
-/// for a small request in a large buffer, while a large body still moves
-/// 64 KiB per read.
+/// zeroed before a `&mut [u8]` can point at it; capping it bounds that cost,
+/// while a large body still moves 64 KiB per read.
 const MAX_READ: usize = 64 * 1024;
+
+/// How much a read through the thread's scratch buffer takes at most.
+///
+/// Zeroing hyper's capacity (8 KiB and more, on every read) for a message
+/// of a hundred bytes cost more than the message: `memset` was a tenth of
+/// the workers' time in `compare`'s `http_hello`, where tokio's streams
+/// read into uninitialized memory. So a read goes to a buffer each thread
+/// keeps, already initialized, and only the bytes that came are copied
+/// into hyper's. A read that fills it means more is waiting (a large
+/// body): the next goes straight into hyper's buffer, zeroing up to
+/// [`MAX_READ`], until a read comes back shorter than this again.
+const SCRATCH_LEN: usize = 16 * 1024;
+
+thread_local! {
+    /// The buffer small reads go through (see [`SCRATCH_LEN`]), allocated
+    /// at the thread's first read.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// A futures-io stream as hyper's [`Read`](hyper::rt::Read) and
 /// [`Write`](hyper::rt::Write): hyper-util's `TokioIo` for loopwork.
@@ -79,6 +96,9 @@ const MAX_READ: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct Io<T> {
     inner: T,
+    /// The last read filled the scratch buffer: read straight into hyper's
+    /// next (see [`SCRATCH_LEN`]).
+    direct: bool,
 }
 
 impl<T> Io<T> {
@@ -91,7 +111,7 @@ impl<T> Io<T> {
     /// assert_eq!(io.into_inner().into_inner().len(), 18);
     /// ```
     pub fn new(inner: T) -> Io<T> {
-        Io { inner }
+        Io { inner, direct: false }
     }
 
     /// The stream inside.
@@ -134,11 +154,32 @@ impl<T> Io<T> {
 
 impl<T: AsyncRead + Unpin> ::hyper::rt::Read for Io<T> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, mut buf: ReadBufCursor<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.direct {
+            // `None` if the scratch buffer is in use further up this thread's
+            // stack (a stream whose read reads another `Io`): then directly.
+            let through_scratch = SCRATCH.with(|scratch| {
+                let mut scratch = scratch.try_borrow_mut().ok()?;
+                if scratch.is_empty() {
+                    scratch.resize(SCRATCH_LEN, 0);
+                }
+                let len = buf.remaining().min(SCRATCH_LEN);
+                Some(Pin::new(&mut this.inner).poll_read(cx, &mut scratch[..len]).map_ok(|n| {
+                    assert!(n <= len, "AsyncRead::poll_read returned {n}, more than the {len} bytes it was given");
+                    buf.put_slice(&scratch[..n]);
+                    n
+                }))
+            });
+            if let Some(read) = through_scratch {
+                this.direct = ready!(read)? == SCRATCH_LEN;
+                return Poll::Ready(Ok(()));
+            }
+        }
         let len = buf.remaining().min(MAX_READ);
-        // Zeroed, not copied: the stream reads straight into hyper's buffer.
         let unfilled = buf.initialize_unfilled_to(len);
-        let n = ready!(Pin::new(&mut self.get_mut().inner).poll_read(cx, unfilled))?;
+        let n = ready!(Pin::new(&mut this.inner).poll_read(cx, unfilled))?;
         assert!(n <= len, "AsyncRead::poll_read returned {n}, more than the {len} bytes it was given");
+        this.direct = n >= SCRATCH_LEN;
         // SAFETY: the first `len` unfilled bytes were initialized by
         // `initialize_unfilled_to`, and `n <= len` was checked above.
         unsafe { buf.advance(n) };

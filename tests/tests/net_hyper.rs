@@ -83,6 +83,34 @@ async fn http1_10000_requests_over_100_keep_alive_connections() {
     assert_eq!(answered, 10_000);
 }
 
+/// Bodies of every size, one after another on one keep-alive connection:
+/// a read that fills the adapter's scratch buffer (16 KiB) sends the next
+/// straight into hyper's buffer, and a short one sends it back; no byte
+/// may be lost or reordered on the way.
+#[loopwork::test(workers = 2)]
+async fn http1_small_and_large_bodies_alternate_on_one_connection() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    spawn_server(listener, false);
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(Io::new(stream)).await.unwrap();
+    let driver = loopwork::spawn(connection);
+    let sizes = [10, 100_000, 5, 16 * 1024, 16 * 1024 - 1, 1 << 20, 3, 64 * 1024 + 7, 0, 300_000];
+    let exchanges = async {
+        for (round, size) in sizes.into_iter().enumerate() {
+            let body: String = (0..size).map(|k| char::from(b'a' + ((k * 7 + round) % 26) as u8)).collect();
+            // The connection takes the next request once it has finished
+            // with the last response, which a large body can outlast.
+            sender.ready().await.unwrap();
+            let response = sender.send_request(request("/sized/", body.clone())).await.unwrap();
+            assert!(body_of(response).await == format!("/sized/{body}"), "the body of {size} bytes came back altered");
+        }
+    };
+    loopwork::timeout(Duration::from_secs(60), exchanges).await.expect("an exchange hangs");
+    drop(sender);
+    driver.await.unwrap().unwrap();
+}
+
 #[loopwork::test(workers = 2)]
 async fn http2_1000_concurrent_requests_on_one_connection() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
