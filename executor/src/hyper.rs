@@ -157,8 +157,9 @@ impl<T: AsyncRead + Unpin> ::hyper::rt::Read for Io<T> {
         let this = self.get_mut();
         if !this.direct {
             // `None` if the scratch buffer is in use further up this thread's
-            // stack (a stream whose read reads another `Io`): then directly.
-            let through_scratch = SCRATCH.with(|scratch| {
+            // stack (a stream whose read reads another `Io`), or gone (a
+            // read from a thread-local destructor): then directly.
+            let through_scratch = SCRATCH.try_with(|scratch| {
                 let mut scratch = scratch.try_borrow_mut().ok()?;
                 if scratch.is_empty() {
                     scratch.resize(SCRATCH_LEN, 0);
@@ -170,6 +171,7 @@ impl<T: AsyncRead + Unpin> ::hyper::rt::Read for Io<T> {
                     n
                 }))
             });
+            let through_scratch = through_scratch.ok().flatten();
             if let Some(read) = through_scratch {
                 this.direct = ready!(read)? == SCRATCH_LEN;
                 return Poll::Ready(Ok(()));
