@@ -152,6 +152,13 @@ impl<T> Io<T> {
     }
 }
 
+/// `n`, the count a stream's `poll_read` returned for a buffer of `len`
+/// bytes, after checking that it is no more.
+fn checked(n: usize, len: usize) -> usize {
+    assert!(n <= len, "AsyncRead::poll_read returned {n}, more than the {len} bytes it was given");
+    n
+}
+
 impl<T: AsyncRead + Unpin> ::hyper::rt::Read for Io<T> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, mut buf: ReadBufCursor<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
@@ -166,8 +173,7 @@ impl<T: AsyncRead + Unpin> ::hyper::rt::Read for Io<T> {
                 }
                 let len = buf.remaining().min(SCRATCH_LEN);
                 Some(Pin::new(&mut this.inner).poll_read(cx, &mut scratch[..len]).map_ok(|n| {
-                    assert!(n <= len, "AsyncRead::poll_read returned {n}, more than the {len} bytes it was given");
-                    buf.put_slice(&scratch[..n]);
+                    buf.put_slice(&scratch[..checked(n, len)]);
                     n
                 }))
             });
@@ -179,8 +185,7 @@ impl<T: AsyncRead + Unpin> ::hyper::rt::Read for Io<T> {
         }
         let len = buf.remaining().min(MAX_READ);
         let unfilled = buf.initialize_unfilled_to(len);
-        let n = ready!(Pin::new(&mut this.inner).poll_read(cx, unfilled))?;
-        assert!(n <= len, "AsyncRead::poll_read returned {n}, more than the {len} bytes it was given");
+        let n = checked(ready!(Pin::new(&mut this.inner).poll_read(cx, unfilled))?, len);
         this.direct = n >= SCRATCH_LEN;
         // SAFETY: the first `len` unfilled bytes were initialized by
         // `initialize_unfilled_to`, and `n <= len` was checked above.

@@ -28,8 +28,11 @@ async fn body_of(response: Response<Incoming>) -> String {
     String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
 }
 
-/// Accepts connections for ever, serving each with HTTP/1.1 or HTTP/2.
-fn spawn_server(listener: TcpListener, http2: bool) {
+/// Listens on a free local port and accepts connections for ever, serving
+/// each with HTTP/1.1 or HTTP/2; returns the address.
+fn spawn_server(http2: bool) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
     loopwork::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
@@ -50,13 +53,12 @@ fn spawn_server(listener: TcpListener, http2: bool) {
             });
         }
     });
+    addr
 }
 
 #[loopwork::test(workers = 2)]
 async fn http1_10000_requests_over_100_keep_alive_connections() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    spawn_server(listener, false);
+    let addr = spawn_server(false);
     let clients: Vec<_> = (0..100)
         .map(|client| {
             loopwork::spawn(async move {
@@ -89,9 +91,7 @@ async fn http1_10000_requests_over_100_keep_alive_connections() {
 /// may be lost or reordered on the way.
 #[loopwork::test(workers = 2)]
 async fn http1_small_and_large_bodies_alternate_on_one_connection() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    spawn_server(listener, false);
+    let addr = spawn_server(false);
     let stream = TcpStream::connect(addr).await.unwrap();
     let (mut sender, connection) = hyper::client::conn::http1::handshake(Io::new(stream)).await.unwrap();
     let driver = loopwork::spawn(connection);
@@ -113,9 +113,7 @@ async fn http1_small_and_large_bodies_alternate_on_one_connection() {
 
 #[loopwork::test(workers = 2)]
 async fn http2_1000_concurrent_requests_on_one_connection() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    spawn_server(listener, true);
+    let addr = spawn_server(true);
     let stream = TcpStream::connect(addr).await.unwrap();
     let (sender, connection) = hyper::client::conn::http2::Builder::new(Executor::current())
         .timer(Timer::current())

@@ -175,8 +175,9 @@ impl<T> Task<T> {
 
     /// A handle that can cancel the task but not read its result.
     pub(crate) fn abort_handle(&self) -> super::AbortHandle {
-        self.header().state.ref_inc();
-        super::AbortHandle(super::TaskRef::from_raw(self.ptr))
+        // SAFETY: the handle's reference keeps the cell alive, and `ptr` is
+        // the pointer it came with.
+        super::AbortHandle(unsafe { super::TaskRef::counted(self.ptr) })
     }
 
     /// The task's id, unique within its loop.

@@ -220,8 +220,8 @@ impl TaskRef {
         ptr
     }
 
-    /// A new counted reference to a task another reference keeps alive:
-    /// an intrusive list's node, handed out.
+    /// A new counted reference to a task another reference keeps alive (an
+    /// intrusive list's node, a handle's pointer).
     ///
     /// # Safety
     ///
