@@ -73,7 +73,7 @@ pub use report::{
 pub use runtime::{AsyncExecutor, Loopwork, Runtime, Spawner, Tokio, Unwrapped};
 pub use scaling::{NamedChart, ScalingWorkload};
 pub use svg::{Chart, Series};
-pub use threads::ThreadCounters;
+pub use threads::{threads_named, ThreadCounters};
 pub use workloads::{spawn_remote_and_await, Workload, NUM_SPAWN};
 pub use workloads_foreign::ForeignWorkload;
 pub use workloads_local::LocalTasks;

@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::ops::{Add, Sub};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Counters of a group of threads, summed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -23,20 +23,10 @@ impl ThreadCounters {
     /// The counters of this process's threads whose name starts with one of
     /// `prefixes`. Threads that cannot be read (they just exited) count as 0.
     pub fn of_threads_named(prefixes: &[&str]) -> ThreadCounters {
-        let mut total = ThreadCounters::default();
-        let Ok(tasks) = fs::read_dir("/proc/self/task") else {
-            return total;
-        };
-        for task in tasks.flatten() {
-            let dir = task.path();
-            let named = fs::read_to_string(dir.join("comm"))
-                .is_ok_and(|comm| prefixes.iter().any(|prefix| comm.starts_with(prefix)));
-            if !named {
-                continue;
-            }
-            total = total + ThreadCounters::of_thread_at(&dir);
-        }
-        total
+        threads_named(prefixes)
+            .iter()
+            .map(|dir| ThreadCounters::of_thread_at(dir))
+            .fold(ThreadCounters::default(), Add::add)
     }
 
     /// The counters of the calling thread.
@@ -57,6 +47,22 @@ impl ThreadCounters {
             involuntary_switches: status_field(&status, "nonvoluntary_ctxt_switches:"),
         }
     }
+}
+
+/// The `/proc` directories of this process's threads whose name starts with
+/// one of `prefixes`; none if `/proc/self/task` cannot be read.
+pub fn threads_named(prefixes: &[&str]) -> Vec<PathBuf> {
+    let Ok(tasks) = fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .map(|task| task.path())
+        .filter(|dir| {
+            fs::read_to_string(dir.join("comm"))
+                .is_ok_and(|comm| prefixes.iter().any(|prefix| comm.starts_with(prefix)))
+        })
+        .collect()
 }
 
 fn status_field(status: &str, name: &str) -> u64 {
