@@ -6,7 +6,7 @@
 //! order, and polls the given future in its turn.
 
 use crate::current::{self, Context};
-use crate::scheduler::{Chaos, LocalOwner, Parker, Shared};
+use crate::scheduler::{Chaos, CloseLocalTasks, LocalOwner, Parker, Shared};
 use crate::task::{Notified, Schedule, Task};
 use std::future::Future;
 use std::pin::pin;
@@ -169,17 +169,6 @@ struct RestoreBudget(loopwork_coop::Budget);
 impl Drop for RestoreBudget {
     fn drop(&mut self) {
         loopwork_coop::replace(self.0);
-    }
-}
-
-/// Cancels the local tasks spawned on this thread (`spawn_local`) when
-/// `block_on` / `run_forever` returns or unwinds, dropping their futures
-/// here: no other thread may, and this one is leaving the loop.
-struct CloseLocalTasks<'a>(&'a Arc<LocalOwner>);
-
-impl Drop for CloseLocalTasks<'_> {
-    fn drop(&mut self) {
-        self.0.close();
     }
 }
 

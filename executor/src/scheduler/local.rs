@@ -303,6 +303,17 @@ impl LocalOwner {
     }
 }
 
+/// Cancels the local tasks of an owner when its thread leaves the loop,
+/// returning or unwinding (`block_on`, `run_forever`, a worker's loop),
+/// dropping their futures there: no other thread may.
+pub(crate) struct CloseLocalTasks<'a>(pub(crate) &'a Arc<LocalOwner>);
+
+impl Drop for CloseLocalTasks<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 impl Shared {
     /// Spawns a local task owned by `owner`, the calling thread's. If the
     /// loop is closed or the owner is leaving, the future is dropped here

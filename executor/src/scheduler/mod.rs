@@ -25,7 +25,7 @@ mod loom_test;
 
 pub(crate) use chaos::Chaos;
 pub(crate) use idle::MAX_WORKERS;
-pub(crate) use local::LocalOwner;
+pub(crate) use local::{CloseLocalTasks, LocalOwner};
 pub(crate) use monitor::{Monitor, PollSlot, DEFAULT_SLOW_POLL_THRESHOLD};
 pub(crate) use park::Parker;
 pub(crate) use worker::{run_worker, WorkerCore};

@@ -1,7 +1,7 @@
 //! A worker thread: run local work, look at the injector now and then, steal
 //! when empty, park when there is nothing anywhere.
 
-use super::{retry_steal, Chaos, LocalOwner, Origin, Shared};
+use super::{retry_steal, Chaos, CloseLocalTasks, LocalOwner, Origin, Shared};
 use crate::current::{self, Context};
 use crate::task::Notified;
 use crossbeam_deque::Worker;
@@ -71,6 +71,10 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize, local: Worker<Notifi
         local: pinned,
     };
     let _enter = current::enter(&cx);
+    // Dropped before `_enter`, so inside this worker's context: the local
+    // tasks' futures are dropped on the only thread that ever polled them,
+    // after `drain` below, or while unwinding if the loop panics (a bug).
+    let _local = CloseLocalTasks(&cx.local);
     let core = cx.worker.as_ref().expect("a worker context has a core");
     shared.counters.workers[index].unparked(std::time::Instant::now());
     while !shared.is_closed() {
@@ -87,9 +91,6 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize, local: Worker<Notifi
         }
     }
     core.drain();
-    // Still inside this worker's context, so the local tasks' futures are
-    // dropped here, on the only thread that ever polled them.
-    cx.local.close();
 }
 
 impl WorkerCore {
