@@ -47,8 +47,12 @@ impl Quantile {
         }
     }
 
-    /// This statistic of `round_trips`, nearest rank.
-    fn of(self, round_trips: &mut [Duration]) -> Duration {
+    /// This statistic of `round_trips`, nearest rank (sorts them).
+    ///
+    /// # Panics
+    ///
+    /// If `round_trips` is empty.
+    pub fn of(self, round_trips: &mut [Duration]) -> Duration {
         let thousandths = match self {
             Quantile::P50 => 500,
             Quantile::P99 => 990,

@@ -23,7 +23,7 @@
 //! wait for a core within them, of the rest, and of the rest less a runtime
 //! thread's wait.
 
-use loopwork_benches::{cores, threads_named, AsyncExecutor, Loopwork, Runtime, Spawner, Spinners, Tokio};
+use loopwork_benches::{cores, threads_named, AsyncExecutor, Loopwork, Quantile, Runtime, Spawner, Spinners, Tokio};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -142,11 +142,7 @@ struct Summary {
 }
 
 fn summarize(round_trips: &[RoundTrip]) -> Summary {
-    let quantiles = |mut values: Vec<Duration>| {
-        values.sort_unstable();
-        let rank = (values.len() * 999).div_ceil(1000);
-        (values[rank - 1], values[values.len() - 1])
-    };
+    let quantiles = |mut values: Vec<Duration>| (Quantile::P999.of(&mut values), Quantile::Max.of(&mut values));
     let (p999, max) = quantiles(round_trips.iter().map(|trip| trip.total).collect());
     let (p999_waiting, max_waiting) = quantiles(round_trips.iter().map(|trip| trip.waiting_for_a_core).collect());
     let (p999_rest, max_rest) = quantiles(round_trips.iter().map(|trip| trip.rest()).collect());

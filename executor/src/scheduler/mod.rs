@@ -87,9 +87,10 @@ pub(crate) struct Shared {
     registry: Registry,
     /// The threads running this loop's code now, each with its local tasks
     /// (`local.rs`): where `all_tasks`, the dump, `num_tasks` and `close`
-    /// find those. Weak: an owner that never closed (its thread died inside
-    /// the loop) is still freed with its thread's context, not kept alive
-    /// by the loop, which it references in turn.
+    /// find those. Weak: an owner that never closed (its thread unwound
+    /// before its `CloseLocalTasks` guard was in place, or out of `close`
+    /// itself) is still freed with its thread's context, not kept alive by
+    /// the loop, which it references in turn.
     owners: Mutex<Vec<std::sync::Weak<LocalOwner>>>,
     closed: AtomicBool,
     next_task_id: AtomicU64,
@@ -415,9 +416,9 @@ impl Shared {
     /// Lists a new owner (`LocalOwner::new`).
     pub(crate) fn add_owner(&self, owner: &Arc<LocalOwner>) {
         let mut owners = self.owners.lock();
-        // An owner always closes, which takes it off. One whose thread died
-        // inside the loop without closing it stays listed while its tasks
-        // (which reference it) live, and is pruned here once freed.
+        // An owner closes from a drop guard, which takes it off. One that
+        // never closed (see `owners`) stays listed while its tasks (which
+        // reference it) live, and is pruned here once freed.
         owners.retain(|listed| listed.strong_count() > 0);
         owners.push(Arc::downgrade(owner));
     }
